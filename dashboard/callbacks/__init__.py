@@ -1,0 +1,1 @@
+"""Dash callbacks, one module per panel or feature; importing registers them."""

@@ -1,0 +1,55 @@
+"""Callbacks of the summary page: pick a dataset, show what it holds."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import plotly.graph_objects as go
+from dash import Input, Output, callback, html, no_update
+from flask import current_app
+
+from ..computed import get_layout
+from ..errors import DashboardError
+from ..layouts import summary as ids
+from ..layouts.summary import summary
+from ..store import Dataset, open_dataset
+
+
+def preview_figure(ds: Dataset) -> go.Figure:
+    """PCA of the default space, coloured by the first categorical column."""
+    xy = get_layout(ds, ds.default_space, "pca").xy
+    meta = ds.meta
+    cats = [c for c, t in ds.schema.items() if t == "categorical"]
+    label = ds.manifest.get("label_column") if ds.manifest.get("label_column") in cats else (cats[0] if cats else None)
+    fig = go.Figure()
+    if label:
+        values = meta[label].astype(str)
+        for value in values.unique()[:30]:
+            sel = (values == value).to_numpy()
+            fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=value,
+                                       marker={"size": 4}, text=meta["name"][sel], hoverinfo="text"))
+    else:
+        fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", marker={"size": 4},
+                                   text=meta["name"], hoverinfo="text"))
+    fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend_title_text=label,
+                      xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},
+                      plot_bgcolor="#fafafa")
+    return fig
+
+
+@callback(Output(ids.DATASET, "value"), Input(ids.URL, "search"), prevent_initial_call=False)
+def dataset_from_url(search: str | None):
+    """``?dataset=NAME`` in the URL selects a dataset."""
+    name = (parse_qs((search or "").lstrip("?")).get("dataset") or [None])[0]
+    return name or no_update
+
+
+@callback(Output(ids.SUMMARY, "children"), Input(ids.DATASET, "value"))
+def show_summary(name: str | None):
+    if not name:
+        return html.P("No dataset selected. Build one with `python -m dashboard build digits`.", className="notice")
+    try:
+        ds = open_dataset(current_app.config["DATA_DIR"], name)
+        return summary(ds, preview_figure(ds))
+    except DashboardError as e:
+        return html.P(str(e), className="notice error")

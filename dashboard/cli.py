@@ -1,0 +1,307 @@
+"""The command line: a thin adapter over the library.
+
+``python -m dashboard --dataset NAME`` serves (building a known recipe
+first when it is missing); ``build``, ``add``, ``list``, ``info`` and
+``export-layout`` reach everything else. Errors the user can fix print one
+line (or one line per problem) and exit non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .errors import DashboardError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class _Group(click.Group):
+    """Turns our user-facing errors into click's one-line errors."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DashboardError as e:
+            raise click.ClickException(str(e)) from None
+
+
+def _csv_list(value: str | None, cast=str) -> tuple | None:
+    if value is None:
+        return None
+    try:
+        return tuple(cast(v.strip()) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected a comma-separated list, got {value!r}") from None
+
+
+def _layouts_option(value: str) -> tuple[str, ...]:
+    from .computed import PROJECTIONS
+
+    if value.strip().lower() == "none":
+        return ()
+    chosen = _csv_list(value) or ()
+    bad = [m for m in chosen if m not in PROJECTIONS]
+    if bad:
+        raise click.BadParameter(f"unknown projection {', '.join(bad)} (choose from {', '.join(PROJECTIONS)} or none)")
+    return chosen
+
+
+@click.group(cls=_Group, invoke_without_command=True, context_settings=CONTEXT)
+@click.option(
+    "--data-dir",
+    envvar="DASHBOARD_DATA_DIR",
+    default="data",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder holding the datasets (env: DASHBOARD_DATA_DIR).",
+)
+@click.option("--dataset", help="Dataset to open; a known recipe (digits, emoji, words) is built first if missing.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (0.0.0.0 to share).")
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
+@click.version_option(package_name="dashboard")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path, dataset: str | None, host: str, port: int) -> None:
+    """Maps of image collections and latent spaces.
+
+    With no command, serves the dashboard: python -m dashboard --dataset emoji
+    """
+    ctx.obj = {"data_dir": data_dir}
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve, dataset=dataset, host=host, port=port)
+
+
+@cli.command()
+@click.option("--dataset", help="Dataset to open first.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
+@click.pass_obj
+def serve(obj: dict, dataset: str | None, host: str, port: int) -> None:
+    """Serve the dashboard (the default command)."""
+    from .app import create_app
+    from .ingest import RECIPES
+    from .store import list_datasets, open_dataset
+
+    data_dir = obj["data_dir"]
+    if dataset:
+        if not (data_dir / dataset / "manifest.json").exists():
+            if dataset not in RECIPES:
+                open_dataset(data_dir, dataset)  # raises, listing what exists
+            click.echo(f"{dataset} is not built yet in {data_dir}: building it first.", err=True)
+            _build_for_serving(data_dir, dataset)
+        ds = open_dataset(data_dir, dataset)
+        if dataset == "emoji" and ds.state != "complete":
+            _train_in_background(data_dir, dataset)
+    elif not list_datasets(data_dir):
+        raise DashboardError(
+            f"no datasets in {data_dir}: build one with `python -m dashboard build digits`, or pass --dataset digits"
+        )
+    app = create_app(data_dir, dataset=dataset)
+    click.echo(f"Dashboard on http://{host}:{port}/ (data: {data_dir}); Ctrl-C stops it.", err=True)
+    app.run(host=host, port=port, debug=False)
+
+
+def _build_for_serving(data_dir: Path, name: str) -> None:
+    from .ingest import recipe
+
+    start = time.perf_counter()
+    if name == "emoji":
+        # Images and the PCA space first, so the map opens in a minute;
+        # the VAEs train in a background process while the app serves.
+        ds = recipe("emoji").build(data_dir, quick=True)
+    else:
+        ds = recipe(name).build(data_dir)
+    from .ingest.common import summary
+
+    click.echo(summary(ds, time.perf_counter() - start), err=True)
+
+
+def _train_in_background(data_dir: Path, name: str) -> None:
+    log = data_dir / f".{name}.build.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "build", name],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    click.echo(f"Training {name}'s VAEs in the background (pid {proc.pid}, log {log}); the map shows PCA meanwhile.", err=True)
+
+
+@cli.command()
+@click.argument("recipe", type=click.Choice(["digits", "emoji", "words"]))
+@click.option("--name", help="Dataset name (default: the recipe's name).")
+@click.option("--force", is_flag=True, help="Rebuild from scratch instead of resuming.")
+@click.option(
+    "--layouts",
+    default="pca,umap",
+    show_default=True,
+    help="Layouts to compute at build time (PCA of every space; the others for the default space), or 'none'.",
+)
+@click.option("--platforms", help="emoji: comma-separated platforms [default: google,twitter; apple and facebook are proprietary].")
+@click.option("--dims", help="emoji: VAE latent dimensions [default: 4,8,16,32,64,128].")
+@click.option("--epochs", type=click.IntRange(1, 10_000), help="emoji: training epochs per VAE [default: 25].")
+@click.option("--limit", type=click.IntRange(1), help="emoji: use only the first N emoji (per platform).")
+@click.option("--quick", is_flag=True, help="emoji: stop after the images and the PCA space.")
+@click.option("--download-dir", type=click.Path(file_okay=False, path_type=Path), help="emoji: where npm tarballs are kept.")
+@click.option("--n-words", type=click.IntRange(10), help="words: how many words [default: 10000].")
+@click.pass_obj
+def build(obj: dict, recipe: str, name, force, layouts, platforms, dims, epochs, limit, quick, download_dir, n_words) -> None:
+    """Build a dataset from real data: digits, emoji or words."""
+    from .ingest import recipe as get_recipe
+    from .ingest.common import summary
+
+    emoji_only = {"--platforms": platforms, "--dims": dims, "--epochs": epochs, "--limit": limit,
+                  "--quick": quick or None, "--download-dir": download_dir}
+    words_only = {"--n-words": n_words}
+    misplaced = [flag for flag, v in emoji_only.items() if v is not None and recipe != "emoji"]
+    misplaced += [flag for flag, v in words_only.items() if v is not None and recipe != "words"]
+    if misplaced:
+        raise click.UsageError(f"{', '.join(misplaced)} does not apply to the {recipe} recipe")
+    kwargs: dict = {"fresh": force, "layouts": _layouts_option(layouts)}
+    if name:
+        kwargs["name"] = name
+    if recipe == "emoji":
+        from .ingest.emoji import parse_platforms
+
+        kwargs.update(platforms=parse_platforms(platforms), limit=limit, quick=quick, download_dir=download_dir)
+        if dims:
+            kwargs["dims"] = _csv_list(dims, int)
+            if not kwargs["dims"] or min(kwargs["dims"]) < 1:
+                raise click.BadParameter("--dims: expected positive integers such as 4,8,16")
+        if epochs:
+            kwargs["epochs"] = epochs
+    if recipe == "words" and n_words:
+        kwargs["n_words"] = n_words
+    start = time.perf_counter()
+    try:
+        ds = get_recipe(recipe).build(obj["data_dir"], **kwargs)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nInterrupted. What was finished is kept; run the same command again to resume.",
+            err=True,
+        )
+        sys.exit(130)
+    click.echo(summary(ds, time.perf_counter() - start))
+
+
+def _parse_columns(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        col, sep, typ = v.partition("=")
+        if not sep or not col or not typ:
+            raise click.BadParameter(f"expected NAME=TYPE, got {v!r}", param_hint="--column")
+        out[col] = typ
+    return out
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--name", help="Dataset name (default: the folder's name).")
+@click.option("--type", "data_type", type=click.Choice(["image", "text", "other"]), help="Data type [default: other].")
+@click.option("--metric", type=click.Choice(["l2", "euclidean", "cosine"]), help="Distance [default: l2].")
+@click.option("--column", "columns", multiple=True, metavar="NAME=TYPE",
+              help="A column's type (categorical, numeric, text, date, geographic, color); repeatable.")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
+              help='JSON file: {"type": ..., "metric": ..., "columns": {...}}; flags win.')
+@click.option("--force", is_flag=True, help="Replace an existing dataset of that name.")
+@click.pass_obj
+def add(obj: dict, path: Path, name, data_type, metric, columns, config, force) -> None:
+    """Import a Latent Space Cartography data folder."""
+    from .ingest.common import summary
+    from .ingest.lsc import import_folder, load_config
+
+    cfg = load_config(config, type=data_type, metric=metric, columns=_parse_columns(columns))
+    start = time.perf_counter()
+    ds = import_folder(obj["data_dir"], path, name=name, config=cfg, force=force)
+    click.echo(summary(ds, time.perf_counter() - start))
+
+
+@cli.command("list")
+@click.pass_obj
+def list_cmd(obj: dict) -> None:
+    """Datasets in the data directory, with counts, latent spaces and state."""
+    from .store import list_datasets
+
+    found = list_datasets(obj["data_dir"])
+    if not found:
+        click.echo(f"no datasets in {obj['data_dir']} (try: python -m dashboard build digits)")
+        return
+    width = max(len(d.name) for d in found)
+    for d in found:
+        spaces = ", ".join(d.spaces)
+        click.echo(f"{d.name:<{width}}  {d.type:<5}  {d.n:>8,} items  spaces: {spaces}  [{d.state}]")
+
+
+@cli.command()
+@click.argument("name")
+@click.pass_obj
+def info(obj: dict, name: str) -> None:
+    """Latent spaces, row count, schema, cached layouts and the build report of a dataset."""
+    from .computed import cached_layouts
+    from .store import open_dataset
+
+    d = open_dataset(obj["data_dir"], name)
+    report = d.report
+    click.echo(f"{d.name}: {d.n:,} items, type {d.type}, metric {d.metric}, state {d.state}")
+    click.echo(f"folder: {d.path}")
+    if d.provenance:
+        click.echo("source: " + str(d.provenance.get("source", "")))
+    click.echo("latent spaces:" + ("" if d.spaces else " none"))
+    for s in d.spaces.values():
+        default = "  (default)" if s.id == d.default_space else ""
+        decoder = "  decoder" if s.decoder else ""
+        click.echo(f"  {s.label}{decoder}{default}  {s.description}")
+    click.echo("columns:")
+    for col, typ in d.schema.items():
+        click.echo(f"  {col}: {typ}")
+    cached = cached_layouts(d)
+    click.echo("cached layouts:" + ("" if cached else " none"))
+    for c in cached:
+        click.echo(f"  {c}")
+    skipped = report.get("skipped", [])
+    click.echo(f"build report: {len(skipped)} skipped input(s)")
+    for s in skipped[:20]:
+        click.echo(f"  {s['item']}: {s['reason']}")
+    if len(skipped) > 20:
+        click.echo(f"  … and {len(skipped) - 20} more in {d.path / 'report.json'}")
+    for note in report.get("notes", []):
+        click.echo(f"  note: {note}")
+
+
+@cli.command("export-layout")
+@click.argument("name")
+@click.option("--dim", "space", help="Latent space (its dimension, e.g. 32, or its id, e.g. pca50) [default: the dataset's default].")
+@click.option("--projection", type=click.Choice(["pca", "tsne", "umap"]), default="umap", show_default=True)
+@click.option("--perplexity", type=float, help="t-SNE perplexity [default: 30].")
+@click.option("--n-neighbors", type=int, help="UMAP n_neighbors [default: 15].")
+@click.option("--min-dist", type=float, help="UMAP min_dist [default: 0.1].")
+@click.option("--metric", type=click.Choice(["euclidean", "cosine"]), help="Distance [default: the dataset's].")
+@click.option("--label", help="UMAP: categorical column for a supervised layout.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV file to write.")
+@click.pass_obj
+def export_layout(obj: dict, name, space, projection, perplexity, n_neighbors, min_dist, metric, label, output) -> None:
+    """Write a layout as CSV: i, name, x, y and the metadata columns."""
+    from .computed import get_layout
+    from .export import layout_table, write_csv
+    from .store import open_dataset
+
+    d = open_dataset(obj["data_dir"], name)
+    space = space or d.default_space
+    params = {"perplexity": perplexity, "n_neighbors": n_neighbors, "min_dist": min_dist, "metric": metric, "label": label}
+    params = {k: v for k, v in params.items() if v is not None}
+    start = time.perf_counter()
+    lay = get_layout(d, space, projection, **params)
+    write_csv(layout_table(d, lay.xy), output)
+    click.echo(
+        f"wrote {output} ({d.n:,} rows; {projection} of {space}, {lay.source}, {time.perf_counter() - start:.2f} s)"
+    )
+
+
+def main() -> None:
+    """Entry point of ``python -m dashboard`` and the ``dashboard`` script."""
+    cli(prog_name="python -m dashboard")

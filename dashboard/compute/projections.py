@@ -1,0 +1,107 @@
+"""2-D projections of a latent space: PCA, t-SNE (openTSNE) and UMAP."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+#: Progress callbacks receive a fraction in [0, 1].
+Progress = Callable[[float], None] | None
+
+
+def pca(X: np.ndarray, *, n_components: int = 2, random_state: int = 42) -> np.ndarray:
+    """Principal components of ``X`` (n × n_components, float32)."""
+    from sklearn.decomposition import PCA
+
+    k = min(n_components, X.shape[1], X.shape[0])
+    out = PCA(n_components=k, random_state=random_state).fit_transform(X)
+    if k < n_components:  # a 1-d space still gets a second (zero) axis
+        out = np.pad(out, ((0, 0), (0, n_components - k)))
+    return out.astype(np.float32)
+
+
+def tsne(
+    X: np.ndarray,
+    *,
+    perplexity: float = 30.0,
+    metric: str = "euclidean",
+    random_state: int = 42,
+    n_iter: int = 750,
+    progress: Progress = None,
+) -> np.ndarray:
+    """t-SNE with openTSNE's FFT gradients (3× faster than scikit-learn's here)."""
+    from openTSNE import TSNE
+
+    perplexity = float(min(perplexity, max(2.0, (X.shape[0] - 1) / 3)))
+    callbacks = None
+    if progress is not None:
+        total = 250 + n_iter  # early exaggeration + optimisation
+
+        done = [0]
+
+        def callbacks(iteration, error, embedding):  # noqa: ARG001 - openTSNE's signature
+            done[0] += 10
+            progress(min(done[0] / total, 1.0))
+
+    est = TSNE(
+        perplexity=perplexity,
+        metric=metric,
+        n_iter=n_iter,
+        random_state=random_state,
+        n_jobs=-1,
+        callbacks=callbacks,
+        callbacks_every_iters=10,
+        verbose=False,
+    )
+    return np.asarray(est.fit(np.asarray(X, dtype=np.float64)), dtype=np.float32)
+
+
+def umap(
+    X: np.ndarray,
+    *,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    metric: str = "euclidean",
+    y: np.ndarray | None = None,
+    random_state: int = 42,
+    progress: Progress = None,
+) -> np.ndarray:
+    """UMAP; supervised when ``y`` (integer labels, -1 = unknown) is given."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # umap warns that a fixed random_state disables parallelism: we want
+        # reproducible layouts more than the second core.
+        warnings.simplefilter("ignore", UserWarning)
+        from umap import UMAP
+
+        n_neighbors = int(min(n_neighbors, X.shape[0] - 1))
+        est = UMAP(
+            n_neighbors=n_neighbors,
+            min_dist=min_dist,
+            metric=metric,
+            random_state=random_state,
+            tqdm_kwds={"disable": True},
+        )
+        if progress is not None:
+            progress(0.05)
+        out = est.fit_transform(X, y=y)
+    if progress is not None:
+        progress(1.0)
+    return np.asarray(out, dtype=np.float32)
+
+
+def normalize_layout(xy: np.ndarray) -> np.ndarray:
+    """Centre a layout and scale it into [-1, 1], keeping its aspect ratio.
+
+    Every layout of a dataset then shares one frame, so the viewer can
+    animate between them and keep its camera.
+    """
+    xy = np.asarray(xy, dtype=np.float32)
+    if len(xy) == 0:
+        return xy
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    centre = (lo + hi) / 2
+    span = float((hi - lo).max()) / 2 or 1.0
+    return ((xy - centre) / span).astype(np.float32)

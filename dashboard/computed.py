@@ -1,0 +1,197 @@
+"""Cached computations on a dataset: what the CLI, the app and builds call.
+
+Each wrapper validates its parameters once (naming the parameter, what is
+allowed and what it got), fills in defaults so equal requests share a key,
+then reads the cache or runs the pure function from :mod:`dashboard.compute`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from . import cache as cache_mod
+from .compute import clusters as clusters_mod
+from .compute import neighbors as neighbors_mod
+from .compute import projections
+from .errors import DashboardError
+from .store import METRICS, Dataset
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its type, bounds or choices, and default."""
+
+    type: type
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+    help: str = ""
+
+    def check(self, method: str, name: str, value: Any) -> Any:
+        if value is None:
+            return self.default
+        try:
+            v = self.type(value)
+        except (TypeError, ValueError):
+            raise DashboardError(
+                f"{method}: {name} must be {self.type.__name__}, got {value!r}"
+            ) from None
+        if isinstance(v, float) and not math.isfinite(v):
+            raise DashboardError(f"{method}: {name} must be a finite number, got {value!r}")
+        if self.choices is not None and v not in self.choices:
+            raise DashboardError(f"{method}: {name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
+        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+            raise DashboardError(f"{method}: {name} must be between {self.low} and {self.high}, got {value!r}")
+        return v
+
+
+#: Projection methods and their parameters. ``metric`` defaults to the
+#: dataset's metric; ``label`` (UMAP) names a categorical column and makes
+#: the projection supervised.
+PROJECTION_PARAMS: dict[str, dict[str, Param]] = {
+    "pca": {},
+    "tsne": {
+        "perplexity": Param(float, 30.0, 2, 200, help="t-SNE perplexity"),
+        "metric": Param(str, None, choices=METRICS),
+    },
+    "umap": {
+        "n_neighbors": Param(int, 15, 2, 200, help="UMAP neighbourhood size"),
+        "min_dist": Param(float, 0.1, 0.0, 1.0, help="UMAP minimum distance"),
+        "metric": Param(str, None, choices=METRICS),
+        "label": Param(str, None, help="categorical column for supervised UMAP"),
+    },
+}
+PROJECTIONS = tuple(PROJECTION_PARAMS)
+RANDOM_STATE = 42
+
+
+def projection_params(dataset: Dataset, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Validated, fully defaulted parameters of a projection."""
+    if method not in PROJECTION_PARAMS:
+        raise DashboardError(f"unknown projection {method!r}: expected one of {', '.join(PROJECTIONS)}")
+    spec = PROJECTION_PARAMS[method]
+    unknown = sorted(k for k, v in params.items() if k not in spec and v is not None)
+    if unknown:
+        allowed = ", ".join(spec) or "none"
+        raise DashboardError(f"{method}: unknown parameter {', '.join(unknown)} (allowed: {allowed})")
+    out = {name: p.check(method, name, params.get(name)) for name, p in spec.items()}
+    if "metric" in out and out["metric"] is None:
+        out["metric"] = dataset.metric
+    if out.get("label") is not None:
+        col = out["label"]
+        if dataset.schema.get(col) != "categorical":
+            cats = [c for c, t in dataset.schema.items() if t == "categorical"]
+            raise DashboardError(
+                f"umap: label must be a categorical column ({', '.join(cats) or 'none'}), got {col!r}"
+            )
+    return out
+
+
+@dataclass
+class Layout:
+    """A 2-D layout normalised into [-1, 1], and whether it came from the cache."""
+
+    xy: np.ndarray
+    from_cache: bool
+    source: str  # "cache" | "computed" | "stored"
+
+
+def _label_codes(dataset: Dataset, column: str) -> np.ndarray:
+    codes, _ = dataset.meta[column].factorize()  # NaN → -1, which UMAP treats as unlabelled
+    return codes.astype(np.int64)
+
+
+def get_layout(
+    dataset: Dataset,
+    space: str | int,
+    method: str,
+    *,
+    progress: Callable[[float], None] | None = None,
+    **params: Any,
+) -> Layout:
+    """The layout of a latent space by a projection method, cached."""
+    s = dataset.space(space)
+    full = projection_params(dataset, method, params)
+    stored = dataset.stored_layout(s.id, method, full)
+    if stored is not None:
+        return Layout(projections.normalize_layout(stored), True, "stored")
+
+    key_params = dict(full, random_state=RANDOM_STATE)
+    if full.get("label"):
+        key_params["meta"] = dataset.manifest["meta_fingerprint"]
+    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, method, key_params)
+
+    def compute() -> np.ndarray:
+        X = dataset.latent(s.id)
+        if method == "pca":
+            xy = projections.pca(X, random_state=RANDOM_STATE)
+        elif method == "tsne":
+            xy = projections.tsne(X, random_state=RANDOM_STATE, progress=progress, **full)
+        else:
+            y = _label_codes(dataset, full["label"]) if full["label"] else None
+            kw = {k: v for k, v in full.items() if k != "label"}
+            xy = projections.umap(X, y=y, random_state=RANDOM_STATE, progress=progress, **kw)
+        return projections.normalize_layout(xy)
+
+    with cache_mod.open_cache(dataset.path.parent) as c:
+        xy, hit = cache_mod.get_or_compute(c, key, compute)
+    return Layout(xy, hit, "cache" if hit else "computed")
+
+
+def get_neighbors(dataset: Dataset, space: str | int, k: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest neighbours of every item in a latent space, cached."""
+    s = dataset.space(space)
+    k = Param(int, 20, 1, 200).check("neighbors", "k", k)
+    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "knn", {"k": k, "metric": dataset.metric})
+    with cache_mod.open_cache(dataset.path.parent) as c:
+        value, _ = cache_mod.get_or_compute(
+            c, key, lambda: neighbors_mod.knn(dataset.latent(s.id), k=k, metric=dataset.metric)
+        )
+    return value
+
+
+def get_clusters(
+    dataset: Dataset,
+    space: str | int,
+    *,
+    min_cluster_size: int = 20,
+    min_samples: int | None = None,
+    layout: str | None = "umap",
+) -> np.ndarray:
+    """HDBSCAN labels, on a 2-D layout (PixPlot's hotspots) or on the latent space itself."""
+    s = dataset.space(space)
+    mcs = Param(int, 20, 2, 100_000).check("hdbscan", "min_cluster_size", min_cluster_size)
+    ms = None if min_samples is None else Param(int, None, 1, 10_000).check("hdbscan", "min_samples", min_samples)
+    if layout is not None and layout not in PROJECTIONS:
+        raise DashboardError(f"hdbscan: layout must be one of {', '.join(PROJECTIONS)} or none, got {layout!r}")
+    key = cache_mod.make_key(
+        dataset.name, s.fingerprint, s.id, "hdbscan", {"min_cluster_size": mcs, "min_samples": ms, "on": layout or "latent"}
+    )
+
+    def compute() -> np.ndarray:
+        X = get_layout(dataset, s.id, layout).xy if layout else dataset.latent(s.id)
+        return clusters_mod.hdbscan_labels(X, min_cluster_size=mcs, min_samples=ms)
+
+    with cache_mod.open_cache(dataset.path.parent) as c:
+        value, _ = cache_mod.get_or_compute(c, key, compute)
+    return value
+
+
+def cached_layouts(dataset: Dataset) -> list[str]:
+    """Human-readable list of the current (not stale) cached results of a dataset."""
+    current = {s.id: s.fingerprint for s in dataset.spaces.values()}
+    with cache_mod.open_cache(dataset.path.parent) as c:
+        entries = cache_mod.entries_for(c, dataset.name)
+    out = []
+    for e in entries:
+        if current.get(e["space"]) != e["fingerprint"]:
+            continue
+        params = ", ".join(f"{k}={v}" for k, v in e["params"].items() if k not in ("random_state", "meta"))
+        out.append(f"{e['method']} of {e['space']}" + (f" ({params})" if params else ""))
+    out += [f"{v['method']} of {v['space']} (stored with the data)" for v in dataset.stored_layouts.values()]
+    return sorted(out)

@@ -1,0 +1,79 @@
+"""Steps shared by every recipe: images in, default layouts, the summary."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Iterable
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from .. import computed
+from ..store import THUMB_SIZE, Dataset, DatasetWriter, atomic_path
+
+#: Layouts computed at build time unless asked otherwise: PCA of every
+#: space (instant) and UMAP of the default space (the map users open first).
+DEFAULT_LAYOUTS = ("pca", "umap")
+
+
+def thumbnail(img: Image.Image, size: int = THUMB_SIZE) -> Image.Image:
+    """Fit into ``size`` px; tiny images (digits' 8×8) are enlarged with hard edges."""
+    w, h = img.size
+    scale = size / max(w, h)
+    if scale >= 2:
+        f = int(scale)
+        return img.resize((w * f, h * f), Image.NEAREST)
+    if scale < 1:
+        img = img.copy()
+        img.thumbnail((size, size), Image.LANCZOS)
+    return img
+
+
+def write_images(writer: DatasetWriter, images: Iterable[tuple[int, Image.Image]], total: int, desc: str = "images") -> None:
+    """Write ``images/<i>.png`` and ``thumbs/<i>.png``; those already written are kept (resume)."""
+    for i, img in tqdm(images, total=total, desc=desc, unit="img", leave=False):
+        full = writer.path / "images" / f"{i}.png"
+        thumb = writer.path / "thumbs" / f"{i}.png"
+        if full.exists() and thumb.exists():
+            continue
+        for path, im in ((full, img), (thumb, thumbnail(img))):
+            buf = io.BytesIO()
+            im.save(buf, format="PNG")
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(buf.getvalue())
+
+
+def compute_layouts(dataset: Dataset, methods: Iterable[str], *, all_spaces_pca: bool = True) -> dict[str, float]:
+    """Fill the cache with the default layouts; returns seconds per layout."""
+    jobs = []
+    methods = list(methods)
+    if "pca" in methods and all_spaces_pca:
+        jobs += [(s, "pca") for s in dataset.spaces]
+    jobs += [(dataset.default_space, m) for m in methods if m != "pca" or not all_spaces_pca]
+    timings = {}
+    for space, method in tqdm(jobs, desc="layouts", unit="layout", leave=False):
+        start = time.perf_counter()
+        computed.get_layout(dataset, space, method)
+        timings[f"{method} of {space}"] = round(time.perf_counter() - start, 2)
+    return timings
+
+
+def images_to_array(images: list[Image.Image]) -> np.ndarray:
+    return np.stack([np.asarray(im) for im in images])
+
+
+def summary(dataset: Dataset, seconds: float | None = None) -> str:
+    """A few lines for the end of a build."""
+    report = dataset.report
+    skipped = report.get("skipped", [])
+    lines = [
+        f"{dataset.name}: {dataset.n:,} items ({dataset.type}), state {dataset.state}"
+        + (f", built in {seconds:.1f} s" if seconds is not None else ""),
+        "  latent spaces: " + ", ".join(s.label for s in dataset.spaces.values()),
+        f"  skipped inputs: {len(skipped)}" + (" (see `info` for the reasons)" if skipped else ""),
+    ]
+    lines += [f"  note: {n}" for n in report.get("notes", [])]
+    lines.append(f"  folder: {dataset.path}")
+    return "\n".join(lines)

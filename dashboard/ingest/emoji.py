@@ -1,0 +1,272 @@
+"""The ``emoji`` recipe: LSC's emoji case study from the emoji-datasource npm packages.
+
+One item per (emoji, platform) image, 64×64 RGBA. Latent spaces: PCA of the
+pixels (ready within a minute, so the map can be shown at once), then one
+convolutional VAE per latent dimension, trained dim by dim; each finished
+dim is saved with its encoder and decoder before the next starts, so an
+interrupted build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from ..compute import vae
+from ..compute.projections import pca
+from ..errors import DashboardError
+from ..store import Dataset, DatasetWriter
+from .common import DEFAULT_LAYOUTS, compute_layouts, write_images
+
+NAME = "emoji"
+VERSION = "16.0.0"
+OPEN_PLATFORMS = ("google", "twitter")  # Apache-2.0 and CC-BY 4.0 images
+PROPRIETARY_PLATFORMS = ("apple", "facebook")  # only when asked for by name
+PLATFORMS = OPEN_PLATFORMS + PROPRIETARY_PLATFORMS
+DEFAULT_DIMS = (4, 8, 16, 32, 64, 128)
+DEFAULT_EPOCHS = 25
+PREFERRED_DEFAULT_DIM = 32
+CHEAP_SPACE = "pca50"
+SIZE = 64
+
+NPM_HELP = (
+    "building emoji needs npm (Node.js) to fetch the emoji-datasource packages: "
+    "install Node.js with npm (e.g. `apt-get install nodejs npm`), or try "
+    "`python -m dashboard --dataset digits`, which needs nothing else"
+)
+
+
+def fetch_package(package: str, dest: Path) -> Path:
+    """``npm pack`` one package into ``dest`` (kept: a rebuild fetches nothing)."""
+    tarball = dest / f"{package}-{VERSION}.tgz"
+    if tarball.exists():
+        return tarball
+    npm = shutil.which("npm")
+    if npm is None:
+        raise DashboardError(NPM_HELP)
+    dest.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [npm, "pack", f"{package}@{VERSION}", "--pack-destination", str(dest), "--silent"],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0 or not tarball.exists():
+        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DashboardError(f"`npm pack {package}@{VERSION}` failed ({detail}); {NPM_HELP}")
+    return tarball
+
+
+def read_catalogue(tarball: Path) -> list[dict]:
+    """``emoji.json`` from the base package, in the packages' sort order."""
+    with tarfile.open(tarball, "r:gz") as tar:
+        entries = json.load(tar.extractfile("package/emoji.json"))
+    return sorted(entries, key=lambda e: e.get("sort_order", 0))
+
+
+def read_images(tarball: Path, platform: str, wanted: set[str]) -> dict[str, bytes]:
+    """The 64-px PNGs named in ``wanted`` from a platform package (one pass)."""
+    prefix = f"package/img/{platform}/64/"
+    found = {}
+    with tarfile.open(tarball, "r:gz") as tar:
+        for member in tar:
+            if member.isfile() and member.name.startswith(prefix):
+                fname = member.name[len(prefix):]
+                if fname in wanted:
+                    found[fname] = tar.extractfile(member).read()
+    return found
+
+
+def mean_color(rgba: np.ndarray) -> str:
+    """Alpha-weighted mean colour as ``#rrggbb`` (LSC's ``mean_color``)."""
+    a = rgba[..., 3:4].astype(np.float64) / 255
+    total = a.sum()
+    rgb = (rgba[..., :3] * a).sum(axis=(0, 1)) / total if total > 0 else np.zeros(3)
+    return "#%02x%02x%02x" % tuple(int(round(v)) for v in rgb)
+
+
+def _decode(png: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(png))
+    img.load()
+    img = img.convert("RGBA")
+    if img.size != (SIZE, SIZE):
+        img = img.resize((SIZE, SIZE), Image.LANCZOS)
+    return img
+
+
+def parse_platforms(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return OPEN_PLATFORMS
+    chosen = tuple(dict.fromkeys(p.strip().lower() for p in value.split(",") if p.strip()))
+    bad = [p for p in chosen if p not in PLATFORMS]
+    if bad or not chosen:
+        raise DashboardError(f"--platforms: unknown platform {', '.join(bad) or '(none)'}; choose from {', '.join(PLATFORMS)}")
+    return chosen
+
+
+def collect_items(
+    catalogue: list[dict], platforms: tuple[str, ...], tarballs: dict[str, Path], limit: int | None, report
+) -> tuple[pd.DataFrame, list[Image.Image]]:
+    """Metadata rows and images for every (emoji, platform) that decodes."""
+    entries = catalogue[:limit] if limit else catalogue
+    rows, images = [], []
+    pngs = {}
+    for p in platforms:
+        wanted = {e["image"] for e in entries if e.get(f"has_img_{p}")}
+        pngs[p] = read_images(tarballs[p], p, wanted)
+    for e in entries:
+        for p in platforms:
+            label = f"{e['image']} ({p})"
+            if not e.get(f"has_img_{p}"):
+                report.skip(label, f"emoji.json says {p} has no image for this emoji")
+                continue
+            data = pngs[p].get(e["image"])
+            if data is None:
+                report.skip(label, f"not in emoji-datasource-{p}@{VERSION}")
+                continue
+            try:
+                img = _decode(data)
+            except Exception as exc:  # noqa: BLE001 - any decoder failure skips one image
+                report.skip(label, f"cannot decode PNG: {exc}")
+                continue
+            arr = np.asarray(img)
+            version = pd.to_numeric(e.get("added_in"), errors="coerce")
+            rows.append(
+                {
+                    "name": (e.get("name") or e.get("short_name") or e["unified"]).lower(),
+                    "category": e.get("category"),
+                    "subcategory": e.get("subcategory"),
+                    "platform": p,
+                    "version": float(version) if pd.notna(version) else np.nan,
+                    "codepoints": e["unified"],
+                    "shortcode": e.get("short_name"),
+                    "mean_color": mean_color(arr),
+                }
+            )
+            images.append(img)
+    meta = pd.DataFrame(rows)
+    meta.insert(0, "i", np.arange(len(meta), dtype=np.int64))
+    return meta, images
+
+
+def build(
+    data_dir: Path,
+    *,
+    name: str = NAME,
+    fresh: bool = False,
+    platforms: tuple[str, ...] = OPEN_PLATFORMS,
+    dims: tuple[int, ...] = DEFAULT_DIMS,
+    epochs: int = DEFAULT_EPOCHS,
+    limit: int | None = None,
+    download_dir: Path | None = None,
+    layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
+    quick: bool = False,
+) -> Dataset:
+    """Build (or resume building) the emoji dataset.
+
+    ``quick`` stops after the images and the PCA space: the dataset opens
+    at once and a later run without ``quick`` adds the VAEs.
+    """
+    download_dir = Path(download_dir or Path(data_dir) / ".downloads")
+    with DatasetWriter(data_dir, name, fresh=fresh) as w:
+        return _write(w, platforms, dims, epochs, limit, download_dir, layouts, quick)
+
+
+def _write(
+    w: DatasetWriter,
+    platforms: tuple[str, ...],
+    dims: tuple[int, ...],
+    epochs: int,
+    limit: int | None,
+    download_dir: Path,
+    layouts: tuple[str, ...],
+    quick: bool,
+) -> Dataset:
+    started = time.perf_counter()
+
+    if not w.has_meta or not w.has_space(CHEAP_SPACE):
+        tarballs = {"base": fetch_package("emoji-datasource", download_dir)}
+        for p in tqdm(platforms, desc="npm pack", unit="pkg", leave=False):
+            tarballs[p] = fetch_package(f"emoji-datasource-{p}", download_dir)
+        w.report.skipped.clear()
+        meta, images = collect_items(read_catalogue(tarballs["base"]), platforms, tarballs, limit, w.report)
+        if meta.empty:
+            raise DashboardError("no emoji image could be read from the npm packages")
+        w.set_info(
+            type="image",
+            metric="euclidean",
+            provenance={
+                "source": f"npm emoji-datasource@{VERSION} and emoji-datasource-<platform>@{VERSION}",
+                "platforms": list(platforms),
+                "licences": {"google": "Apache-2.0", "twitter": "CC-BY 4.0", "apple": "proprietary", "facebook": "proprietary"},
+                "limit": limit,
+            },
+            image_shape=[SIZE, SIZE, 4],
+            label_column="category",
+        )
+        if set(platforms) & set(PROPRIETARY_PLATFORMS):
+            w.report.notes.append("includes proprietary emoji images (apple/facebook): do not redistribute this dataset")
+        w.write_meta(meta, {"version": "numeric", "codepoints": "text", "shortcode": "text", "name": "text"})
+        write_images(w, enumerate(images), len(images))
+        x = vae.premultiply(np.stack([np.asarray(im) for im in images]))
+        w.write_latent(
+            CHEAP_SPACE,
+            pca(x.reshape(len(x), -1), n_components=50),
+            kind="pca",
+            description="PCA of the premultiplied RGBA pixels to 50 dims (available before the VAEs)",
+        )
+        w.report.counts = {"items": len(meta), "skipped": len(w.report.skipped)}
+        w.publish()
+        compute_layouts(Dataset(w.path), ("pca",))
+    if quick:
+        return Dataset(w.path)
+
+    todo = [d for d in dims if not w.has_space(str(d))]
+    if todo:
+        x = vae.premultiply(
+            np.stack([np.asarray(Image.open(w.path / "images" / f"{i}.png").convert("RGBA")) for i in range(w.manifest["n"])])
+        )
+        w.set_state(f"training VAEs: {len(dims) - len(todo)}/{len(dims)} done")
+    for d in todo:
+        _train_dim(w, x, d, epochs)
+        done = [k for k in map(str, dims) if w.has_space(k)]
+        w.set_state(f"training VAEs: {len(done)}/{len(dims)} done")
+    vae_dims = [d for d in dims if w.has_space(str(d))]
+    if vae_dims:
+        best = PREFERRED_DEFAULT_DIM if PREFERRED_DEFAULT_DIM in vae_dims else vae_dims[len(vae_dims) // 2]
+        w.manifest["default_space"] = str(best)
+    w.publish()
+    w.report.timings.update(compute_layouts(Dataset(w.path), layouts))
+    w.report.timings["total_seconds"] = round(time.perf_counter() - started, 1)
+    return w.finish()
+
+
+def _train_dim(w: DatasetWriter, x: np.ndarray, dim: int, epochs: int) -> None:
+    start = time.perf_counter()
+    with tqdm(total=epochs, desc=f"VAE latent {dim}", unit="epoch", leave=False) as bar:
+
+        def on_epoch(epoch: int, logs: dict) -> None:
+            bar.set_postfix(loss=f"{logs.get('loss', 0):.0f}", val=f"{logs.get('val_loss', 0):.0f}")
+            bar.update(1)
+
+        trained = vae.train(x, dim, epochs=epochs, on_epoch=on_epoch)
+    enc = w.save_keras(trained.encoder, "encoder", str(dim))
+    dec = w.save_keras(trained.decoder, "decoder", str(dim))
+    w.report.timings[f"vae{dim}_seconds"] = round(time.perf_counter() - start, 1)
+    w.write_latent(
+        str(dim),
+        vae.encode(trained.encoder, x),
+        kind="vae",
+        description=f"convolutional VAE, {dim}-d latent mean, {epochs} epochs",
+        val_loss=trained.val_loss,
+        encoder=enc,
+        decoder=dec,
+    )

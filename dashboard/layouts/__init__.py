@@ -1,0 +1,1 @@
+"""Component trees of the app; each module owns the ids of what it creates."""

@@ -1,0 +1,90 @@
+"""Column types of a metadata table: inferred, overridable, validated."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from .errors import ValidationError
+
+#: Types a metadata column can have. ``index`` is the ``i`` column only;
+#: ``color`` holds ``#rrggbb`` strings (an image's mean colour).
+COLUMN_TYPES = ("index", "categorical", "numeric", "text", "date", "geographic", "color")
+
+_LAT_NAMES = {"lat", "latitude"}
+_LNG_NAMES = {"lng", "lon", "long", "longitude"}
+_DATE_NAMES = {"date", "year", "datetime", "time", "timestamp", "created", "added"}
+_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+#: An integer column with at most this many distinct values is a category
+#: (digit labels, star ratings), not a quantity.
+MAX_INT_CATEGORIES = 20
+
+
+def _max_categories(n_rows: int) -> int:
+    # A few hundred distinct strings is still a usable legend on a big table;
+    # on a small one most strings being distinct means free text.
+    return int(max(20, min(200, 0.05 * n_rows)))
+
+
+def infer_column_type(name: str, values: pd.Series) -> str:
+    """Guess one column's type from its name and values."""
+    lname = name.lower()
+    if lname == "i":
+        return "index"
+    col = values.dropna()
+    if pd.api.types.is_bool_dtype(values):
+        return "categorical"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "date"
+    if pd.api.types.is_numeric_dtype(values):
+        if lname in _LAT_NAMES and col.between(-90, 90).all():
+            return "geographic"
+        if lname in _LNG_NAMES and col.between(-180, 180).all():
+            return "geographic"
+        if lname in _DATE_NAMES:
+            return "date"
+        is_int = pd.api.types.is_integer_dtype(values) or bool(
+            len(col) and np.all(np.mod(col.to_numpy(dtype=float), 1) == 0)
+        )
+        if is_int and col.nunique() <= MAX_INT_CATEGORIES and len(col) > 2 * col.nunique():
+            return "categorical"
+        return "numeric"
+    strings = col.astype(str)
+    if len(strings) and strings.str.match(_HEX_COLOR).all():
+        return "color"
+    if lname in _DATE_NAMES and len(strings):
+        parsed = pd.to_datetime(strings, errors="coerce", format="mixed")
+        if parsed.notna().mean() > 0.9:
+            return "date"
+    if strings.nunique() <= _max_categories(len(values)):
+        return "categorical"
+    return "text"
+
+
+def infer_schema(table: pd.DataFrame, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Column name → type for every column, with ``overrides`` applied.
+
+    Raises :class:`ValidationError` naming every override that refers to an
+    unknown column or an unknown type.
+    """
+    overrides = dict(overrides or {})
+    problems = []
+    for col, typ in overrides.items():
+        if col not in table.columns:
+            problems.append(
+                f"schema names column {col!r}, which is not in the table "
+                f"(columns: {', '.join(map(str, table.columns))})"
+            )
+        if typ not in COLUMN_TYPES:
+            problems.append(
+                f"column {col!r}: unknown type {typ!r} (expected one of {', '.join(COLUMN_TYPES)})"
+            )
+    if problems:
+        raise ValidationError("The column schema does not fit the table:", problems)
+    return {
+        str(col): overrides.get(col) or infer_column_type(str(col), table[col])
+        for col in table.columns
+    }

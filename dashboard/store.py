@@ -1,0 +1,553 @@
+"""The dataset store: the only module that knows the on-disk format.
+
+One folder per dataset under the data directory::
+
+    <data_dir>/<name>/
+        manifest.json        name, type, n, metric, latent spaces, schema, provenance
+        meta.parquet         one row per item; columns ``i`` and ``name`` first
+        latent/latent<d>.h5  HDF5 dataset ``latent`` (n × d float32), as LSC
+        images/<i>.png       full images (image datasets)
+        thumbs/<i>.png       thumbnails, at most THUMB_SIZE px a side
+        models/              encoder<space>.keras / decoder<space>.keras
+        layouts/<key>.npy    layouts that came with the data (LSC's t-SNE)
+        report.json          build report: every skipped input with its reason
+        extra/               files kept as imported (LSC's raw.h5)
+
+Every file is written aside and renamed into place, and the manifest is
+written last, so a killed build leaves the last good state. A dataset that
+has never been complete lives in ``.<name>.partial/`` until it is published
+by an atomic rename; :func:`list_datasets` never sees it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from .errors import DashboardError, DatasetNotFound, ValidationError
+from .schema import infer_schema
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+REPORT = "report.json"
+META = "meta.parquet"
+THUMB_SIZE = 64
+DATA_TYPES = ("image", "text", "other")
+METRICS = ("euclidean", "cosine")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_SPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+
+
+def default_data_dir() -> Path:
+    """``$DASHBOARD_DATA_DIR`` if set, else ``./data``."""
+    return Path(os.environ.get("DASHBOARD_DATA_DIR") or "data")
+
+
+def normalize_metric(metric: str) -> str:
+    """LSC says ``l2``; scikit-learn and UMAP say ``euclidean``."""
+    m = str(metric).lower()
+    m = {"l2": "euclidean", "euclidean": "euclidean", "cosine": "cosine"}.get(m, m)
+    if m not in METRICS:
+        raise DashboardError(f"unknown metric {metric!r}: expected one of l2, euclidean, cosine")
+    return m
+
+
+def check_name(name: str, what: str = "dataset name") -> str:
+    if not _NAME_RE.match(name or ""):
+        raise DashboardError(
+            f"invalid {what} {name!r}: use letters, digits, '_', '-' or '.', starting with a letter or digit"
+        )
+    return name
+
+
+def space_file(space: str) -> str:
+    """Relative path of a latent space's HDF5 file (LSC names numeric ones)."""
+    return f"latent/latent{space}.h5"
+
+
+def fingerprint_array(a: np.ndarray) -> str:
+    """Content hash of an array: equal data gives equal cache keys."""
+    a = np.ascontiguousarray(a)
+    h = hashlib.sha1()
+    h.update(str((a.dtype.str, a.shape)).encode())
+    h.update(memoryview(a).cast("B"))
+    return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------
+# atomic writes
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it over ``path`` on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or path.suffix)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+
+
+def write_h5(path: Path, array: np.ndarray, key: str = "latent") -> None:
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.create_dataset(key, data=array)
+
+
+# --------------------------------------------------------------------------
+# reading
+
+
+@dataclass(frozen=True)
+class LatentSpace:
+    """One latent space of a dataset, as the manifest describes it."""
+
+    id: str
+    dim: int
+    kind: str  # raw | pca | vae | embedding | imported
+    file: str
+    fingerprint: str
+    description: str = ""
+    val_loss: float | None = None
+    encoder: str | None = None
+    decoder: str | None = None
+
+    @property
+    def label(self) -> str:
+        extra = f" · val loss {self.val_loss:.1f}" if self.val_loss is not None else ""
+        return f"{self.id} ({self.kind}, {self.dim}-d){extra}"
+
+
+@functools.lru_cache(maxsize=8)
+def _read_meta(path: str, fingerprint: str) -> pd.DataFrame:
+    # Keyed on the file's fingerprint so a rebuilt table is read again; the
+    # cache is read-only data, so sharing it across requests is safe.
+    return pd.read_parquet(path)
+
+
+@functools.lru_cache(maxsize=16)
+def _read_latent(path: str, fingerprint: str) -> np.ndarray:
+    with h5py.File(path, "r") as f:
+        a = f["latent"][()]
+    a = np.asarray(a, dtype=np.float32)
+    a.setflags(write=False)
+    return a
+
+
+class Dataset:
+    """A dataset folder opened for reading. Cheap: nothing big is read here."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        manifest_path = self.path / MANIFEST
+        try:
+            self.manifest: dict = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DatasetNotFound(f"{self.path} is not a dataset (no {MANIFEST})") from None
+        except json.JSONDecodeError as e:
+            raise DashboardError(f"{manifest_path}: not valid JSON ({e})") from None
+        version = self.manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise DashboardError(
+                f"{manifest_path}: format version {version}, this program reads {FORMAT_VERSION}; rebuild the dataset"
+            )
+
+    def __repr__(self) -> str:
+        return f"<Dataset {self.name} n={self.n} spaces={list(self.spaces)}>"
+
+    # manifest fields
+    name = property(lambda self: self.manifest["name"])
+    type = property(lambda self: self.manifest["type"])
+    n = property(lambda self: int(self.manifest["n"]))
+    metric = property(lambda self: self.manifest["metric"])
+    schema = property(lambda self: dict(self.manifest["schema"]))
+    state = property(lambda self: self.manifest.get("state", "complete"))
+    provenance = property(lambda self: dict(self.manifest.get("provenance", {})))
+    build_id = property(lambda self: self.manifest["build_id"])
+    image_shape = property(lambda self: self.manifest.get("image_shape"))
+
+    @property
+    def spaces(self) -> dict[str, LatentSpace]:
+        return {k: LatentSpace(id=k, **v) for k, v in self.manifest.get("latent", {}).items()}
+
+    @property
+    def default_space(self) -> str:
+        spaces = self.spaces
+        default = self.manifest.get("default_space")
+        if default in spaces:
+            return default
+        if not spaces:
+            raise DashboardError(f"dataset {self.name!r} has no latent space yet")
+        return next(iter(spaces))
+
+    def space(self, space: str | int) -> LatentSpace:
+        """The latent space with this id (``--dim 32`` and ``--dim pca50`` both work)."""
+        spaces = self.spaces
+        key = str(space)
+        if key not in spaces:
+            raise DashboardError(
+                f"dataset {self.name!r} has no latent space {key!r}; it has: {', '.join(spaces) or 'none'}"
+            )
+        return spaces[key]
+
+    def latent(self, space: str | int) -> np.ndarray:
+        """The n × dim float32 array of a latent space (read once per process)."""
+        s = self.space(space)
+        return _read_latent(str(self.path / s.file), s.fingerprint)
+
+    @property
+    def meta(self) -> pd.DataFrame:
+        """The metadata table (read once per process; do not modify it)."""
+        return _read_meta(str(self.path / META), self.manifest["meta_fingerprint"])
+
+    @property
+    def report(self) -> dict:
+        try:
+            return json.loads((self.path / REPORT).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"skipped": [], "notes": []}
+
+    def file(self, relative: str) -> Path:
+        """A file inside the dataset folder; refuses anything that leaves it."""
+        root = self.path.resolve()
+        target = (root / relative).resolve()
+        if root != target and root not in target.parents:
+            raise DashboardError(f"{relative!r} is outside dataset {self.name!r}")
+        return target
+
+    def image_path(self, i: int, thumb: bool = False) -> Path:
+        return self.path / ("thumbs" if thumb else "images") / f"{int(i)}.png"
+
+    @property
+    def stored_layouts(self) -> dict[str, dict]:
+        """Layouts shipped with the data: key → {space, method, params, file}."""
+        return dict(self.manifest.get("layouts", {}))
+
+    def stored_layout(self, space: str, method: str, params: dict) -> np.ndarray | None:
+        for entry in self.stored_layouts.values():
+            if entry["space"] == str(space) and entry["method"] == method and all(
+                params.get(k) == v for k, v in entry["params"].items()
+            ):
+                return np.load(self.path / entry["file"], allow_pickle=False)
+        return None
+
+
+def open_dataset(data_dir: Path | str, name: str) -> Dataset:
+    """Open ``<data_dir>/<name>``; the error lists the datasets that do exist."""
+    data_dir = Path(data_dir)
+    path = data_dir / name
+    if not _NAME_RE.match(name or "") or not (path / MANIFEST).exists():
+        known = [d.name for d in list_datasets(data_dir)]
+        hint = f"available: {', '.join(known)}" if known else "the data directory has none yet"
+        raise DatasetNotFound(f"no dataset {name!r} in {data_dir} ({hint})")
+    return Dataset(path)
+
+
+def list_datasets(data_dir: Path | str) -> list[Dataset]:
+    """Every published dataset in the data directory, by name."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        return []
+    found = []
+    for p in sorted(data_dir.iterdir()):
+        if p.name.startswith(".") or not (p / MANIFEST).is_file():
+            continue
+        with contextlib.suppress(DashboardError):
+            found.append(Dataset(p))
+    return found
+
+
+# --------------------------------------------------------------------------
+# writing
+
+
+@dataclass
+class BuildReport:
+    """What a build did: every skipped input with its reason, counts, notes."""
+
+    skipped: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def skip(self, item: str, reason: str) -> None:
+        self.skipped.append({"item": str(item), "reason": reason})
+
+    def to_dict(self) -> dict:
+        return {
+            "skipped": self.skipped,
+            "notes": self.notes,
+            "counts": self.counts,
+            "timings": self.timings,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BuildReport":
+        return cls(
+            skipped=list(d.get("skipped", [])),
+            notes=list(d.get("notes", [])),
+            counts=dict(d.get("counts", {})),
+            timings=dict(d.get("timings", {})),
+        )
+
+
+def _lock_build(data_dir: Path, name: str):
+    """Hold an exclusive lock on ``.<name>.lock`` while this process builds.
+
+    The OS drops the lock when the process dies, so a killed build never
+    leaves a stale lock; a second concurrent build gets a clear error.
+    """
+    f = open(data_dir / f".{name}.lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise DashboardError(f"another process is building dataset {name!r} in {data_dir}; wait for it to finish") from None
+    return f
+
+
+class DatasetWriter:
+    """Builds or extends one dataset, atomically and resumably.
+
+    A new dataset is written in ``.<name>.partial/`` and appears under its
+    name only when :meth:`publish` renames the folder. Once published, every
+    further write (a new latent space, a decoder) lands file by file, each
+    followed by a fresh manifest, so readers always see a consistent dataset.
+    Re-running a killed build finds the partial folder or the published one
+    and carries on from what is there.
+    """
+
+    def __init__(self, data_dir: Path | str, name: str, *, fresh: bool = False):
+        self.data_dir = Path(data_dir)
+        self.name = check_name(name)
+        self.final = self.data_dir / name
+        self.partial = self.data_dir / f".{name}.partial"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = _lock_build(self.data_dir, name)
+        if fresh:
+            shutil.rmtree(self.partial, ignore_errors=True)
+        if not fresh and (self.final / MANIFEST).exists():
+            self.path = self.final
+        else:
+            self.path = self.partial
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.replaces_existing = fresh and (self.final / MANIFEST).exists()
+        try:
+            self.manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
+            if self.manifest.get("format_version") != FORMAT_VERSION:
+                raise ValueError("old format")
+        except (FileNotFoundError, ValueError):
+            self.manifest = {
+                "format_version": FORMAT_VERSION,
+                "name": name,
+                "build_id": uuid.uuid4().hex[:12],
+                "state": "building",
+                "latent": {},
+                "layouts": {},
+            }
+        try:
+            self.report = BuildReport.from_dict(json.loads((self.path / REPORT).read_text(encoding="utf-8")))
+        except (FileNotFoundError, ValueError):
+            self.report = BuildReport()
+
+    @property
+    def published(self) -> bool:
+        return self.path == self.final
+
+    def has_space(self, space: str) -> bool:
+        return str(space) in self.manifest["latent"] and (self.path / space_file(str(space))).exists()
+
+    @property
+    def has_meta(self) -> bool:
+        return "meta_fingerprint" in self.manifest and (self.path / META).exists()
+
+    def set_info(
+        self,
+        *,
+        type: str,
+        metric: str,
+        provenance: dict | None = None,
+        image_shape: list[int] | None = None,
+        default_space: str | None = None,
+        label_column: str | None = None,
+    ) -> None:
+        if type not in DATA_TYPES:
+            raise DashboardError(f"unknown data type {type!r}: expected one of {', '.join(DATA_TYPES)}")
+        self.manifest.update(
+            type=type,
+            metric=normalize_metric(metric),
+            provenance=provenance or {},
+            image_shape=image_shape,
+            label_column=label_column,
+        )
+        if default_space is not None:
+            self.manifest["default_space"] = str(default_space)
+
+    def write_meta(self, table: pd.DataFrame, schema_overrides: dict[str, str] | None = None) -> dict:
+        """Write the metadata table; ``i`` must be 0..n-1 in order, ``name`` second."""
+        problems = []
+        if list(table.columns[:2]) != ["i", "name"]:
+            problems.append(f"the first two columns must be 'i' and 'name', got {list(table.columns[:2])}")
+        elif not np.array_equal(table["i"].to_numpy(), np.arange(len(table))):
+            problems.append("column 'i' must number the rows 0..n-1 in order")
+        if problems:
+            raise ValidationError("The metadata table is malformed:", problems)
+        schema = infer_schema(table, schema_overrides)
+        table = table.reset_index(drop=True)
+        with atomic_path(self.path / META) as tmp:
+            table.to_parquet(tmp, index=False)
+        self.manifest["n"] = int(len(table))
+        self.manifest["schema"] = schema
+        self.manifest["meta_fingerprint"] = fingerprint_array(
+            pd.util.hash_pandas_object(table, index=False).to_numpy()
+        )
+        self.flush()
+        return schema
+
+    def write_latent(
+        self,
+        space: str | int,
+        array: np.ndarray,
+        *,
+        kind: str,
+        description: str = "",
+        val_loss: float | None = None,
+        encoder: str | None = None,
+        decoder: str | None = None,
+    ) -> LatentSpace:
+        """Write one latent space and record it in the manifest."""
+        space = str(space)
+        if not _SPACE_RE.match(space):
+            raise DashboardError(f"invalid latent space id {space!r}")
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        n = self.manifest.get("n")
+        if array.ndim != 2 or (n is not None and array.shape[0] != n):
+            raise DashboardError(
+                f"latent space {space}: expected {n} rows × d columns, got shape {array.shape}"
+            )
+        if not np.isfinite(array).all():
+            raise DashboardError(f"latent space {space}: contains NaN or infinite values")
+        rel = space_file(space)
+        write_h5(self.path / rel, array)
+        entry = {
+            "dim": int(array.shape[1]),
+            "kind": kind,
+            "file": rel,
+            "fingerprint": fingerprint_array(array),
+            "description": description,
+            "val_loss": None if val_loss is None else float(val_loss),
+            "encoder": encoder,
+            "decoder": decoder,
+        }
+        self.manifest["latent"][space] = entry
+        self.manifest.setdefault("default_space", space)
+        self.flush()
+        return LatentSpace(id=space, **entry)
+
+    def model_path(self, role: str, space: str) -> str:
+        return f"models/{role}{space}.keras"
+
+    def save_keras(self, model, role: str, space: str) -> str:
+        """Save a Keras model atomically; returns its path inside the dataset."""
+        rel = self.model_path(role, space)
+        with atomic_path(self.path / rel, suffix=".keras") as tmp:
+            model.save(tmp)
+        return rel
+
+    def write_layout(self, space: str, method: str, params: dict, xy: np.ndarray) -> None:
+        """Keep a layout that came with the data (not a cache entry: it is data)."""
+        key = f"{method}_{space}_" + "_".join(f"{k}{v}" for k, v in sorted(params.items()))
+        rel = f"layouts/{key}.npy"
+        with atomic_path(self.path / rel) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, np.asarray(xy, dtype=np.float32), allow_pickle=False)
+        self.manifest["layouts"][key] = {"space": str(space), "method": method, "params": params, "file": rel}
+        self.flush()
+
+    def copy_in(self, source: Path, relative: str) -> None:
+        """Copy a file or folder into the dataset, atomically."""
+        target = self.path / relative
+        if source.is_dir():
+            tmp = target.with_name(f".{target.name}.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(source, tmp)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        else:
+            with atomic_path(target) as tmp:
+                shutil.copyfile(source, tmp)
+
+    def flush(self) -> None:
+        """Write the report, then the manifest (last: it is what readers trust)."""
+        write_json(self.path / REPORT, self.report.to_dict())
+        self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        write_json(self.path / MANIFEST, self.manifest)
+
+    def publish(self) -> Path:
+        """Make a partial dataset visible under its name (atomic rename)."""
+        missing = [k for k in ("type", "metric", "n", "schema") if k not in self.manifest]
+        if missing or not self.manifest["latent"]:
+            raise DashboardError(
+                f"dataset {self.name!r} cannot be published yet: missing {', '.join(missing) or 'a latent space'}"
+            )
+        self.flush()
+        if self.published:
+            return self.final
+        old = self.data_dir / f".{self.name}.old"
+        if self.final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(self.final, old)
+        os.replace(self.partial, self.final)
+        shutil.rmtree(old, ignore_errors=True)
+        self.path = self.final
+        return self.final
+
+    def finish(self) -> Dataset:
+        """Mark the build complete, release the build lock, return the dataset."""
+        self.manifest["state"] = "complete"
+        self.publish()
+        self.close()
+        return Dataset(self.final)
+
+    def __enter__(self) -> "DatasetWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the build lock (also released when the process ends)."""
+        if not self._lock.closed:
+            self._lock.close()
+
+    def set_state(self, state: str) -> None:
+        self.manifest["state"] = state
+        self.flush()
