@@ -79,6 +79,7 @@ def _listed(items: list, unit: str = "") -> str:
 @dataclass
 class _Plan:
     meta: pd.DataFrame | None = None
+    n_rows: int | None = None  # rows of meta.csv, even when its i column is bad
     latents: dict[str, np.ndarray] = field(default_factory=dict)
     tsne: list[tuple[str, float, np.ndarray]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -133,6 +134,7 @@ def _check_meta(folder: Path, config: LscConfig, problems: list[str], plan: _Pla
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         problems.append(f"meta.csv: cannot be parsed as CSV ({str(e).strip()})")
         return
+    plan.n_rows = len(meta)
     missing = [c for c in ("i", "name") if c not in meta.columns]
     if missing:
         problems.append(f"meta.csv: required column {', '.join(missing)} missing (has: {', '.join(map(str, meta.columns))})")
@@ -212,7 +214,7 @@ def check_folder(folder: Path, config: LscConfig) -> _Plan:
     plan = _Plan()
     _check_latents(folder, problems, plan)
     _check_meta(folder, config, problems, plan)
-    n = len(plan.meta) if plan.meta is not None else None
+    n = plan.n_rows
     if n is not None:
         for dim, a in sorted(plan.latents.items(), key=lambda kv: int(kv[0])):
             if a.ndim == 2 and len(a) != n:

@@ -1,0 +1,84 @@
+"""The pure computations, on real data (digits) where quality matters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.manifold import trustworthiness
+
+from dashboard.compute import clusters, neighbors, projections
+from dashboard.computed import get_layout
+
+
+def test_umap_layout_of_digits_is_trustworthy(digits_ds):
+    X = digits_ds.latent("64")
+    xy = get_layout(digits_ds, "64", "umap").xy
+    assert xy.shape == (1797, 2) and xy.dtype == np.float32
+    assert trustworthiness(X, xy, n_neighbors=10) >= 0.9
+
+
+def test_layouts_are_normalised_into_one_frame(digits_ds):
+    for method in ("pca", "umap"):
+        xy = get_layout(digits_ds, "64", method).xy
+        assert np.abs(xy).max() == pytest.approx(1.0, abs=1e-5)
+        assert np.allclose((xy.min(axis=0) + xy.max(axis=0)) / 2, 0, atol=1e-5)
+
+
+def test_tsne_is_trustworthy_and_reports_progress():
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data[:400]
+    seen = []
+    xy = projections.tsne(X, perplexity=20, n_iter=250, progress=seen.append)
+    assert xy.shape == (400, 2)
+    assert trustworthiness(X, xy, n_neighbors=10) >= 0.9
+    assert seen and seen[-1] <= 1.0 and seen == sorted(seen)
+
+
+def test_pca_pads_tiny_spaces():
+    X = np.arange(10, dtype=np.float32).reshape(10, 1)
+    out = projections.pca(X)
+    assert out.shape == (10, 2) and np.all(out[:, 1] == 0)
+
+
+def test_supervised_umap_separates_labels_better(digits_ds):
+    from sklearn.metrics import silhouette_score
+
+    labels = digits_ds.meta["label"].to_numpy()
+    plain = get_layout(digits_ds, "8", "umap").xy
+    supervised = get_layout(digits_ds, "8", "umap", label="label").xy
+    assert silhouette_score(supervised, labels) > silhouette_score(plain, labels)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_knn_matches_brute_force(metric):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 16)).astype(np.float32)
+    idx, dist = neighbors.knn(X, k=7, metric=metric)
+    if metric == "cosine":
+        Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+        D = 1 - Xn @ Xn.T
+    else:
+        D = np.linalg.norm(X[:, None] - X[None], axis=2)
+    np.fill_diagonal(D, np.inf)
+    expected = np.argsort(D, axis=1)[:, :7]
+    assert (idx == expected).mean() > 0.99
+    assert np.allclose(dist, np.take_along_axis(D, idx, axis=1), atol=1e-4)
+    assert not (idx == np.arange(300)[:, None]).any()
+
+
+def test_approximate_knn_has_high_recall():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(3000, 8)).astype(np.float32)
+    exact, _ = neighbors.knn(X, k=10)
+    approx, _ = neighbors.knn(X, k=10, exact_max=100)  # force pynndescent
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert recall > 0.9
+
+
+def test_hdbscan_finds_separate_blobs():
+    rng = np.random.default_rng(2)
+    X = np.concatenate([rng.normal(c, 0.1, size=(100, 2)) for c in (0, 5, 10)])
+    labels = clusters.hdbscan_labels(X, min_cluster_size=20)
+    assert len(set(labels) - {-1}) == 3
+    assert labels.dtype == np.int32

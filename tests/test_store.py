@@ -1,0 +1,140 @@
+"""The on-disk format: round trips, atomic publishing, resume, safety."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.errors import DashboardError, DatasetNotFound, ValidationError
+from dashboard.store import Dataset, DatasetWriter, list_datasets, open_dataset
+
+
+def _meta(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"i": np.arange(n), "name": [f"n{k}" for k in range(n)], "colour": ["a", "b"] * (n // 2)})
+
+
+def test_round_trip(tmp_path):
+    X = np.random.default_rng(1).normal(size=(40, 5)).astype(np.float32)
+    with DatasetWriter(tmp_path, "toy") as w:
+        w.set_info(type="other", metric="l2", provenance={"source": "test"})
+        w.write_meta(_meta(40))
+        w.write_latent(5, X, kind="raw", description="five")
+        ds = w.finish()
+    again = open_dataset(tmp_path, "toy")
+    assert again.n == 40 and again.metric == "euclidean" and again.type == "other"
+    assert list(again.spaces) == ["5"] and again.default_space == "5"
+    np.testing.assert_array_equal(again.latent("5"), X)
+    assert again.latent(5).dtype == np.float32
+    assert list(again.meta.columns[:2]) == ["i", "name"]
+    assert again.schema == {"i": "index", "name": "text", "colour": "categorical"}
+    assert again.state == "complete"
+    # the HDF5 file is LSC-compatible: dataset "latent", n × d
+    import h5py
+
+    with h5py.File(ds.path / "latent" / "latent5.h5") as f:
+        assert f["latent"].shape == (40, 5)
+
+
+def test_unpublished_dataset_is_invisible_and_resumes(tmp_path):
+    w = DatasetWriter(tmp_path, "toy")
+    w.set_info(type="other", metric="cosine")
+    w.write_meta(_meta(10))
+    w.close()  # as if the process had been killed before publishing
+    assert list_datasets(tmp_path) == []
+    with pytest.raises(DatasetNotFound):
+        open_dataset(tmp_path, "toy")
+    # a second run finds the partial work and carries on
+    with DatasetWriter(tmp_path, "toy") as w2:
+        assert w2.has_meta and w2.manifest["n"] == 10
+        w2.write_latent("2", np.zeros((10, 2)), kind="raw")
+        w2.finish()
+    assert [d.name for d in list_datasets(tmp_path)] == ["toy"]
+
+
+def test_published_dataset_grows_space_by_space(tmp_path):
+    with DatasetWriter(tmp_path, "toy") as w:
+        w.set_info(type="other", metric="l2")
+        w.write_meta(_meta(10))
+        w.write_latent("pca2", np.ones((10, 2)), kind="pca")
+        w.publish()
+        w.set_state("training")
+        assert open_dataset(tmp_path, "toy").state == "training"
+        assert list(open_dataset(tmp_path, "toy").spaces) == ["pca2"]
+        w.write_latent("3", np.ones((10, 3)), kind="vae")
+        assert list(open_dataset(tmp_path, "toy").spaces) == ["pca2", "3"]
+
+
+def test_failed_write_leaves_previous_state(tmp_path):
+    with DatasetWriter(tmp_path, "toy") as w:
+        w.set_info(type="other", metric="l2")
+        w.write_meta(_meta(10))
+        w.write_latent("2", np.ones((10, 2)), kind="raw")
+        w.finish()
+    before = (tmp_path / "toy" / "manifest.json").read_text()
+    with DatasetWriter(tmp_path, "toy") as w:
+        with pytest.raises(DashboardError, match="NaN"):
+            w.write_latent("3", np.full((10, 3), np.nan), kind="raw")
+        with pytest.raises(DashboardError, match="expected 10 rows"):
+            w.write_latent("3", np.ones((9, 3)), kind="raw")
+    assert (tmp_path / "toy" / "manifest.json").read_text() == before
+    assert not (tmp_path / "toy" / "latent" / "latent3.h5").exists()
+    assert not [p for p in (tmp_path / "toy" / "latent").iterdir() if p.name.startswith(".")]
+
+
+def test_fresh_rebuild_replaces_atomically(tmp_path):
+    for value in (1.0, 2.0):
+        with DatasetWriter(tmp_path, "toy", fresh=True) as w:
+            w.set_info(type="other", metric="l2")
+            w.write_meta(_meta(4))
+            w.write_latent("1", np.full((4, 1), value), kind="raw")
+            w.finish()
+    ds = open_dataset(tmp_path, "toy")
+    assert ds.latent("1")[0, 0] == 2.0
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["toy"]
+
+
+def test_concurrent_build_is_refused(tmp_path):
+    w = DatasetWriter(tmp_path, "toy")
+    with pytest.raises(DashboardError, match="another process is building"):
+        DatasetWriter(tmp_path, "toy")
+    w.close()
+    DatasetWriter(tmp_path, "toy").close()
+
+
+def test_meta_must_start_with_i_and_name(tmp_path):
+    with DatasetWriter(tmp_path, "toy") as w:
+        with pytest.raises(ValidationError, match="'i' and 'name'"):
+            w.write_meta(pd.DataFrame({"name": ["a"], "i": [0]}))
+        with pytest.raises(ValidationError, match="0..n-1"):
+            w.write_meta(pd.DataFrame({"i": [0, 2], "name": ["a", "b"]}))
+
+
+def test_files_stay_inside_the_dataset(digits_ds):
+    assert digits_ds.file("images/0.png").is_file()
+    for bad in ("../digits/../../etc/passwd", "/etc/passwd", "images/../../x"):
+        with pytest.raises(DashboardError, match="outside"):
+            digits_ds.file(bad)
+
+
+def test_unknown_dataset_lists_what_exists(data_dir):
+    with pytest.raises(DatasetNotFound, match="available: digits"):
+        open_dataset(data_dir, "nope")
+    with pytest.raises(DatasetNotFound):
+        open_dataset(data_dir, "../digits")
+
+
+def test_format_version_is_checked(tmp_path):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "manifest.json").write_text(json.dumps({"format_version": 0}))
+    with pytest.raises(DashboardError, match="format version 0"):
+        Dataset(tmp_path / "old")
+    assert list_datasets(tmp_path) == []
+
+
+def test_latent_is_read_once_and_read_only(digits_ds):
+    a = digits_ds.latent("64")
+    assert a is digits_ds.latent("64")
+    assert not a.flags.writeable
