@@ -112,9 +112,14 @@ def get_layout(
     method: str,
     *,
     progress: Callable[[float], None] | None = None,
+    cached_only: bool = False,
     **params: Any,
-) -> Layout:
-    """The layout of a latent space by a projection method, cached."""
+) -> Layout | None:
+    """The layout of a latent space by a projection method, cached.
+
+    With ``cached_only`` nothing is computed: ``None`` when not cached yet
+    (what a page request uses, so it never waits for UMAP).
+    """
     s = dataset.space(space)
     full = projection_params(dataset, method, params)
     stored = dataset.stored_layout(s.id, method, full)
@@ -139,6 +144,9 @@ def get_layout(
         return projections.normalize_layout(xy)
 
     with cache_mod.open_cache(dataset.path.parent) as c:
+        if cached_only:
+            xy = c.get(key, retry=True)
+            return None if xy is None else Layout(xy, True, "cache")
         xy, hit = cache_mod.get_or_compute(c, key, compute)
     return Layout(xy, hit, "cache" if hit else "computed")
 

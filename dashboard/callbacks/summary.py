@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 import plotly.graph_objects as go
-from dash import Input, Output, callback, html, no_update
+from dash import Input, Output, State, callback, html, no_update
 from flask import current_app
 
 from ..computed import get_layout
@@ -15,9 +15,11 @@ from ..layouts.summary import summary
 from ..store import Dataset, open_dataset
 
 
-def preview_figure(ds: Dataset) -> go.Figure:
-    """PCA of the default space, coloured by the first categorical column."""
-    xy = get_layout(ds, ds.default_space, "pca").xy
+def preview_figure(ds: Dataset) -> tuple[go.Figure, str]:
+    """UMAP of the default space if it is cached (else PCA), coloured by its label column."""
+    space = ds.default_space
+    umap = get_layout(ds, space, "umap", cached_only=True)
+    method, xy = ("UMAP", umap.xy) if umap is not None else ("PCA", get_layout(ds, space, "pca").xy)
     meta = ds.meta
     cats = [c for c, t in ds.schema.items() if t == "categorical"]
     label = ds.manifest.get("label_column") if ds.manifest.get("label_column") in cats else (cats[0] if cats else None)
@@ -34,14 +36,28 @@ def preview_figure(ds: Dataset) -> go.Figure:
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend_title_text=label,
                       xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},
                       plot_bgcolor="#fafafa")
-    return fig
+    return fig, f"{method} of latent space {space}"
 
 
-@callback(Output(ids.DATASET, "value"), Input(ids.URL, "search"), prevent_initial_call=False)
-def dataset_from_url(search: str | None):
-    """``?dataset=NAME`` in the URL selects a dataset."""
+@callback(
+    Output(ids.DATASET, "value"),
+    Output(ids.NOTICE, "children"),
+    Input(ids.URL, "search"),
+    State(ids.DATASET, "options"),
+)
+def dataset_from_url(search: str | None, options: list[dict]):
+    """``?dataset=NAME`` in the URL selects a dataset; an unknown one gets a notice."""
     name = (parse_qs((search or "").lstrip("?")).get("dataset") or [None])[0]
-    return name or no_update
+    if not name:
+        return no_update, None
+    known = [o["value"] for o in options or []]
+    if name not in known:
+        shown = f"; showing {known[0]}" if known else ""
+        return no_update, html.P(
+            f"The link asks for dataset {name!r}, which is not here (available: {', '.join(known) or 'none'}){shown}.",
+            className="notice error",
+        )
+    return name, None
 
 
 @callback(Output(ids.SUMMARY, "children"), Input(ids.DATASET, "value"))
@@ -50,6 +66,6 @@ def show_summary(name: str | None):
         return html.P("No dataset selected. Build one with `python -m dashboard build digits`.", className="notice")
     try:
         ds = open_dataset(current_app.config["DATA_DIR"], name)
-        return summary(ds, preview_figure(ds))
+        return summary(ds, *preview_figure(ds))
     except DashboardError as e:
         return html.P(str(e), className="notice error")

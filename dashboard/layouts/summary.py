@@ -12,6 +12,7 @@ from ..store import Dataset
 URL = "url"
 DATASET = "dataset-select"
 SUMMARY = "dataset-summary"
+NOTICE = "url-notice"
 PREVIEW_COUNT = 48
 
 
@@ -35,6 +36,7 @@ def page(dataset_names: list[str], selected: str | None) -> html.Div:
                     ),
                 ],
             ),
+            html.Div(id=NOTICE, className="summary-notice"),
             html.Main(id=SUMMARY, className="summary"),
         ],
     )
@@ -54,7 +56,7 @@ def _table(header: list[str], rows: list[list]) -> html.Table:
     )
 
 
-def summary(ds: Dataset, preview_figure=None) -> list:
+def summary(ds: Dataset, preview_figure=None, preview_title: str = "") -> list:
     """Cards describing one dataset. Metadata is rendered as text, never markup."""
     spaces = ds.spaces
     report = ds.report
@@ -78,7 +80,7 @@ def summary(ds: Dataset, preview_figure=None) -> list:
             html.Section(
                 className="card",
                 children=[
-                    html.H2(f"PCA of latent space {ds.default_space}"),
+                    html.H2(preview_title),
                     dcc.Graph(id="preview-graph", figure=preview_figure, config={"displaylogo": False}),
                 ],
             )

@@ -1,0 +1,100 @@
+"""The command line: every command, and one clear line for every user mistake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sklearn.manifold import trustworthiness
+
+from dashboard.cli import cli
+
+
+def run(*args, data_dir=None):
+    argv = (["--data-dir", str(data_dir)] if data_dir else []) + list(args)
+    return CliRunner().invoke(cli, argv)
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+    assert result.exit_code == 0
+    for cmd in ("serve", "build", "add", "list", "info", "export-layout"):
+        assert cmd in result.output
+
+
+def test_list_and_info(data_dir):
+    out = run("list", data_dir=data_dir).output
+    assert "digits" in out and "1,797 items" in out and "spaces: 64, 32, 16, 8" in out and "[complete]" in out
+    info = run("info", "digits", data_dir=data_dir).output
+    assert "1,797 items, type image, metric euclidean" in info
+    assert "label: categorical" in info and "umap of 64" in info and "0 skipped" in info
+
+
+def test_export_layout_is_trustworthy_and_cached(data_dir, digits_ds, tmp_path):
+    out = tmp_path / "digits_umap.csv"
+    first = run("export-layout", "digits", "--dim", "64", "--projection", "umap", "--output", str(out), data_dir=data_dir)
+    assert first.exit_code == 0, first.output
+    assert "cache" in first.output  # the build computed it already
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["i", "name", "x", "y", "label", "ink"]
+    assert len(table) == 1797
+    assert trustworthiness(digits_ds.latent("64"), table[["x", "y"]].to_numpy(), n_neighbors=10) >= 0.9
+
+
+def test_export_layout_with_parameters(data_dir, tmp_path):
+    out = tmp_path / "pca.csv"
+    r = run("export-layout", "digits", "--dim", "8", "--projection", "pca", "-o", str(out), data_dir=data_dir)
+    assert r.exit_code == 0 and len(pd.read_csv(out)) == 1797
+    bad = run("export-layout", "digits", "--projection", "tsne", "--n-neighbors", "5", "-o", str(out), data_dir=data_dir)
+    assert bad.exit_code == 1 and "tsne: unknown parameter n_neighbors" in bad.output
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["info", "nope"], "no dataset 'nope'"),
+        (["export-layout", "digits", "--dim", "7", "-o", "x.csv"], "has no latent space '7'"),
+        (["export-layout", "digits", "--projection", "umap", "--min-dist", "3", "-o", "x.csv"], "min_dist must be between"),
+        (["build", "digits", "--platforms", "apple"], "--platforms does not apply to the digits recipe"),
+        (["build", "emoji", "--platforms", "nokia"], "unknown platform nokia"),
+        (["build", "digits", "--layouts", "mds"], "unknown projection mds"),
+        (["add", "/does/not/exist"], "not a folder"),
+        (["--dataset", "nope"], "no dataset 'nope'"),
+    ],
+)
+def test_user_mistakes_get_one_clear_line(data_dir, args, message):
+    result = run(*args, data_dir=data_dir)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_no_datasets_yet(tmp_path):
+    result = run("list", data_dir=tmp_path)
+    assert "no datasets" in result.output and "build digits" in result.output
+    served = run(data_dir=tmp_path)
+    assert served.exit_code == 1 and "no datasets in" in served.output
+
+
+def test_data_dir_from_environment(data_dir):
+    result = CliRunner().invoke(cli, ["list"], env={"DASHBOARD_DATA_DIR": str(data_dir)})
+    assert "digits" in result.output
+
+
+def test_python_dash_m_runs_the_cli(data_dir):
+    proc = subprocess.run(
+        [sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "info", "nope"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("Error: no dataset 'nope'")
+    assert "Traceback" not in proc.stderr
+
+
+def test_build_digits_from_the_cli(tmp_path):
+    result = run("build", "digits", "--layouts", "pca", data_dir=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "digits: 1,797 items (image), state complete" in result.output
