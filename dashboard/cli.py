@@ -8,6 +8,7 @@ line (or one line per problem) and exit non-zero, without a traceback.
 
 from __future__ import annotations
 
+import atexit
 import subprocess
 import sys
 import time
@@ -121,14 +122,22 @@ def _build_for_serving(data_dir: Path, name: str) -> None:
 
 
 def _train_in_background(data_dir: Path, name: str) -> None:
+    from .store import open_dataset
+
+    built = open_dataset(data_dir, name).provenance
+    same_items = ["--platforms", ",".join(built.get("platforms") or [])]
+    if built.get("limit"):
+        same_items += ["--limit", str(built["limit"])]
     log = data_dir / f".{name}.build.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "build", name],
+            [sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "build", name, *same_items],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+    # Stop training when the server stops; the next start resumes it dim by dim.
+    atexit.register(proc.terminate)
     click.echo(f"Training {name}'s VAEs in the background (pid {proc.pid}, log {log}); the map shows PCA meanwhile.", err=True)
 
 
@@ -182,7 +191,7 @@ def build(obj: dict, recipe: str, name, force, layouts, platforms, dims, epochs,
         ds = get_recipe(recipe).build(obj["data_dir"], **kwargs)
     except KeyboardInterrupt:
         click.echo(
-            f"\nInterrupted. What was finished is kept; run the same command again to resume.",
+            "\nInterrupted. What was finished is kept; run the same command again to resume.",
             err=True,
         )
         sys.exit(130)

@@ -6,6 +6,8 @@ These tests fail, not skip, when Chromium is missing: install it with
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -34,32 +36,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(data_dir, tmp_path_factory):
-    """`python -m dashboard --dataset digits` on a free port; its log is shown if it dies."""
+@contextlib.contextmanager
+def running_server(data_dir: Path, dataset: str, log: Path, timeout: float = 240):
+    """`python -m dashboard --dataset NAME` on a free port; its log is shown if it dies."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "--dataset", "digits", "--port", str(port)],
+            [sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "--dataset", dataset, "--port", str(port)],
             stdout=out, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=2)
-            break
-        except OSError:
-            if time.time() > deadline:
-                proc.kill()
-                pytest.fail(f"the server did not answer within 120 s:\n{log.read_text()}")
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    deadline = time.time() + timeout
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline:
+                    pytest.fail(f"the server did not answer within {timeout:.0f} s:\n{log.read_text()}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(data_dir, tmp_path_factory):
+    with running_server(data_dir, "digits", tmp_path_factory.mktemp("server") / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +138,12 @@ def test_health_and_path_traversal(server):
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(server + bad)
         assert err.value.code == 404, bad
+
+
+def test_serving_a_missing_recipe_builds_it_first(tmp_path):
+    data = tmp_path / "empty"
+    with running_server(data, "digits", tmp_path / "log.txt") as url:
+        health = json.loads(urllib.request.urlopen(url + "/healthz").read())
+        assert health == {"status": "ok", "datasets": 1}
+    assert (data / "digits" / "manifest.json").is_file()
+    assert "digits is not built yet" in (tmp_path / "log.txt").read_text()

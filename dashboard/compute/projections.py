@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
@@ -57,6 +58,42 @@ def tsne(
     return np.asarray(est.fit(np.asarray(X, dtype=np.float64)), dtype=np.float32)
 
 
+_UMAP_MODULES = (
+    "umap.umap_", "umap.layouts", "umap.distances", "umap.utils", "umap.sparse", "umap.spectral",
+    "pynndescent.pynndescent_", "pynndescent.distances", "pynndescent.utils", "pynndescent.rp_trees",
+    "pynndescent.sparse", "pynndescent.graph_utils", "pynndescent.search", "pynndescent.search_graph",
+)
+
+
+@functools.cache
+def enable_numba_caching() -> int:
+    """Make umap-learn's and pynndescent's jitted functions use numba's disk cache.
+
+    Most of umap-learn's numba functions are compiled without ``cache=True``,
+    so every new process paid the full 60–85 s compile. Turning the cache on
+    for each dispatcher before its first call lets later processes load the
+    machine code from NUMBA_CACHE_DIR. Returns how many were switched on.
+    """
+    import importlib
+
+    from numba.core.registry import CPUDispatcher
+
+    count = 0
+    for name in _UMAP_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for obj in vars(module).values():
+            if isinstance(obj, CPUDispatcher):
+                try:
+                    obj.enable_caching()
+                    count += 1
+                except Exception:  # noqa: BLE001 - some functions (closures) cannot be cached; they still run
+                    pass
+    return count
+
+
 def umap(
     X: np.ndarray,
     *,
@@ -76,6 +113,7 @@ def umap(
         warnings.simplefilter("ignore", UserWarning)
         from umap import UMAP
 
+        enable_numba_caching()
         n_neighbors = int(min(n_neighbors, X.shape[0] - 1))
         est = UMAP(
             n_neighbors=n_neighbors,

@@ -191,6 +191,12 @@ def _write(
     quick: bool,
 ) -> Dataset:
     started = time.perf_counter()
+    built = w.manifest.get("provenance", {})
+    if w.has_meta and (built.get("platforms") != list(platforms) or built.get("limit") != limit):
+        raise DashboardError(
+            f"{w.name} was built with platforms {','.join(built.get('platforms') or [])} and limit {built.get('limit')}; "
+            f"pass --force to rebuild it with platforms {','.join(platforms)} and limit {limit}"
+        )
 
     if not w.has_meta or not w.has_space(CHEAP_SPACE):
         tarballs = {"base": fetch_package("emoji-datasource", download_dir)}
