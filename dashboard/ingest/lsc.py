@@ -85,6 +85,19 @@ class _Plan:
     notes: list[str] = field(default_factory=list)
 
 
+def _read_h5(path: Path, key: str, rel: str, problems: list[str]) -> np.ndarray | None:
+    """The float32 array under ``key``, or ``None`` with the problem recorded."""
+    try:
+        with h5py.File(path, "r") as h:
+            if key not in h:
+                problems.append(f"{rel}: no dataset {key!r} (found: {', '.join(map(repr, h.keys())) or 'nothing'})")
+                return None
+            return np.asarray(h[key][()], dtype=np.float32)
+    except OSError as e:
+        problems.append(f"{rel}: not a readable HDF5 file ({e})")
+        return None
+
+
 def _check_latents(folder: Path, problems: list[str], plan: _Plan) -> None:
     latent_dir = folder / "latent"
     if not latent_dir.is_dir():
@@ -101,14 +114,8 @@ def _check_latents(folder: Path, problems: list[str], plan: _Plan) -> None:
         if not m:
             continue
         dim, rel = int(m.group(1)), f"latent/{f.name}"
-        try:
-            with h5py.File(f, "r") as h:
-                if "latent" not in h:
-                    problems.append(f"{rel}: no dataset 'latent' (found: {', '.join(map(repr, h.keys())) or 'nothing'})")
-                    continue
-                a = np.asarray(h["latent"][()], dtype=np.float32)
-        except OSError as e:
-            problems.append(f"{rel}: not a readable HDF5 file ({e})")
+        a = _read_h5(f, "latent", rel, problems)
+        if a is None:
             continue
         if a.ndim != 2:
             problems.append(f"{rel}: 'latent' must be 2-D (n × {dim}), got shape {a.shape}")
@@ -186,14 +193,8 @@ def _check_tsne(folder: Path, n: int | None, problems: list[str], plan: _Plan) -
         if m.group(3):
             plan.notes.append(f"{rel}: t-SNE of a PCA-reduced space, not imported")
             continue
-        try:
-            with h5py.File(f, "r") as h:
-                if "tsne" not in h:
-                    problems.append(f"{rel}: no dataset 'tsne' (found: {', '.join(map(repr, h.keys())) or 'nothing'})")
-                    continue
-                xy = np.asarray(h["tsne"][()], dtype=np.float32)
-        except OSError as e:
-            problems.append(f"{rel}: not a readable HDF5 file ({e})")
+        xy = _read_h5(f, "tsne", rel, problems)
+        if xy is None:
             continue
         if xy.ndim != 2 or xy.shape[1] != 2:
             problems.append(f"{rel}: 'tsne' must be n × 2, got shape {xy.shape}")
