@@ -358,7 +358,6 @@ class DatasetWriter:
         else:
             self.path = self.partial
         self.path.mkdir(parents=True, exist_ok=True)
-        self.replaces_existing = fresh and (self.final / MANIFEST).exists()
         try:
             self.manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
             if self.manifest.get("format_version") != FORMAT_VERSION:
@@ -421,6 +420,12 @@ class DatasetWriter:
             raise ValidationError("The metadata table is malformed:", problems)
         schema = infer_schema(table, schema_overrides)
         table = table.reset_index(drop=True)
+        if self.manifest.get("n") not in (None, len(table)):
+            # Different items: the old latent spaces and layouts no longer fit.
+            for entry in [*self.manifest["latent"].values(), *self.manifest["layouts"].values()]:
+                (self.path / entry["file"]).unlink(missing_ok=True)
+            self.manifest["latent"], self.manifest["layouts"] = {}, {}
+            self.manifest.pop("default_space", None)
         with atomic_path(self.path / META) as tmp:
             table.to_parquet(tmp, index=False)
         self.manifest["n"] = int(len(table))

@@ -138,3 +138,18 @@ def test_latent_is_read_once_and_read_only(digits_ds):
     a = digits_ds.latent("64")
     assert a is digits_ds.latent("64")
     assert not a.flags.writeable
+
+
+def test_new_items_drop_spaces_that_no_longer_fit(tmp_path):
+    with DatasetWriter(tmp_path, "toy") as w:
+        w.set_info(type="other", metric="l2")
+        w.write_meta(_meta(10))
+        w.write_latent("2", np.ones((10, 2)), kind="raw")
+        w.finish()
+    with DatasetWriter(tmp_path, "toy") as w:
+        w.write_meta(_meta(12))
+        assert w.manifest["latent"] == {}
+        assert not (tmp_path / "toy" / "latent" / "latent2.h5").exists()
+        w.write_latent("3", np.ones((12, 3)), kind="raw")
+        w.finish()
+    assert list(open_dataset(tmp_path, "toy").spaces) == ["3"]
