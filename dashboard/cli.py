@@ -85,7 +85,7 @@ def serve(obj: dict, dataset: str | None, host: str, port: int) -> None:
     """Serve the dashboard (the default command)."""
     from .app import create_app
     from .ingest import RECIPES
-    from .store import list_datasets, open_dataset
+    from .store import build_in_progress, list_datasets, open_dataset
 
     data_dir = obj["data_dir"]
     if dataset:
@@ -96,7 +96,10 @@ def serve(obj: dict, dataset: str | None, host: str, port: int) -> None:
             _build_for_serving(data_dir, dataset)
         ds = open_dataset(data_dir, dataset)
         if dataset == "emoji" and ds.state != "complete":
-            _train_in_background(data_dir, dataset)
+            if build_in_progress(data_dir, dataset):
+                click.echo(f"{dataset} is still being built by another process ({ds.state}); the map shows what is finished.", err=True)
+            else:
+                _train_in_background(data_dir, dataset)
     elif not list_datasets(data_dir):
         raise DashboardError(
             f"no datasets in {data_dir}: build one with `python -m dashboard build digits`, or pass --dataset digits"

@@ -333,6 +333,20 @@ def _lock_build(data_dir: Path, name: str):
     return f
 
 
+def build_in_progress(data_dir: Path | str, name: str) -> bool:
+    """Whether some process holds the build lock of dataset ``name`` now."""
+    path = Path(data_dir) / f".{name}.lock"
+    if not path.exists():
+        return False
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+
 class DatasetWriter:
     """Builds or extends one dataset, atomically and resumably.
 

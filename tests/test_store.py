@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dashboard.errors import DashboardError, DatasetNotFound, ValidationError
-from dashboard.store import Dataset, DatasetWriter, list_datasets, open_dataset
+from dashboard.store import Dataset, DatasetWriter, build_in_progress, list_datasets, open_dataset
 
 
 def _meta(n: int) -> pd.DataFrame:
@@ -97,10 +97,13 @@ def test_fresh_rebuild_replaces_atomically(tmp_path):
 
 
 def test_concurrent_build_is_refused(tmp_path):
+    assert not build_in_progress(tmp_path, "toy")
     w = DatasetWriter(tmp_path, "toy")
+    assert build_in_progress(tmp_path, "toy")
     with pytest.raises(DashboardError, match="another process is building"):
         DatasetWriter(tmp_path, "toy")
     w.close()
+    assert not build_in_progress(tmp_path, "toy")
     DatasetWriter(tmp_path, "toy").close()
 
 

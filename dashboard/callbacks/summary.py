@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 import plotly.graph_objects as go
+from plotly.colors import qualitative  # colour-blind-safe qualitative palette
 from dash import Input, Output, State, callback, html, no_update
 from flask import current_app
 
@@ -35,7 +36,7 @@ def preview_figure(ds: Dataset) -> tuple[go.Figure, str]:
                                    text=meta["name"], hoverinfo="text"))
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend_title_text=label,
                       xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},
-                      plot_bgcolor="#fafafa")
+                      plot_bgcolor="#fafafa", colorway=qualitative.Safe)
     return fig, f"{method} of latent space {space}"
 
 
