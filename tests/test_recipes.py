@@ -134,3 +134,13 @@ def test_digits_rebuild_is_fresh(tmp_path):
     second = digits.build(tmp_path, fresh=True, layouts=())
     assert first.build_id != second.build_id
     assert second.space("64").fingerprint == first.space("64").fingerprint
+
+
+def test_damaged_tarball_is_one_clear_error(tmp_path):
+    dl = tmp_path / "npm"
+    dl.mkdir()
+    for pkg in ("emoji-datasource", "emoji-datasource-google", "emoji-datasource-twitter"):
+        (dl / f"{pkg}-{emoji.VERSION}.tgz").write_bytes(b"\x1f\x8b truncated")
+    with pytest.raises(DashboardError, match="is damaged .*delete it and run the build again"):
+        emoji.build(tmp_path / "data", download_dir=dl)
+    assert not (tmp_path / "data" / "emoji").exists()

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import subprocess
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 import numpy as np
@@ -54,21 +56,36 @@ def fetch_package(package: str, dest: Path) -> Path:
     if npm is None:
         raise DashboardError(NPM_HELP)
     dest.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [npm, "pack", f"{package}@{VERSION}", "--pack-destination", str(dest), "--silent"],
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0 or not tarball.exists():
-        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DashboardError(f"`npm pack {package}@{VERSION}` failed ({detail}); {NPM_HELP}")
+    # Pack into a scratch folder and move the finished tarball in, so an
+    # interrupted download never leaves a truncated tarball behind.
+    with tempfile.TemporaryDirectory(dir=dest, prefix=".npm-") as scratch:
+        proc = subprocess.run(
+            [npm, "pack", f"{package}@{VERSION}", "--pack-destination", scratch, "--silent"],
+            capture_output=True,
+            text=True,
+        )
+        packed = Path(scratch) / tarball.name
+        if proc.returncode != 0 or not packed.exists():
+            detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise DashboardError(f"`npm pack {package}@{VERSION}` failed ({detail}); {NPM_HELP}")
+        os.replace(packed, tarball)
     return tarball
+
+
+def _open_tarball(tarball: Path) -> tarfile.TarFile:
+    try:
+        return tarfile.open(tarball, "r:gz")
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise DashboardError(f"{tarball} is damaged ({e}); delete it and run the build again") from None
 
 
 def read_catalogue(tarball: Path) -> list[dict]:
     """``emoji.json`` from the base package, in the packages' sort order."""
-    with tarfile.open(tarball, "r:gz") as tar:
-        entries = json.load(tar.extractfile("package/emoji.json"))
+    with _open_tarball(tarball) as tar:
+        try:
+            entries = json.load(tar.extractfile("package/emoji.json"))
+        except (KeyError, ValueError, tarfile.TarError, EOFError) as e:
+            raise DashboardError(f"{tarball}: cannot read package/emoji.json ({e}); delete it and run again") from None
     return sorted(entries, key=lambda e: e.get("sort_order", 0))
 
 
@@ -76,12 +93,15 @@ def read_images(tarball: Path, platform: str, wanted: set[str]) -> dict[str, byt
     """The 64-px PNGs named in ``wanted`` from a platform package (one pass)."""
     prefix = f"package/img/{platform}/64/"
     found = {}
-    with tarfile.open(tarball, "r:gz") as tar:
-        for member in tar:
-            if member.isfile() and member.name.startswith(prefix):
-                fname = member.name[len(prefix):]
-                if fname in wanted:
-                    found[fname] = tar.extractfile(member).read()
+    with _open_tarball(tarball) as tar:
+        try:
+            for member in tar:
+                if member.isfile() and member.name.startswith(prefix):
+                    fname = member.name[len(prefix):]
+                    if fname in wanted:
+                        found[fname] = tar.extractfile(member).read()
+        except (tarfile.TarError, EOFError, OSError) as e:
+            raise DashboardError(f"{tarball} is damaged ({e}); delete it and run the build again") from None
     return found
 
 
