@@ -83,9 +83,13 @@ def build(image_shape: tuple[int, int, int], latent_dim: int):
     y = layers.Dense(256, activation="relu")(dec_in)
     y = layers.Dense((h // 8) * (w // 8) * 128, activation="relu")(y)
     y = layers.Reshape((h // 8, w // 8, 128))(y)
-    y = layers.Conv2DTranspose(64, 4, strides=2, padding="same", activation="relu")(y)
-    y = layers.Conv2DTranspose(32, 4, strides=2, padding="same", activation="relu")(y)
-    y = layers.Conv2DTranspose(c, 4, strides=2, padding="same", activation="sigmoid")(y)
+    # Upsample-then-convolve rather than strided transposed convolutions,
+    # which leave a checkerboard pattern on decoded images.
+    for filters in (64, 32):
+        y = layers.UpSampling2D(2)(y)
+        y = layers.Conv2D(filters, 3, padding="same", activation="relu")(y)
+    y = layers.UpSampling2D(2)(y)
+    y = layers.Conv2D(c, 3, padding="same", activation="sigmoid")(y)
     decoder = keras.Model(dec_in, y, name=f"decoder{latent_dim}")
 
     m, lv = encoder(enc_in)
