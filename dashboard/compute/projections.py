@@ -75,8 +75,14 @@ def enable_numba_caching() -> int:
     machine code from NUMBA_CACHE_DIR. Returns how many were switched on.
     """
     import importlib
+    import warnings
 
+    from numba.core.errors import NumbaWarning
     from numba.core.registry import CPUDispatcher
+
+    # A few functions use dynamic globals and cannot be cached; numba says so
+    # when it compiles them. They run as before, so the warning is noise.
+    warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
 
     count = 0
     for name in _UMAP_MODULES:
