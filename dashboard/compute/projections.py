@@ -82,7 +82,7 @@ def enable_numba_caching() -> int:
 
     # A few functions use dynamic globals and cannot be cached; numba says so
     # when it compiles them. They run as before, so the warning is noise.
-    warnings.filterwarnings("ignore", message="Cannot cache compiled function", category=NumbaWarning)
+    warnings.filterwarnings("ignore", message=".*Cannot cache compiled function", category=NumbaWarning)
 
     count = 0
     for name in _UMAP_MODULES:
