@@ -29,6 +29,12 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except DashboardError as e:
             raise click.ClickException(str(e)) from None
+        except OSError as e:
+            # A path the user gave that cannot be read or written (permissions,
+            # a full disk): say which, without a traceback.
+            if e.filename is None:
+                raise
+            raise click.ClickException(f"cannot access {e.filename}: {e.strerror}") from None
 
 
 def _csv_list(value: str | None, cast=str) -> tuple | None:

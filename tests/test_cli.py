@@ -63,6 +63,7 @@ def test_export_layout_with_parameters(data_dir, tmp_path):
         (["build", "digits", "--layouts", "mds"], "unknown projection mds"),
         (["add", "/does/not/exist"], "not a folder"),
         (["--dataset", "nope"], "no dataset 'nope'"),
+        (["export-layout", "digits", "--projection", "pca", "-o", "/proc/version/x.csv"], "cannot access /proc/version"),
     ],
 )
 def test_user_mistakes_get_one_clear_line(data_dir, args, message):

@@ -132,3 +132,10 @@ def test_bad_config_is_one_line(tmp_path):
     bad.write_text('{"type": "video"}')
     with pytest.raises(Exception, match="data type must be one of image, text, other"):
         load_config(bad, type=None, metric=None, columns={})
+
+
+def test_meta_that_is_not_utf8_is_named(tmp_path, lsc_folder):
+    (lsc_folder / "meta.csv").write_bytes("i,name\n0,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValidationError) as err:
+        import_folder(tmp_path / "data", lsc_folder)
+    assert any(p.startswith("meta.csv: not UTF-8 text") for p in err.value.problems)

@@ -138,6 +138,9 @@ def _check_meta(folder: Path, config: LscConfig, problems: list[str], plan: _Pla
     except UnicodeDecodeError as e:
         problems.append(f"meta.csv: not UTF-8 text ({e.reason} at byte {e.start})")
         return
+    except OSError as e:
+        problems.append(f"meta.csv: cannot be read ({e.strerror})")
+        return
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         problems.append(f"meta.csv: cannot be parsed as CSV ({str(e).strip()})")
         return
