@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import diskcache
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: layouts normalised by their central 99%, not their extremes
 CACHE_DIR = ".cache"
 SIZE_LIMIT = 8 * 2**30
 

@@ -35,7 +35,9 @@ def preview_figure(ds: Dataset) -> tuple[go.Figure, str]:
         fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", marker={"size": 4},
                                    text=meta["name"], hoverinfo="text"))
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend_title_text=label,
-                      xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"},
+                      # the normalised frame holds the bulk of the points; far outliers are cut off here
+                      xaxis={"visible": False, "range": [-1.1, 1.1]},
+                      yaxis={"visible": False, "range": [-1.1, 1.1], "scaleanchor": "x"},
                       plot_bgcolor="#fafafa", colorway=qualitative.Safe)
     return fig, f"{method} of latent space {space}"
 

@@ -136,16 +136,23 @@ def umap(
     return np.asarray(out, dtype=np.float32)
 
 
-def normalize_layout(xy: np.ndarray) -> np.ndarray:
-    """Centre a layout and scale it into [-1, 1], keeping its aspect ratio.
+def normalize_layout(xy: np.ndarray, coverage: float = 99.0) -> np.ndarray:
+    """Centre a layout and scale it so its bulk fills [-1, 1], keeping the aspect ratio.
 
-    Every layout of a dataset then shares one frame, so the viewer can
-    animate between them and keep its camera.
+    The box is set by the central ``coverage`` percent of the points on each
+    axis, not by the extremes: UMAP often throws a few disconnected points
+    far away, and scaling by those would shrink everything else to a dot.
+    The outliers keep their places, beyond ±1. Every layout of a dataset
+    then shares one frame, so the viewer can animate between them and keep
+    its camera.
     """
     xy = np.asarray(xy, dtype=np.float32)
     if len(xy) == 0:
         return xy
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    tail = (100.0 - coverage) / 2
+    lo, hi = np.percentile(xy, [tail, 100.0 - tail], axis=0)
     centre = (lo + hi) / 2
-    span = float((hi - lo).max()) / 2 or 1.0
+    span = float((hi - lo).max()) / 2
+    if span <= 0:  # all points (nearly) equal: fall back to the full extent
+        span = float((xy.max(axis=0) - xy.min(axis=0)).max()) / 2 or 1.0
     return ((xy - centre) / span).astype(np.float32)
