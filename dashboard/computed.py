@@ -94,7 +94,7 @@ def projection_params(dataset: Dataset, method: str, params: dict[str, Any]) -> 
 
 @dataclass
 class Layout:
-    """A 2-D layout normalised into [-1, 1], and whether it came from the cache."""
+    """A 2-D layout whose bulk fills [-1, 1], and where it came from."""
 
     xy: np.ndarray
     from_cache: bool
