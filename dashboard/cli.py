@@ -9,6 +9,7 @@ line (or one line per problem) and exit non-zero, without a traceback.
 from __future__ import annotations
 
 import atexit
+import signal
 import subprocess
 import sys
 import time
@@ -145,8 +146,12 @@ def _train_in_background(data_dir: Path, name: str) -> None:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    # Stop training when the server stops; the next start resumes it dim by dim.
+    # Stop training when the server stops (Ctrl-C or a plain `kill`); the
+    # next start resumes it dim by dim. SIGTERM would skip atexit handlers,
+    # so it is turned into a normal exit first.
     atexit.register(proc.terminate)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     click.echo(f"Training {name}'s VAEs in the background (pid {proc.pid}, log {log}); the map shows PCA meanwhile.", err=True)
 
 
