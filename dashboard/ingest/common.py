@@ -6,7 +6,6 @@ import io
 import time
 from typing import Iterable
 
-import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
@@ -45,23 +44,20 @@ def write_images(writer: DatasetWriter, images: Iterable[tuple[int, Image.Image]
                 tmp.write_bytes(buf.getvalue())
 
 
-def compute_layouts(dataset: Dataset, methods: Iterable[str], *, all_spaces_pca: bool = True) -> dict[str, float]:
-    """Fill the cache with the default layouts; returns seconds per layout."""
-    jobs = []
+def compute_layouts(dataset: Dataset, methods: Iterable[str]) -> dict[str, float]:
+    """Fill the cache: PCA of every space, other methods for the default space.
+
+    Returns seconds per layout (a cached one costs milliseconds).
+    """
     methods = list(methods)
-    if "pca" in methods and all_spaces_pca:
-        jobs += [(s, "pca") for s in dataset.spaces]
-    jobs += [(dataset.default_space, m) for m in methods if m != "pca" or not all_spaces_pca]
+    jobs = [(s, "pca") for s in dataset.spaces] if "pca" in methods else []
+    jobs += [(dataset.default_space, m) for m in methods if m != "pca"]
     timings = {}
     for space, method in tqdm(jobs, desc="layouts", unit="layout", leave=False):
         start = time.perf_counter()
         computed.get_layout(dataset, space, method)
         timings[f"{method} of {space}"] = round(time.perf_counter() - start, 2)
     return timings
-
-
-def images_to_array(images: list[Image.Image]) -> np.ndarray:
-    return np.stack([np.asarray(im) for im in images])
 
 
 def summary(dataset: Dataset, seconds: float | None = None) -> str:
