@@ -325,6 +325,41 @@ def export_layout(obj: dict, name, space, projection, perplexity, n_neighbors, m
     )
 
 
+@cli.command("export-network")
+@click.option("--dataset", "name", required=True, help="Dataset to export.")
+@click.option("--dim", "space", help="Latent space [default: the dataset's default].")
+@click.option("--space", "on", type=click.Choice(["latent", "layout"]), default="latent", show_default=True,
+              help="Find neighbours in the latent space (what the items are) or on the 2-D layout.")
+@click.option("--projection", type=click.Choice(["pca", "tsne", "umap"]), default="umap", show_default=True,
+              help="Layout giving the node positions (and the neighbours with --space layout).")
+@click.option("--n-neighbors", type=click.IntRange(1, 200), default=10, show_default=True)
+@click.option("--mutual", is_flag=True, help="Keep only edges whose reverse is also a nearest-neighbour edge.")
+@click.option("--output", "-o", default="network.csv", show_default=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Edges file; CSV also writes <stem>_nodes.csv beside it.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "gexf", "graphml"]),
+              help="Output format [default: from the output's suffix, else csv].")
+@click.option("--include-thumbs", is_flag=True, help="Add each node's thumbnail path.")
+@click.option("--include-metadata", is_flag=True, help="Add the metadata columns to nodes (and the source's to edges).")
+@click.option("--plain-columns", is_flag=True, help="CSV: lower-case id/label/source/target/weight instead of Gephi's Id/Label/Source/Target/Weight.")
+@click.pass_obj
+def export_network(obj: dict, name, space, on, projection, n_neighbors, mutual, output, fmt, include_thumbs,
+                   include_metadata, plain_columns) -> None:
+    """Write the nearest-neighbour network for Gephi (CSV, GEXF or GraphML)."""
+    from .network import FORMATS, build_network, write_network
+    from .store import open_dataset
+
+    d = open_dataset(obj["data_dir"], name)
+    fmt = fmt or (output.suffix.lstrip(".").lower() if output.suffix.lstrip(".").lower() in FORMATS else "csv")
+    start = time.perf_counter()
+    net = build_network(d, space, on=on, projection=projection, n_neighbors=n_neighbors, mutual=mutual,
+                        include_metadata=include_metadata, include_thumbs=include_thumbs)
+    written = write_network(net, output, fmt, plain_columns=plain_columns)
+    click.echo(
+        f"wrote {', '.join(map(str, written))} ({len(net.nodes):,} nodes, {len(net.edges):,} edges; "
+        f"{time.perf_counter() - start:.1f} s)"
+    )
+
+
 def main() -> None:
     """Entry point of ``python -m dashboard`` and the ``dashboard`` script."""
     cli(prog_name="python -m dashboard")
