@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _results import save  # noqa: E402
 from dashboard.ingest import digits, emoji  # noqa: E402
 
 
@@ -82,9 +82,7 @@ def main() -> int:
         scope = "default recipe" if e["full"] else "subset: 300 emoji × 2 platforms, dims 4,8, 3 epochs"
         print(f"emoji ({scope}): {e['items']:,} items; first map after {e['first_map_s']} s, "
               f"all {len(e['dims'])} spaces after {e['full_build_s']} s: the map opens {e['ratio']}× sooner")
-    out = ROOT / "bench" / "results" / "build.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    save("build", result)
     return 0
 
 

@@ -14,7 +14,6 @@ approximate graph found, on the sample.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import tempfile
@@ -27,6 +26,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _results import save  # noqa: E402
 from dashboard.network import build_network, write_network  # noqa: E402
 from dashboard.store import DatasetWriter  # noqa: E402
 
@@ -89,9 +89,7 @@ def main() -> int:
               "export_s": round(export_s, 2), "format": args.format, "output_mb": round(size_mb, 1),
               "peak_rss_mb": round(peak), "exact_all_s_estimated": round(exact_all_s, 1),
               "speedup": round(exact_all_s / graph_s, 2), "recall": round(recall, 4), "nxn_matrix_gb": round(nxn_gb)}
-    out = ROOT / "bench" / "results" / "network.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    save("network", result)
     return 0
 
 

@@ -17,7 +17,6 @@ the cache the first run left (what every later process pays).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _results import save  # noqa: E402
 from dashboard.computed import get_layout  # noqa: E402
 from dashboard.store import DatasetWriter  # noqa: E402
 
@@ -114,9 +114,7 @@ def main() -> int:
             f"UMAP first call in a fresh process: {nb['first_process_s']} s with an empty numba cache, "
             f"{nb['next_process_s']} s once it is filled ({nb['ratio']}× faster)"
         )
-    out = ROOT / "bench" / "results" / "projections.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    save("projections", result)
     return 0 if worst < WARM_GOAL_S else 1
 
 
