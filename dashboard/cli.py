@@ -349,7 +349,8 @@ def export_network(obj: dict, name, space, on, projection, n_neighbors, mutual, 
     from .store import open_dataset
 
     d = open_dataset(obj["data_dir"], name)
-    fmt = fmt or (output.suffix.lstrip(".").lower() if output.suffix.lstrip(".").lower() in FORMATS else "csv")
+    suffix = output.suffix.lstrip(".").lower()
+    fmt = fmt or (suffix if suffix in FORMATS else "csv")
     start = time.perf_counter()
     net = build_network(d, space, on=on, projection=projection, n_neighbors=n_neighbors, mutual=mutual,
                         include_metadata=include_metadata, include_thumbs=include_thumbs)

@@ -14,23 +14,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from plotly.colors import qualitative, unlabel_rgb
 
 from .compute.graph import knn_edges
 from .compute.neighbors import knn
 from .computed import get_layout, get_neighbors
 from .errors import DashboardError
-from .export import neutralize_formulas
+from .export import write_csv
 from .store import Dataset, atomic_path
 
 FORMATS = ("csv", "gexf", "graphml")
 SPACES = ("latent", "layout")
 #: Gephi's default canvas is a few thousand units wide; layouts are in [-1, 1].
 POSITION_SCALE = 1000.0
-# Colour-blind-safe qualitative palette (Paul Tol's "muted"), as RGB.
-PALETTE = [
-    (204, 102, 119), (51, 34, 136), (221, 204, 119), (17, 119, 51), (136, 204, 238),
-    (136, 34, 85), (68, 170, 153), (153, 153, 51), (170, 68, 153), (68, 119, 170),
-]
+# The colour-blind-safe palette the summary preview uses, so Gephi shows the same colours.
+PALETTE = [tuple(int(v) for v in unlabel_rgb(c)) for c in qualitative.Safe]
 OTHER_COLOR = (187, 187, 187)
 
 
@@ -38,12 +36,6 @@ OTHER_COLOR = (187, 187, 187)
 class Network:
     nodes: pd.DataFrame  # id, label, x, y, color, size, [thumbnail], [metadata…]
     edges: pd.DataFrame  # source, target, weight, distance, rank, source_x, …
-
-
-def _colour_column(ds: Dataset) -> str | None:
-    cats = [c for c, t in ds.schema.items() if t == "categorical"]
-    label = ds.manifest.get("label_column")
-    return label if label in cats else (cats[0] if cats else None)
 
 
 def build_network(
@@ -86,7 +78,7 @@ def build_network(
     if include_metadata:
         _add_metadata(edges, meta, rows=e["source"], prefix="source_")
     in_degree = np.bincount(e["target"], minlength=ds.n)
-    colour_by = _colour_column(ds)
+    colour_by = ds.label_column
     colours = np.array([OTHER_COLOR] * ds.n)
     if colour_by:
         codes, _ = meta[colour_by].factorize()
@@ -140,12 +132,9 @@ def write_network(net: Network, output: Path | str, fmt: str = "csv", *, plain_c
         raise DashboardError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "csv":
         nodes, edges = (net.nodes, net.edges) if plain_columns else _gephi_columns(net)
-        written = []
-        for table, path in ((edges, output), (nodes, nodes_path(output))):
-            with atomic_path(path) as tmp:
-                neutralize_formulas(table).to_csv(tmp, index=False, encoding="utf-8")
-            written.append(path)
-        return written
+        write_csv(edges, output)
+        write_csv(nodes, nodes_path(output))
+        return [output, nodes_path(output)]
     graph = to_networkx(net, visual=fmt)
     import networkx as nx
 

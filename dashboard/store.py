@@ -194,6 +194,13 @@ class Dataset:
     image_shape = property(lambda self: self.manifest.get("image_shape"))
 
     @property
+    def label_column(self) -> str | None:
+        """The categorical column that colours the items: the recipe's label, else the first category."""
+        cats = [c for c, t in self.schema.items() if t == "categorical"]
+        label = self.manifest.get("label_column")
+        return label if label in cats else (cats[0] if cats else None)
+
+    @property
     def spaces(self) -> dict[str, LatentSpace]:
         return {k: LatentSpace(id=k, **v) for k, v in self.manifest.get("latent", {}).items()}
 

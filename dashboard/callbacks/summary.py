@@ -22,8 +22,7 @@ def preview_figure(ds: Dataset) -> tuple[go.Figure, str]:
     umap = get_layout(ds, space, "umap", cached_only=True)
     method, xy = ("UMAP", umap.xy) if umap is not None else ("PCA", get_layout(ds, space, "pca").xy)
     meta = ds.meta
-    cats = [c for c, t in ds.schema.items() if t == "categorical"]
-    label = ds.manifest.get("label_column") if ds.manifest.get("label_column") in cats else (cats[0] if cats else None)
+    label = ds.label_column
     fig = go.Figure()
     if label:
         values = meta[label].astype(str)
