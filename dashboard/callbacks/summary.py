@@ -46,15 +46,16 @@ def preview_figure(ds: Dataset) -> tuple[go.Figure, str]:
     Output(ids.NOTICE, "children"),
     Input(ids.URL, "search"),
     State(ids.DATASET, "options"),
+    State(ids.DATASET, "value"),
 )
-def dataset_from_url(search: str | None, options: list[dict]):
+def dataset_from_url(search: str | None, options: list[dict], current: str | None):
     """``?dataset=NAME`` in the URL selects a dataset; an unknown one gets a notice."""
     name = (parse_qs((search or "").lstrip("?")).get("dataset") or [None])[0]
     if not name:
         return no_update, None
     known = [o["value"] for o in options or []]
     if name not in known:
-        shown = f"; showing {known[0]}" if known else ""
+        shown = f"; showing {current}" if current else ""
         return no_update, html.P(
             f"The link asks for dataset {name!r}, which is not here (available: {', '.join(known) or 'none'}){shown}.",
             className="notice error",
