@@ -1,14 +1,14 @@
-"""The one place a Dash app is made: ``create_app`` wires store, routes and callbacks."""
+"""The one place a Dash app is made: ``create_app`` wires store, routes, pages and callbacks."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import dash
-from flask import abort, send_file
+import diskcache
 
-from .errors import DashboardError
-from .store import default_data_dir, list_datasets, open_dataset
+from .routes import add_routes
+from .store import default_data_dir, list_datasets
 
 
 def assets_folder() -> str:
@@ -21,44 +21,46 @@ def assets_folder() -> str:
 
 
 def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -> dash.Dash:
-    """Build the app for a data directory; ``dataset`` is the one shown first."""
+    """Build the app for a data directory; ``dataset`` is the one shown when a URL names none."""
     data_dir = Path(data_dir or default_data_dir())
+    # Background callbacks (slow projections) run in worker processes that
+    # share results through this disk cache, so they also work with several
+    # gunicorn workers.
+    manager = dash.DiskcacheManager(diskcache.Cache(str(data_dir / ".cache" / "jobs")))
     app = dash.Dash(
         __name__,
         title="Latent space dashboard",
         assets_folder=assets_folder(),
+        use_pages=True,
+        pages_folder="",
         suppress_callback_exceptions=True,
+        background_callback_manager=manager,
+        # deck.gl from the pydeck wheel, served by our own route (no CDN).
+        external_scripts=[{"src": "/deck.js"}],
     )
     app.server.config["DATA_DIR"] = data_dir
+    app.server.config["DEFAULT_DATASET"] = dataset
 
     # Importing registers the callbacks (dash.callback is global).
     from .callbacks import summary as _summary_callbacks  # noqa: F401
-    from .layouts.summary import page
+    from .callbacks import viewer as _viewer_callbacks  # noqa: F401
+    from .layouts import summary as summary_layout
+    from .layouts import viewer as viewer_layout
 
-    def layout():
-        # A function, so datasets built while the server runs appear on reload.
-        names = [d.name for d in list_datasets(data_dir)]
-        selected = dataset if dataset in names else (names[0] if names else None)
-        return page(names, selected)
+    def names() -> list[str]:
+        # Read per request, so datasets built while the server runs appear on reload.
+        return [d.name for d in list_datasets(data_dir)]
 
-    app.layout = layout
-    _add_routes(app.server, data_dir)
+    def viewer_page(**_query):
+        return viewer_layout.page(names())
+
+    def summary_page(dataset: str | None = None, **_query):
+        known = names()
+        chosen = dataset if dataset in known else (app.server.config["DEFAULT_DATASET"] if app.server.config["DEFAULT_DATASET"] in known else (known[0] if known else None))
+        return summary_layout.page(known, chosen)
+
+    dash.register_page("viewer", path="/", layout=viewer_page, title="Latent space dashboard")
+    dash.register_page("summary", path="/summary", layout=summary_page, title="Dataset summary")
+    app.layout = dash.html.Div([dash.page_container])
+    add_routes(app.server, data_dir, dataset)
     return app
-
-
-def _add_routes(server, data_dir: Path) -> None:
-    @server.route("/healthz")
-    def healthz():
-        return {"status": "ok", "datasets": len(list_datasets(data_dir))}
-
-    @server.route("/files/<name>/<path:relative>")
-    def dataset_file(name: str, relative: str):
-        # Only files inside a dataset's folder; anything else (../, absolute
-        # paths, unknown datasets) is a 404 that reveals nothing.
-        try:
-            path = open_dataset(data_dir, name).file(relative)
-        except DashboardError:
-            abort(404)
-        if not path.is_file():
-            abort(404)
-        return send_file(path, max_age=3600)

@@ -50,3 +50,21 @@ def _drop_self(idx: np.ndarray, dist: np.ndarray, k: int) -> tuple[np.ndarray, n
         np.take_along_axis(idx, order, axis=1).astype(np.int64),
         np.take_along_axis(dist, order, axis=1).astype(np.float32),
     )
+
+
+def query(X: np.ndarray, i: int, *, k: int = 20, metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest other rows of row ``i`` by brute force (one pass over X, milliseconds at 100k)."""
+    X = np.asarray(X, dtype=np.float32)
+    q = X[i]
+    if metric == "cosine":
+        norms = np.linalg.norm(X, axis=1) * (np.linalg.norm(q) or 1.0)
+        d = 1.0 - (X @ q) / np.where(norms == 0, 1.0, norms)
+    else:
+        d = np.sqrt(np.maximum(((X - q) ** 2).sum(axis=1), 0))
+    d[i] = np.inf
+    k = min(k, len(X) - 1)
+    if k < 1:
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    idx = np.argpartition(d, k - 1)[:k] if k < len(d) else np.arange(len(d))
+    idx = idx[np.argsort(d[idx], kind="stable")]
+    return idx.astype(np.int64), d[idx].astype(np.float32)

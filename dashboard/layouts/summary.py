@@ -9,10 +9,10 @@ from dash import dcc, html
 from ..store import Dataset
 
 # Component ids, imported by the callbacks (never retyped there).
-URL = "url"
-DATASET = "dataset-select"
+URL = "summary-url"
+DATASET = "summary-dataset"
 SUMMARY = "dataset-summary"
-NOTICE = "url-notice"
+NOTICE = "summary-notice"
 PREVIEW_COUNT = 48
 
 
@@ -26,6 +26,7 @@ def page(dataset_names: list[str], selected: str | None) -> html.Div:
                 className="topbar",
                 children=[
                     html.H1("Latent space dashboard"),
+                    html.A("← Back to the map", href="/", id="back-to-map", className="summary-link"),
                     dcc.Dropdown(
                         id=DATASET,
                         options=[{"label": n, "value": n} for n in dataset_names],

@@ -1,0 +1,67 @@
+"""deck.gl specs for the map, written with pydeck.
+
+Python decides what is drawn and how (layer types, units, picking,
+transitions); ``assets/map.js`` turns these specs into deck.gl layers with the
+JSON converter of the deck.gl bundle in the pydeck wheel and feeds them binary
+data. Strings meant as literals are quoted: pydeck marks every string as an
+expression.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pydeck as pdk
+
+#: Milliseconds a layout change takes to animate.
+TRANSITION_MS = 900
+
+
+def _lit(s: str) -> str:
+    return f"'{s}'"
+
+
+def spec(mode: str, size: float) -> dict:
+    """The deck (view, camera, controller) and one template per layer kind."""
+    transitions = {"getPosition": {"duration": TRANSITION_MS, "type": "interpolation"}}
+    layers = {
+        "points": pdk.Layer(
+            "ScatterplotLayer", data=[], id="points", pickable=True, radius_units=_lit("pixels"),
+            get_radius=2.5 * size, radius_min_pixels=1, stroked=False, transitions=transitions,
+            update_triggers={},
+        ),
+        "images": pdk.Layer(
+            # World-sized icons: they grow as users zoom in, like PixPlot's cells.
+            "IconLayer", data=[], id="images", pickable=True, size_units=_lit("common"),
+            get_size=0.035 * size, size_min_pixels=2, alpha_cutoff=0.05, transitions=transitions,
+        ),
+        "words": pdk.Layer(
+            "TextLayer", data=[], id="words", pickable=True, size_units=_lit("pixels"), get_size=12 * size,
+            font_family=_lit("system-ui, sans-serif"), get_text_anchor=_lit("middle"),
+            get_alignment_baseline=_lit("center"), outline_width=2, outline_color=[255, 255, 255, 220],
+            font_settings={"sdf": True}, transitions=transitions,
+        ),
+        "selection": pdk.Layer(
+            "ScatterplotLayer", data=[], id="selection", pickable=False, radius_units=_lit("pixels"),
+            get_radius=max(4.0, 4.5 * size), stroked=True, filled=False, line_width_units=_lit("pixels"),
+            get_line_width=2, get_line_color=[20, 20, 20, 230],
+        ),
+        "focus": pdk.Layer(
+            "ScatterplotLayer", data=[], id="focus", pickable=False, radius_units=_lit("pixels"),
+            get_radius=9, stroked=True, filled=False, line_width_units=_lit("pixels"), get_line_width=3,
+            get_line_color=[214, 39, 40, 255],
+        ),
+    }
+    deck = pdk.Deck(
+        layers=[],
+        views=[pdk.View(type="OrthographicView", controller={"doubleClickZoom": False}, flip_y=False)],
+        initial_view_state=pdk.ViewState(target=[0, 0, 0], zoom=8),
+        map_provider=None,
+    )
+    deck_json = json.loads(deck.to_json())
+    deck_json.pop("mapStyle", None)
+    return {
+        "deck": deck_json,
+        "layers": {k: json.loads(pdk.Deck(layers=[v], map_provider=None).to_json())["layers"][0] for k, v in layers.items()},
+        "mode": mode,
+    }

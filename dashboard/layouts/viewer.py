@@ -1,0 +1,144 @@
+"""The map page: controls on top, search/legend/filters left, the map, details and selection right."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from ..computed import PROJECTION_PARAMS
+
+# Component ids, imported by the callbacks and named in assets/map.js.
+URL = "url"
+DATASET = "dataset-select"
+DIM = "dim-select"
+PROJ = "proj-select"
+PERPLEXITY = "param-perplexity"
+N_NEIGHBORS = "param-n-neighbors"
+MIN_DIST = "param-min-dist"
+COLOR = "color-select"
+Y = "y-select"
+MODE = "mode-select"
+SIZE = "size-slider"
+SEARCH = "search-input"
+SEARCH_FIELD = "search-field"
+REGEX = "search-regex"
+SEARCH_COUNT = "search-count"
+SEARCH_ADD = "search-add"
+LEGEND = "legend"
+FILTERS = "filters"
+NOTICE = "url-notice"
+MAP = "map"
+PROGRESS = "progress"
+PROGRESS_BAR = "progress-bar"
+PROGRESS_LABEL = "progress-label"
+DETAILS = "details"
+SELECTION_PANEL = "selection-panel"
+SUMMARY_LINK = "summary-link"
+# stores
+VIEW = "view-store"        # the checked view the map draws (server → browser)
+JOB = "job-store"          # a projection to compute in the background
+READY = "ready-store"      # the projection that finished
+HIDE = "hide-store"        # legend entries switched off
+SELECTION = "selection-store"
+CLICKED = "clicked-store"
+CAMERA = "camera-store"    # the camera a URL asked for
+RANGE = "range"            # pattern-matching id type of numeric range sliders
+CATEGORY = "category"      # … of categorical filter dropdowns
+LEGEND_ITEM = "legend-item"
+NEIGHBOR = "neighbor"
+
+
+def _control(label: str, component, cls: str = "") -> html.Label:
+    return html.Label(className=f"control {cls}".strip(), children=[html.Span(label), component])
+
+
+def _param(id_: str, label: str, method: str, name: str, step: float) -> html.Label:
+    p = PROJECTION_PARAMS[method][name]
+    return _control(label, dcc.Input(id=id_, type="number", min=p.low, max=p.high, step=step,
+                                     placeholder=str(p.default), debounce=True), cls=f"param param-{method}")
+
+
+def page(dataset_names: list[str]) -> html.Div:
+    """The whole viewer page. Values and options are filled in from the URL by a callback."""
+    dropdown = dict(clearable=False, searchable=True)
+    return html.Div(
+        className="viewer",
+        children=[
+            dcc.Location(id=URL, refresh=False),
+            dcc.Store(id=VIEW), dcc.Store(id=JOB), dcc.Store(id=READY), dcc.Store(id=HIDE, data=[]),
+            dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA),
+            *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "proj-ack")],
+            html.Header(
+                className="topbar controls",
+                children=[
+                    html.H1("Latent space dashboard"),
+                    _control("Dataset", dcc.Dropdown(id=DATASET, options=dataset_names, **dropdown, className="dd dataset-select")),
+                    _control("Latent dim", dcc.Dropdown(id=DIM, **dropdown, className="dd dd-small")),
+                    _control("Projection", dcc.Dropdown(id=PROJ, options=[{"label": "PCA", "value": "pca"},
+                                                                          {"label": "t-SNE", "value": "tsne"},
+                                                                          {"label": "UMAP", "value": "umap"}],
+                                                        **dropdown, className="dd dd-small")),
+                    _param(PERPLEXITY, "Perplexity", "tsne", "perplexity", 1),
+                    _param(N_NEIGHBORS, "Neighbours", "umap", "n_neighbors", 1),
+                    _param(MIN_DIST, "Min dist", "umap", "min_dist", 0.05),
+                    _control("Colour by", dcc.Dropdown(id=COLOR, **dropdown, className="dd")),
+                    _control("Y axis", dcc.Dropdown(id=Y, clearable=True, placeholder="layout", className="dd")),
+                    _control("Show", dcc.RadioItems(id=MODE, inline=True, className="radio")),
+                    _control("Size", dcc.Slider(id=SIZE, min=0.2, max=4, step=0.1, value=1, marks=None,
+                                                updatemode="mouseup", className="size-slider")),
+                    html.A("About this dataset", id=SUMMARY_LINK, href="/summary", className="summary-link"),
+                ],
+            ),
+            html.Div(id=NOTICE, className="notices"),
+            html.Div(id="view-notice", className="notices"),
+            html.Div(
+                className="workspace",
+                children=[
+                    html.Aside(
+                        className="sidebar",
+                        children=[
+                            html.Section(className="panel", children=[
+                                html.H2("Search"),
+                                html.Div(className="search-row", children=[
+                                    dcc.Dropdown(id=SEARCH_FIELD, clearable=False, className="dd search-field"),
+                                    dcc.Checklist(id=REGEX, options=[{"label": "regex", "value": "regex"}], value=[], className="regex"),
+                                ]),
+                                dcc.Input(id=SEARCH, type="search", placeholder="Search…", debounce=0.3, className="search-input"),
+                                html.Div(className="search-row", children=[
+                                    html.Span(id=SEARCH_COUNT, className="muted"),
+                                    html.Button("Add matches to selection", id=SEARCH_ADD, className="button small"),
+                                ]),
+                            ]),
+                            html.Section(className="panel", children=[html.H2("Legend"), html.Div(id=LEGEND)]),
+                            html.Section(className="panel", children=[html.H2("Filters"), html.Div(id=FILTERS)]),
+                        ],
+                    ),
+                    html.Main(
+                        className="map-area",
+                        children=[
+                            html.Div(id=MAP, className="map"),
+                            html.Div(className="map-tools", children=[
+                                html.Button("Pan", id="tool-pan", className="tool active", title="Drag to pan, wheel to zoom"),
+                                html.Button("Lasso", id="tool-lasso", className="tool", title="Draw around points (or hold Space)"),
+                                html.Button("Box", id="tool-box", className="tool", title="Drag a rectangle"),
+                                html.Button("Fit", id="tool-fit", className="tool", title="Show the whole map"),
+                            ]),
+                            html.Div(id="map-tooltip", className="map-tooltip", hidden=True),
+                            html.Div(id="map-status", className="map-status"),
+                            html.Div(id=PROGRESS, className="progress", hidden=True, children=[
+                                html.Span(id=PROGRESS_LABEL),
+                                html.Progress(id=PROGRESS_BAR, max="100", value="0"),
+                            ]),
+                        ],
+                    ),
+                    html.Aside(
+                        className="sidebar right",
+                        children=[
+                            html.Section(className="panel", id=DETAILS, children=[
+                                html.H2("Details"), html.P("Click a point to see it here.", className="muted")]),
+                            html.Section(className="panel", id=SELECTION_PANEL),
+                        ],
+                    ),
+                ],
+            ),
+        ],
+    )

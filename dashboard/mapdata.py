@@ -1,0 +1,187 @@
+"""What the map draws, computed on the server from a :class:`ViewState`.
+
+Positions, colours, masks, atlases and label levels as compact arrays: the
+routes send them as raw bytes, never as per-point JSON. Slow results (label
+levels, atlases) are cached in the data directory's cache; projections come
+from :mod:`dashboard.computed` and are never computed here except PCA.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from . import cache as cache_mod
+from .compute import atlas as atlas_mod
+from .compute import beeswarm, colors, declutter
+from .computed import get_layout
+from .errors import DashboardError
+from .store import Dataset
+from .viewstate import ViewState
+
+ACCENT = (47, 111, 176)
+#: mask bits
+PASSES = 1
+MATCHES = 2
+
+
+class LayoutPending(DashboardError):
+    """The projection is not computed yet (the page computes it in the background)."""
+
+
+def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
+    """A numeric or date column as float64 (dates as decimal years); NaN where missing."""
+    v = pd.to_numeric(series, errors="coerce")
+    if kind == "date" and v.isna().mean() > 0.5:
+        t = pd.to_datetime(series, errors="coerce", format="mixed", utc=True)
+        v = t.dt.year + (t.dt.dayofyear - 1) / 365.25
+    return v.to_numpy(dtype=np.float64)
+
+
+def positions(ds: Dataset, state: ViewState) -> np.ndarray:
+    """n × 2 float32: the layout, with y replaced by a metadata column when asked."""
+    layout = get_layout(ds, state.space, state.proj, cached_only=state.proj != "pca", **state.params)
+    if layout is None:
+        raise LayoutPending(f"{state.proj} of {state.space} is not computed yet")
+    xy = np.array(layout.xy, dtype=np.float32)
+    if state.y:
+        kind = ds.schema[state.y]
+        if kind == "categorical":
+            codes, _ = pd.factorize(ds.meta[state.y], sort=True)
+            xy[:, 1] = beeswarm.bands(codes, xy[:, 0])
+        else:
+            xy[:, 1] = beeswarm.scale(numeric_values(ds.meta[state.y], kind))
+    return xy
+
+
+def color_legend(ds: Dataset, column: str) -> tuple[np.ndarray, dict]:
+    """RGBA per item and what the legend shows for it."""
+    if not column:
+        return colors.single(ds.n, ACCENT), {"kind": "none"}
+    kind = ds.schema[column]
+    values = ds.meta[column]
+    if kind == "categorical":
+        rgba, entries = colors.categorical(values)
+        return rgba, {"kind": "categorical", "column": column, "entries": entries}
+    if kind == "color":
+        return colors.stored(values), {"kind": "color", "column": column}
+    rgba, scale = colors.numeric(numeric_values(values, kind))
+    return rgba, {"kind": "numeric", "column": column, **scale}
+
+
+def search_matches(ds: Dataset, state: ViewState) -> np.ndarray:
+    """Items whose search field contains the search text (case-insensitive), or match the regex."""
+    values = ds.meta[state.search_field].astype(str)
+    if state.regex:
+        try:
+            return values.str.contains(state.search, case=False, regex=True, na=False).to_numpy()
+        except re.error as e:
+            raise DashboardError(f"search: {state.search!r} is not a valid regular expression ({e})") from None
+    return values.str.contains(state.search, case=False, regex=False, na=False).to_numpy()
+
+
+def passes_filters(ds: Dataset, state: ViewState) -> np.ndarray:
+    """Items that pass the category filters, numeric ranges and the legend's hidden entries."""
+    meta = ds.meta
+    ok = np.ones(ds.n, bool)
+    for col, values in state.filters.items():
+        if values:
+            ok &= meta[col].astype(str).isin(values).to_numpy()
+    for col, (lo, hi) in state.ranges.items():
+        v = numeric_values(meta[col], ds.schema[col])
+        ok &= (v >= lo) & (v <= hi)
+    if state.hide and state.color and ds.schema.get(state.color) == "categorical":
+        _, legend = color_legend(ds, state.color)
+        keys = colors.category_keys(meta[state.color], legend["entries"])
+        ok &= ~np.isin(keys, state.hide)
+    return ok
+
+
+def mask(ds: Dataset, state: ViewState) -> np.ndarray:
+    """One byte per item: bit 1 passes the filters, bit 2 matches the search."""
+    out = passes_filters(ds, state).astype(np.uint8) * PASSES
+    if state.search:
+        out |= search_matches(ds, state).astype(np.uint8) * MATCHES
+    return out
+
+
+def visible(ds: Dataset, state: ViewState) -> np.ndarray:
+    """Items drawn at full strength: passing the filters and, while searching, matching."""
+    m = mask(ds, state)
+    keep = (m & PASSES) > 0
+    if state.search:
+        keep &= (m & MATCHES) > 0
+    return keep
+
+
+def labels(ds: Dataset) -> list[str]:
+    """Each item's name, one line each (what a word map draws)."""
+    return [s.replace("\n", " ") for s in ds.meta["name"].astype(str)]
+
+
+def label_levels(ds: Dataset, state: ViewState) -> np.ndarray:
+    """The zoom level from which each word is drawn (uint8), cached per layout."""
+    s = ds.space(state.space)
+    key = cache_mod.make_key(ds.name, s.fingerprint, s.id, "declutter", {**state.layout_query(), "v": 1})
+
+    def compute() -> np.ndarray:
+        lengths = np.array([len(w) for w in labels(ds)])
+        return declutter.label_levels(positions(ds, state), lengths)
+
+    with cache_mod.open_cache(ds.path.parent) as c:
+        value, _ = cache_mod.get_or_compute(c, key, compute)
+    return value
+
+
+def atlas_info(ds: Dataset, cell: int) -> dict:
+    return {"cell": cell, "n": ds.n, "textures": atlas_mod.grid(ds.n, cell)}
+
+
+def atlas_texture(ds: Dataset, cell: int, k: int) -> bytes:
+    """PNG bytes of atlas texture ``k`` at ``cell`` pixels, cached per dataset build."""
+    textures = atlas_mod.grid(ds.n, cell)
+    if not 0 <= k < len(textures):
+        raise DashboardError(f"dataset {ds.name!r} has {len(textures)} atlas textures at {cell} px, not {k + 1}")
+    key = f"atlas/{ds.name}/{ds.build_id}/{cell}/{k}"
+
+    def open_image(i: int) -> Image.Image | None:
+        path = ds.image_path(i, thumb=cell <= 64)
+        if not path.exists():
+            path = ds.image_path(i)
+        try:
+            with Image.open(path) as im:
+                im.load()
+                return im
+        except (OSError, ValueError):
+            return None
+
+    with cache_mod.open_cache(ds.path.parent) as c:
+        value, _ = cache_mod.get_or_compute(c, key, lambda: atlas_mod.pack(open_image, textures[k], cell))
+    return value
+
+
+def rows_for_export(ds: Dataset, state: ViewState, rows: str) -> np.ndarray:
+    """Indices a download holds: the selection, what passes the filters, or all."""
+    if rows == "selection":
+        return np.asarray(state.selection, np.int64)
+    if rows == "filtered":
+        return np.flatnonzero(visible(ds, state))
+    if rows == "all":
+        return np.arange(ds.n)
+    raise DashboardError(f"rows must be selection, filtered or all, got {rows!r}")
+
+
+def export_table(ds: Dataset, state: ViewState, rows: str) -> pd.DataFrame:
+    """i, name, every metadata column, x, y, latent dim and projection, for the chosen rows."""
+    idx = rows_for_export(ds, state, rows)
+    xy = positions(ds, state)
+    meta = ds.meta
+    table = meta.iloc[idx].reset_index(drop=True).copy()
+    table["x"] = xy[idx, 0].astype(np.float64).round(6)
+    table["y"] = xy[idx, 1].astype(np.float64).round(6)
+    table["latent_dim"] = state.space
+    table["projection"] = state.proj + "".join(f" {k}={v}" for k, v in state.params.items())
+    return table

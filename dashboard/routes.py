@@ -1,0 +1,179 @@
+"""Flask routes beside the Dash page: health, dataset files, binary map data, export.
+
+Bulk data travels as raw little-endian arrays (gzip when the browser takes
+it): 8 bytes per point for positions, 4 for colours, 1 for a filter mask.
+Every route reads the same query string as the page URL (see viewstate).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from flask import Response, abort, request, send_file
+
+from . import mapdata
+from .errors import DashboardError
+from .export import neutralize_formulas
+from .store import list_datasets, open_dataset
+from .viewstate import parse
+
+
+@lru_cache(maxsize=1)
+def _deck_bundle() -> tuple[bytes, bytes]:
+    """deck.gl 9 as the pydeck wheel ships it (plain, gzipped): no CDN, nothing copied."""
+    import pydeck
+
+    path = Path(pydeck.__file__).parent / "nbextension" / "static" / "index.js"
+    raw = path.read_bytes()
+    return raw, gzip.compress(raw, compresslevel=6)
+
+
+def _accepts_gzip() -> bool:
+    return "gzip" in (request.headers.get("Accept-Encoding") or "")
+
+
+def _bytes(body: bytes, mimetype: str, *, max_age: int = 0) -> Response:
+    if len(body) > 1024 and _accepts_gzip():
+        body = gzip.compress(body, compresslevel=1)
+        resp = Response(body, mimetype=mimetype)
+        resp.headers["Content-Encoding"] = "gzip"
+    else:
+        resp = Response(body, mimetype=mimetype)
+    resp.headers["Cache-Control"] = f"private, max-age={max_age}" if max_age else "no-cache"
+    resp.headers["Vary"] = "Accept-Encoding"
+    return resp
+
+
+def _array(a: np.ndarray) -> Response:
+    return _bytes(np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False).tobytes(),
+                  "application/octet-stream")
+
+
+def _error(message: str, status: int = 400) -> Response:
+    return Response(message + "\n", status=status, mimetype="text/plain")
+
+
+def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
+    """Register the routes on the Flask server of the app."""
+
+    def view(dataset: str | None = None):
+        if dataset is not None and dataset not in {d.name for d in list_datasets(data_dir)}:
+            abort(404)
+        state, _notices = parse(data_dir, request.values.to_dict(flat=False), default_dataset=default_dataset,
+                                dataset=dataset)
+        if state is None:
+            abort(404)
+        return open_dataset(data_dir, state.dataset), state
+
+    @server.errorhandler(DashboardError)
+    def dashboard_error(e: DashboardError):
+        status = 409 if isinstance(e, mapdata.LayoutPending) else 400
+        return _error(str(e), status)
+
+    @server.route("/healthz")
+    def healthz():
+        return {"status": "ok", "datasets": len(list_datasets(data_dir))}
+
+    @server.route("/files/<name>/<path:relative>")
+    def dataset_file(name: str, relative: str):
+        # Only files inside a dataset's folder; anything else (../, absolute
+        # paths, unknown datasets) is a 404 that reveals nothing.
+        try:
+            path = open_dataset(data_dir, name).file(relative)
+        except DashboardError:
+            abort(404)
+        if not path.is_file():
+            abort(404)
+        return send_file(path, max_age=3600)
+
+    @server.route("/deck.js")
+    def deck_bundle():
+        raw, packed = _deck_bundle()
+        resp = Response(packed if _accepts_gzip() else raw, mimetype="text/javascript")
+        if _accepts_gzip():
+            resp.headers["Content-Encoding"] = "gzip"
+        resp.headers["Cache-Control"] = "public, max-age=86400"
+        resp.headers["Vary"] = "Accept-Encoding"
+        return resp
+
+    @server.route("/api/positions.bin")
+    def positions():
+        ds, state = view()
+        return _array(mapdata.positions(ds, state).astype(np.float32))
+
+    @server.route("/api/colors.bin")
+    def colors():
+        ds, state = view()
+        rgba, _ = mapdata.color_legend(ds, state.color)
+        return _array(rgba)
+
+    @server.route("/api/mask.bin")
+    def mask():
+        ds, state = view()
+        return _array(mapdata.mask(ds, state))
+
+    @server.route("/api/levels.bin")
+    def levels():
+        ds, state = view()
+        return _array(mapdata.label_levels(ds, state))
+
+    @server.route("/api/labels.txt")
+    def labels():
+        ds, _ = view()
+        return _bytes("\n".join(mapdata.labels(ds)).encode("utf-8"), "text/plain; charset=utf-8", max_age=600)
+
+    @server.route("/api/atlas.json")
+    def atlas_info():
+        ds, state = view()
+        return mapdata.atlas_info(ds, state.cell)
+
+    @server.route("/api/atlas/<name>/<int:cell>/<int:k>.png")
+    def atlas_texture(name: str, cell: int, k: int):
+        try:
+            ds = open_dataset(data_dir, name)
+        except DashboardError:
+            abort(404)
+        if cell not in (16, 32, 64, 128):
+            abort(404)
+        resp = Response(mapdata.atlas_texture(ds, cell, k), mimetype="image/png")
+        resp.headers["Cache-Control"] = "private, max-age=3600"
+        return resp
+
+    @server.route("/api/item")
+    def item():
+        """One item's fields, for the hover tooltip."""
+        ds, _ = view()
+        try:
+            i = int(request.args.get("i", ""))
+        except ValueError:
+            return _error("i must be an integer")
+        if not 0 <= i < ds.n:
+            return _error(f"i must be between 0 and {ds.n - 1}")
+        row = ds.meta.iloc[i]
+        fields = {c: (None if _missing(row[c]) else str(row[c])) for c in ds.meta.columns}
+        return Response(json.dumps(fields), mimetype="application/json")
+
+    @server.route("/export/<name>.csv", methods=["GET", "POST"])
+    def export(name: str):
+        """The page's view as CSV: ``rows=selection|filtered|all`` (default: selection if any, else filtered)."""
+        ds, state = view(name)
+        rows = request.values.get("rows") or ("selection" if state.selection else "filtered")
+        table = mapdata.export_table(ds, state, rows)
+        buf = io.StringIO()
+        neutralize_formulas(table).to_csv(buf, index=False)
+        filename = f"{ds.name}-{state.space}-{state.proj}-{rows}.csv"
+        resp = Response(buf.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8")
+        resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return resp
+
+
+def _missing(v) -> bool:
+    try:
+        return bool(v != v) or v is None
+    except (TypeError, ValueError):
+        return False
