@@ -9,6 +9,8 @@ line (or one line per problem) and exit non-zero, without a traceback.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -112,8 +114,30 @@ def serve(obj: dict, dataset: str | None, host: str, port: int) -> None:
             f"no datasets in {data_dir}: build one with `python -m dashboard build digits`, or pass --dataset digits"
         )
     app = create_app(data_dir, dataset=dataset)
+    _stop_children_at_exit()
     click.echo(f"Dashboard on http://{host}:{port}/ (data: {data_dir}); Ctrl-C stops it.", err=True)
     app.run(host=host, port=port, debug=False)
+
+
+def _stop_children_at_exit() -> None:
+    """Projection jobs run in child processes that inherit the listening socket:
+    stop them with the server, or a killed server leaves its port taken."""
+    import psutil
+
+    me = os.getpid()
+
+    def stop() -> None:
+        if os.getpid() != me:  # a forked job exiting: not the server
+            return
+        children = psutil.Process(me).children(recursive=True)
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+        psutil.wait_procs(children, timeout=5)
+
+    atexit.register(stop)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 def _build_for_serving(data_dir: Path, name: str) -> None:

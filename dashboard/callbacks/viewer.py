@@ -162,11 +162,11 @@ def _legend(legend: dict, hidden: list[str]):
     Input(ids.COLOR, "value"), Input(ids.Y, "value"), Input(ids.MODE, "value"), Input(ids.SIZE, "value"),
     Input(ids.SEARCH, "value"), Input(ids.SEARCH_FIELD, "value"), Input(ids.REGEX, "value"),
     Input({"type": ids.CATEGORY, "column": ALL}, "value"), Input({"type": ids.RANGE, "column": ALL}, "value"),
-    Input(ids.HIDE, "data"), Input(ids.READY, "data"),
-    State(ids.DATASET, "value"),
+    Input(ids.HIDE, "data"),
+    State(ids.DATASET, "value"), State(ids.JOB, "data"),
 )
 def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, size, search, field, regex,
-                categories, ranges, hide, _ready, dataset):
+                categories, ranges, hide, dataset, running_job):
     """The controls as one checked view; a projection not cached yet becomes a background job."""
     if not dataset or not dim:
         return no_update, no_update, no_update, no_update, no_update
@@ -197,7 +197,9 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
     layout_state = state
     pending = None
     if state.proj != "pca" and get_layout(ds, state.space, state.proj, cached_only=True, **state.params) is None:
-        job = {"dataset": ds.name, "dim": state.space, "proj": state.proj, "params": state.params}
+        wanted = {"dataset": ds.name, "dim": state.space, "proj": state.proj, "params": state.params}
+        # Re-sending the same job would restart it: only a different one is sent.
+        job = wanted if wanted != running_job else no_update
         pending = f"Computing {state.proj.upper()} of latent space {state.space}; showing PCA meanwhile."
         layout_state = ViewState(**{**state.__dict__, "proj": "pca", "params": {}})
 
@@ -213,6 +215,7 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
         "size": state.size, "color": state.color,
         "query": state.to_query(selection=False, camera=False),
         "layout": urlencode(layout_state.layout_query()),
+        "wanted_layout": urlencode(state.layout_query()),
         "colors": urlencode({"dataset": ds.name, "color": state.color}),
         "mask": state.to_query(selection=False, camera=False) if filtered else None,
         "searching": bool(state.search),
@@ -276,6 +279,25 @@ def compute_projection(set_progress, job):
 
     get_layout(ds, job["dim"], job["proj"], progress=progress, **job["params"])
     return job
+
+
+@callback(
+    Output(ids.VIEW, "data", allow_duplicate=True),
+    Input(ids.READY, "data"), State(ids.VIEW, "data"),
+    prevent_initial_call=True,
+)
+def apply_projection(job, view):
+    """A finished projection replaces the PCA stand-in, if the view still asks for it.
+
+    (Not an input of update_view: that would make a loop job → ready → job.)
+    """
+    if not job or not view or not view.get("pending"):
+        return no_update
+    state, _ = parse(_data_dir(), view["wanted_layout"])
+    wanted = {"dataset": state.dataset, "dim": state.space, "proj": state.proj, "params": state.params}
+    if wanted != job:
+        return no_update
+    return {**view, "layout": view["wanted_layout"], "pending": None}
 
 
 # --------------------------------------------------------------------------

@@ -64,9 +64,9 @@ def category_keys(values: pd.Series, legend: list[dict]) -> np.ndarray:
     return np.where(keys.isin(named) | (keys == MISSING), keys, OTHER)
 
 
-def numeric(values: pd.Series) -> tuple[np.ndarray, dict]:
+def numeric(values) -> tuple[np.ndarray, dict]:
     """Viridis over the central 98 % of the values (outliers clamp); NaN → grey."""
-    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    v = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=np.float64)
     finite = np.isfinite(v)
     rgba = np.empty((len(v), 4), np.uint8)
     rgba[:] = (*MISSING_COLOR, 255)
