@@ -39,7 +39,7 @@ def spec(mode: str, size: float) -> dict:
             "TextLayer", data=[], id="words", pickable=True, size_units=_lit("pixels"), get_size=12 * size,
             font_family=_lit("system-ui, sans-serif"), get_text_anchor=_lit("middle"),
             get_alignment_baseline=_lit("center"), outline_width=2, outline_color=[255, 255, 255, 220],
-            font_settings={"sdf": True}, transitions=transitions,
+            font_settings={"sdf": True}, get_pixel_offset=[0, -10], transitions=transitions,
         ),
         "selection": pdk.Layer(
             "ScatterplotLayer", data=[], id="selection", pickable=False, radius_units=_lit("pixels"),

@@ -45,7 +45,10 @@ def positions(ds: Dataset, state: ViewState) -> np.ndarray:
     """n × 2 float32: the layout, with y replaced by a metadata column when asked."""
     layout = get_layout(ds, state.space, state.proj, cached_only=state.proj != "pca", **state.params)
     if layout is None:
-        raise LayoutPending(f"{state.proj} of {state.space} is not computed yet")
+        raise LayoutPending(
+            f"{state.proj} of latent space {state.space} is not computed yet: open the map to compute it, "
+            f"or run `python -m dashboard export-layout {ds.name} --dim {state.space} --projection {state.proj}`"
+        )
     xy = np.array(layout.xy, dtype=np.float32)
     if state.y:
         kind = ds.schema[state.y]

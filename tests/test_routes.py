@@ -1,0 +1,114 @@
+"""The routes beside the page: binary map data, export, files, health (Flask's test client)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dashboard.app import create_app
+from dashboard.store import DatasetWriter
+
+from .conftest import copy_dataset
+
+
+@pytest.fixture(scope="module")
+def routes_data(data_dir, tmp_path_factory):
+    """digits plus a small dataset whose names are spreadsheet formulas."""
+    d = tmp_path_factory.mktemp("routes")
+    copy_dataset(data_dir, d, "digits")
+    n = 8
+    names = ["=HYPERLINK(\"x\")", "+1+1", "-2", "@SUM(A1)", "plain", "tab", "ok", "fine"]
+    with DatasetWriter(d, "formulas") as w:
+        w.set_info(type="other", metric="euclidean")
+        w.write_meta(pd.DataFrame({"i": np.arange(n), "name": names, "group": ["a", "b"] * 4}))
+        w.write_latent(3, np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32), kind="raw")
+        w.finish()
+    return d
+
+
+@pytest.fixture(scope="module")
+def client(routes_data):
+    return create_app(routes_data, dataset="digits").server.test_client()
+
+
+def _array(resp, dtype):
+    body = resp.data
+    if resp.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    return np.frombuffer(body, dtype=dtype)
+
+
+def test_binary_buffers_have_one_value_per_item(client):
+    n = 1797
+    pos = client.get("/api/positions.bin?dataset=digits&dim=64&proj=pca")
+    assert pos.status_code == 200 and len(pos.data) == 8 * n
+    xy = _array(pos, "<f4").reshape(n, 2)
+    assert np.isfinite(xy).all() and np.abs(np.percentile(xy, [1, 99])).max() <= 1.01
+    col = client.get("/api/colors.bin?dataset=digits&color=label")
+    assert len(col.data) == 4 * n
+    mask = client.get("/api/mask.bin?dataset=digits&f.label=3")
+    assert len(mask.data) == n and (_array(mask, "u1") & 1).sum() == 183
+
+
+def test_gzip_when_the_browser_accepts_it(client):
+    plain = client.get("/api/colors.bin?dataset=digits&color=label")
+    packed = client.get("/api/colors.bin?dataset=digits&color=label", headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip" and len(packed.data) < len(plain.data) / 4
+    assert np.array_equal(_array(packed, "u1"), _array(plain, "u1"))
+
+
+def test_uncached_projection_is_not_computed_in_a_request(client):
+    resp = client.get("/api/positions.bin?dataset=digits&dim=8&proj=tsne&perplexity=7")
+    assert resp.status_code == 409 and b"not computed yet: open the map" in resp.data
+
+
+def test_deck_bundle_comes_from_the_pydeck_wheel(client):
+    resp = client.get("/deck.js", headers={"Accept-Encoding": "gzip"})
+    assert resp.status_code == 200 and resp.headers["Content-Encoding"] == "gzip"
+    assert b"createDeck" in gzip.decompress(resp.data)
+
+
+def test_atlas_and_item(client):
+    info = client.get("/api/atlas.json?dataset=digits&cell=32").get_json()
+    assert info["cell"] == 32 and sum(t["count"] for t in info["textures"]) == 1797
+    png = client.get("/api/atlas/digits/32/0.png")
+    assert png.status_code == 200 and png.data[:4] == b"\x89PNG"
+    assert client.get("/api/atlas/digits/32/5.png").status_code == 400
+    assert client.get("/api/atlas/digits/33/0.png").status_code == 404
+    item = client.get("/api/item?dataset=digits&i=3").get_json()
+    assert item["name"] == "digit 3 #3" and item["label"] == "3"
+    bad = client.get("/api/item?dataset=digits&i=99999")
+    assert bad.status_code == 400 and bad.data.decode().count("\n") == 1
+
+
+def test_export_matches_the_page_query(client):
+    resp = client.get("/export/digits.csv?dim=16&proj=pca&sel=0-2.10&color=label")
+    assert resp.status_code == 200 and "attachment" in resp.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(resp.data.decode())))
+    assert [r["i"] for r in rows] == ["0", "1", "2", "10"]
+    assert {"i", "name", "label", "ink", "x", "y", "latent_dim", "projection"} <= set(rows[0])
+    assert rows[0]["latent_dim"] == "16" and rows[0]["projection"] == "pca"
+    # POST with the same fields (what the page sends: a selection can be longer than a URL)
+    posted = client.post("/export/digits.csv", data={"dim": "16", "proj": "pca", "sel": "0-2.10"})
+    assert posted.data == resp.data
+    filtered = client.get("/export/digits.csv?proj=pca&f.label=7&rows=filtered")
+    assert len(list(csv.DictReader(io.StringIO(filtered.data.decode())))) == 179
+
+
+def test_export_neutralises_formulas(client):
+    text = client.get("/export/formulas.csv?rows=all&proj=pca").data.decode()
+    names = [r["name"] for r in csv.DictReader(io.StringIO(text))]
+    assert names[:5] == ["'=HYPERLINK(\"x\")", "'+1+1", "'-2", "'@SUM(A1)", "plain"]
+
+
+def test_bad_requests_get_one_line(client):
+    for url in ("/export/nope.csv", "/files/digits/..%2F..%2Fetc%2Fpasswd", "/files/nope/images/0.png"):
+        assert client.get(url).status_code == 404, url
+    resp = client.get("/export/digits.csv?rows=some")
+    assert resp.status_code == 400 and resp.data.decode() == "rows must be selection, filtered or all, got 'some'\n"
+    assert client.get("/healthz").get_json() == {"status": "ok", "datasets": 2}
