@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dash
@@ -27,6 +28,14 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
     # share results through this disk cache, so they also work with several
     # gunicorn workers.
     manager = dash.DiskcacheManager(diskcache.Cache(str(data_dir / ".cache" / "jobs")))
+    # Jobs start as fresh interpreters: a fork of this multi-threaded server
+    # can inherit a lock held by another thread and hang forever (we saw
+    # jobs stuck at 0 % that way).
+    import multiprocess
+
+    multiprocess.set_start_method("spawn", force=True)
+    # …which have no Flask app: they find the data directory here.
+    os.environ["DASHBOARD_DATA_DIR"] = str(data_dir)
     app = dash.Dash(
         __name__,
         title="Latent space dashboard",

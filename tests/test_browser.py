@@ -6,62 +6,16 @@ These tests fail, not skip, when Chromium is missing: install it with
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
+import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from .conftest import SCREENSHOTS
-
-CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", "/usr/bin/chromium")
-# Playwright adds --headless and a fresh temporary profile itself.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--enable-unsafe-swiftshader", "--disable-gpu", "--disable-quic",
-    "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+from .conftest import SCREENSHOTS, open_page as _open, running_server
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_server(data_dir: Path, dataset: str, log: Path, timeout: float = 240):
-    """`python -m dashboard --dataset NAME` on a free port; its log is shown if it dies."""
-    port = _free_port()
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "--dataset", dataset, "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + timeout
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=2)
-                break
-            except OSError:
-                if time.time() > deadline:
-                    pytest.fail(f"the server did not answer within {timeout:.0f} s:\n{log.read_text()}")
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -70,29 +24,8 @@ def server(data_dir, tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it (apt-get install chromium) or set DASHBOARD_CHROMIUM")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _open(browser, url):
-    page = browser.new_page(viewport={"width": 1280, "height": 1400})
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(url)
-    return page, errors
-
-
 def test_summary_page_shows_the_dataset(server, browser):
-    page, errors = _open(browser, server + "/")
+    page, errors = _open(browser, server + "/summary")
     page.wait_for_selector(".stat-value", timeout=60_000)
     page.wait_for_selector("#preview-graph .scatterlayer, #preview-graph canvas", timeout=60_000)
     page.wait_for_function(
@@ -121,7 +54,7 @@ def test_summary_page_shows_the_dataset(server, browser):
 
 
 def test_unknown_dataset_in_url_shows_a_notice(server, browser):
-    page, errors = _open(browser, server + "/?dataset=nope")
+    page, errors = _open(browser, server + "/summary?dataset=nope")
     page.wait_for_selector(".notice.error", timeout=30_000)
     assert "asks for dataset 'nope', which is not here (available: digits); showing digits" in page.inner_text(".notice.error")
     page.wait_for_selector(".stat-value", timeout=30_000)  # and the default dataset is shown

@@ -270,7 +270,9 @@ def compute_projection(set_progress, job):
     """Compute (and cache) a projection; the map animates to it when it is ready."""
     if not job:
         return no_update
-    ds = _dataset(job["dataset"])
+    from ..store import default_data_dir
+
+    ds = open_dataset(default_data_dir(), job["dataset"])  # a job process has no Flask app
     label = f"{job['proj'].upper()} of latent space {job['dim']}"
     set_progress(("0", f"Computing {label}…"))
 
@@ -372,7 +374,7 @@ def go_to_item(clicks):
 # selection
 
 
-@callback(Output(ids.SELECTION_PANEL, "children"), Input(ids.SELECTION, "data"), State(ids.VIEW, "data"))
+@callback(Output(ids.SELECTION_PANEL, "children"), Input(ids.SELECTION, "data"), Input(ids.VIEW, "data"))
 def show_selection(selection, view):
     """Count, the first items, and the downloads."""
     selection = selection or []

@@ -1,0 +1,256 @@
+"""The map page in real headless Chromium: drawn pixels, switching, details, lasso + CSV, URLs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from dashboard.store import DatasetWriter
+
+from .conftest import SCREENSHOTS, copy_dataset, open_page, running_server
+
+pytestmark = pytest.mark.browser
+BACKGROUND = (252, 252, 253)  # .map-area
+
+
+@pytest.fixture(scope="module")
+def viewer_data(data_dir, tmp_path_factory):
+    """digits (with its cache) and a small word map."""
+    d = tmp_path_factory.mktemp("viewer")
+    copy_dataset(data_dir, d, "digits")
+    # the session's cache holds digits' UMAP (keys name the data, not the folder)
+    shutil.copytree(data_dir / ".cache", d / ".cache", ignore=shutil.ignore_patterns("jobs"))
+    rng = np.random.default_rng(3)
+    words = [f"word{k}" for k in range(400)]
+    with DatasetWriter(d, "words") as w:
+        w.set_info(type="text", metric="cosine")
+        w.write_meta(pd.DataFrame({"i": np.arange(400), "name": words, "group": ["alpha", "beta"] * 200}))
+        w.write_latent(16, rng.normal(size=(400, 16)).astype(np.float32), kind="raw")
+        w.finish()
+    return d
+
+
+@pytest.fixture(scope="module")
+def server(viewer_data, tmp_path_factory):
+    with running_server(viewer_data, "digits", tmp_path_factory.mktemp("viewer-server") / "server.log") as url:
+        yield url
+
+
+def wait_drawn(page, after: int = 0, timeout: float = 60_000) -> dict:
+    """Until the map has drawn a view newer than ``after`` with every layer loaded (atlases included)."""
+    page.wait_for_function(
+        f"window.dashMap && dashMap.stats().drawnVersion > {after} && dashMap.stats().drawnVersion === dashMap.stats().version",
+        timeout=timeout,
+    )
+    time.sleep(1.2)  # let a layout transition finish
+    return page.evaluate("dashMap.stats()")
+
+
+def map_pixels(page, name: str) -> np.ndarray:
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path))
+    box = page.locator("#map").bounding_box()
+    img = Image.open(path).convert("RGB").crop(
+        (int(box["x"]), int(box["y"]), int(box["x"] + box["width"]), int(box["y"] + box["height"])))
+    return np.asarray(img).astype(np.int16)
+
+
+def drawn(pixels: np.ndarray) -> int:
+    """Pixels that differ from the map's background."""
+    return int((np.abs(pixels - np.array(BACKGROUND)).sum(axis=2) > 40).sum())
+
+
+def coloured(pixels: np.ndarray) -> int:
+    return int(((pixels.max(axis=2) - pixels.min(axis=2)) > 60).sum())
+
+
+def choose(page, dropdown_id: str, text: str) -> None:
+    page.click(f"#{dropdown_id}")
+    page.locator("[role=option]", has_text=text).first.click()
+
+
+def test_points_and_images_are_drawn(server, browser):
+    page, errors = open_page(browser, server + "/?dataset=digits&mode=points")
+    stats = wait_drawn(page)
+    assert stats["n"] == 1797 and stats["layers"] == ["points"] and "proj=umap" in stats["layout"]
+    px = map_pixels(page, "map_digits_points.png")
+    assert coloured(px) > 2000, "too few coloured points on the map"
+    assert "label" in page.inner_text("#legend") or "3" in page.inner_text("#legend")
+
+    page.goto(server + "/?dataset=digits&mode=images")
+    stats = wait_drawn(page)
+    assert stats["layers"] == ["images-0"]
+    px = map_pixels(page, "map_digits_images.png")
+    dark = int((px.max(axis=2) < 60).sum())  # the digit images are white on black
+    assert dark > 5000, f"only {dark} dark pixels: the image atlas was not drawn"
+    assert errors == []
+    page.close()
+
+
+def changed(a: np.ndarray, b: np.ndarray) -> int:
+    return int((np.abs(a - b).sum(axis=2) > 30).sum())
+
+
+def test_switching_dim_projection_and_colour_changes_the_map(server, browser):
+    page, errors = open_page(browser, server + "/?dataset=digits&mode=points&proj=umap&dim=64")
+    stats = wait_drawn(page)
+    umap64 = map_pixels(page, "switch_0_umap64.png")
+
+    choose(page, "dim-select", "32")  # UMAP of 32 is not cached: PCA now, UMAP from a background job
+    page.wait_for_selector("#progress:not([hidden])", timeout=30_000)
+    assert "showing PCA meanwhile" in page.inner_text("#map-status")
+    stats = wait_drawn(page, stats["drawnVersion"])
+    pca32 = map_pixels(page, "switch_1_pca32_meanwhile.png")
+    assert changed(pca32, umap64) > 1000
+    page.wait_for_function("dashMap.stats().layout === 'dataset=digits&dim=32&proj=umap'", timeout=240_000)
+    stats = wait_drawn(page, stats["drawnVersion"])
+    umap32 = map_pixels(page, "switch_2_umap32.png")
+    assert changed(umap32, pca32) > 1000 and changed(umap32, umap64) > 1000
+
+    choose(page, "proj-select", "PCA")
+    stats = wait_drawn(page, stats["drawnVersion"])
+    assert stats["layout"] == "dataset=digits&dim=32&proj=pca"
+
+    choose(page, "color-select", "ink")
+    stats = wait_drawn(page, stats["drawnVersion"])
+    ink = map_pixels(page, "switch_3_colour.png")
+    assert page.locator(".colorbar-ramp").count() == 1
+    assert changed(ink, pca32) > 500
+    assert errors == []
+    page.close()
+
+
+def test_click_opens_details_and_neighbours_move_there(server, browser):
+    page, errors = open_page(browser, server + "/?dataset=digits&mode=points&proj=pca&dim=64")
+    wait_drawn(page)
+    box = page.locator("#map").bounding_box()
+    target = 42
+    x, y = page.evaluate(f"dashMap.project({target})")[:2]
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_selector(".details-name", timeout=30_000)
+    name = page.inner_text(".details-name")
+    assert name.startswith("digit ")
+    assert page.locator("#details .neighbors .item-button").count() == 20
+    assert page.locator("#details img.details-image").count() == 1
+    page.screenshot(path=str(SCREENSHOTS / "details_digits.png"))
+    camera = page.evaluate("dashMap.stats().camera")
+    page.locator("#details .neighbors .item-button").first.click()
+    page.wait_for_function(f"document.querySelector('.details-name').innerText !== {name!r}", timeout=30_000)
+    time.sleep(1.5)
+    assert page.evaluate("dashMap.stats().camera") != camera  # flew to the neighbour
+    assert errors == []
+    page.close()
+
+
+def _inside(points: np.ndarray, poly: list[tuple[float, float]]) -> np.ndarray:
+    """Even-odd rule, vectorised over the points (screen coordinates)."""
+    x, y = points[:, 0], points[:, 1]
+    inside = np.zeros(len(points), bool)
+    for (xa, ya), (xb, yb) in zip(poly, poly[-1:] + poly[:-1]):
+        crosses = (ya > y) != (yb > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inside ^= crosses & (x < (xb - xa) * (y - ya) / (yb - ya) + xa)
+    return inside
+
+
+def test_lasso_selection_downloads_the_right_rows(server, browser):
+    page, errors = open_page(browser, server + "/?dataset=digits&mode=points&proj=pca&dim=64&color=label")
+    wait_drawn(page)
+    box = page.locator("#map").bounding_box()
+    cx, cy = box["width"] / 2, box["height"] / 2
+    poly = [(cx - 160, cy - 120), (cx + 40, cy - 170), (cx + 120, cy + 10), (cx - 20, cy + 140), (cx - 150, cy + 40)]
+    page.click("#tool-lasso")
+    page.mouse.move(box["x"] + poly[0][0], box["y"] + poly[0][1])
+    page.mouse.down()
+    for px, py in poly[1:] + [poly[0]]:
+        page.mouse.move(box["x"] + px, box["y"] + py, steps=6)
+    page.mouse.up()
+    page.wait_for_function("dashMap.stats().selection > 0", timeout=20_000)
+    screen = np.array(page.evaluate("Array.from({length: 1797}, (_, i) => dashMap.project(i).slice(0, 2))"))
+    expected = set(np.flatnonzero(_inside(screen, poly)).tolist())
+    assert len(expected) > 20
+    page.wait_for_function(f"document.querySelector('#selection-panel h2').innerText.includes('{len(expected):,}')", timeout=20_000)
+    page.screenshot(path=str(SCREENSHOTS / "lasso_digits.png"))
+    got = page.evaluate("dashMap.stats().selection")
+    # a point exactly on the lasso's edge may fall either way in two implementations
+    assert abs(got - len(expected)) <= 2
+    with page.expect_download() as dl:
+        page.click("#download-selection")
+    text = open(dl.value.path(), encoding="utf-8").read()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    ids = {int(r["i"]) for r in rows}
+    assert len(ids ^ expected) <= 2 and len(rows) == got
+    assert {"i", "name", "label", "x", "y", "latent_dim", "projection"} <= set(rows[0])
+    assert errors == []
+    page.close()
+
+
+def test_a_copied_url_reproduces_the_view(server, browser):
+    page, errors = open_page(browser, server + "/?dataset=digits&mode=points&proj=pca&dim=32")
+    stats = wait_drawn(page)
+    choose(page, "color-select", "ink")
+    stats = wait_drawn(page, stats["drawnVersion"])
+    page.fill("#search-input", "digit 7")
+    page.keyboard.press("Enter")
+    stats = wait_drawn(page, stats["drawnVersion"])
+    page.mouse.move(640, 600)
+    page.mouse.wheel(0, -300)  # zoom in
+    time.sleep(1)
+    page.click("#tool-box")
+    box = page.locator("#map").bounding_box()
+    page.mouse.move(box["x"] + 100, box["y"] + 100)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 100, box["y"] + box["height"] - 100, steps=5)
+    page.mouse.up()
+    page.wait_for_function("dashMap.stats().selection > 0", timeout=20_000)
+    page.wait_for_function("location.search.includes('sel=')", timeout=10_000)  # written 250 ms after a change
+    url = page.url
+    assert "color=ink" in url and "q=digit+7" in url and "sel=" in url and "cam=" in url
+    original = page.evaluate("dashMap.stats()")
+    first = map_pixels(page, "url_original.png")
+
+    fresh = browser.new_context(viewport={"width": 1280, "height": 1400})
+    again = fresh.new_page()
+    again.goto(url)
+    stats = wait_drawn(again)
+    assert stats["layout"] == original["layout"] and stats["selection"] == original["selection"]
+    assert np.allclose(stats["camera"], original["camera"], atol=1e-3)
+    assert again.input_value("#search-input") == "digit 7"
+    second = map_pixels(again, "url_reopened.png")
+    differs = (np.abs(first - second).sum(axis=2) > 40).mean()
+    assert differs < 0.01, f"{differs:.1%} of the map differs"
+    fresh.close()
+    assert errors == []
+    page.close()
+
+
+def test_bad_url_values_give_notices_and_a_map(server, browser):
+    page, errors = open_page(browser, server + "/?dataset=nope&dim=99&color=zzz&cam=1,2&sel=5-1&proj=umap&n_neighbors=x")
+    stats = wait_drawn(page)
+    notices = page.inner_text("#url-notice")
+    for expected in ("dataset 'nope'", "no latent space '99'", "no column 'zzz'", "Camera '1,2'", "Selection in the link",
+                     "n_neighbors must be int"):
+        assert expected in notices, notices
+    assert stats["n"] == 1797
+    page.screenshot(path=str(SCREENSHOTS / "url_notices.png"))
+    assert errors == []
+    page.close()
+
+
+def test_words_are_drawn_decluttered(server, browser):
+    page, errors = open_page(browser, server + "/?dataset=words&proj=pca")
+    stats = wait_drawn(page)
+    assert stats["layers"] == ["points", "words"] and stats["mode"] == "words"
+    shown = page.evaluate("dashMap.stats().layers")
+    px = map_pixels(page, "map_words.png")
+    assert drawn(px) > 3000
+    assert shown
+    assert errors == []
+    page.close()
