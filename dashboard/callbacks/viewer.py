@@ -3,9 +3,10 @@ details, selection. Thin: they parse, read the store and the cache, and render."
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
-from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, html, no_update
+import numpy as np
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from flask import current_app
 
 from ..compute.neighbors import query as nearest
@@ -13,8 +14,8 @@ from ..computed import get_layout
 from ..deckspec import spec
 from ..errors import DashboardError
 from ..layouts import viewer as ids
-from ..mapdata import color_legend, search_matches
-from ..store import Dataset, open_dataset
+from ..mapdata import color_legend, numeric_values, search_matches, visible
+from ..store import Dataset, default_data_dir, open_dataset
 from ..viewstate import MODES, ViewState, default_mode, parse
 
 NEIGHBORS = 20
@@ -40,11 +41,6 @@ def _notices(messages: list[str]):
 
 def _filters_panel(ds: Dataset, state: ViewState) -> list:
     """A multi-select per categorical column and a range slider per numeric column."""
-    from dash import dcc
-
-    from ..mapdata import numeric_values
-    import numpy as np
-
     out = []
     meta = ds.meta
     for col, kind in ds.schema.items():
@@ -102,7 +98,7 @@ def load_view(search: str | None, chosen: str | None):
                 [], [], [], None, None, _notices(notices))
     ds = _dataset(state.dataset)
     schema = ds.schema
-    spaces = [{"label": s.label if hasattr(s, "label") else s.id, "value": s.id} for s in ds.spaces.values()]
+    spaces = [{"label": s.label, "value": s.id} for s in ds.spaces.values()]
     colorable = [c for c, t in schema.items() if t in ("categorical", "numeric", "color", "date")]
     y_options = [c for c, t in schema.items() if t in ("categorical", "numeric", "date")]
     searchable = [c for c, t in schema.items() if t in ("text", "categorical", "index", "numeric", "date", "color")]
@@ -227,10 +223,6 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
 
 
 def _slider_range(dataset: str, column: str) -> tuple[float, float] | None:
-    import numpy as np
-
-    from ..mapdata import numeric_values
-
     ds = _dataset(dataset)
     if column not in ds.schema:
         return None
@@ -270,8 +262,6 @@ def compute_projection(set_progress, job):
     """Compute (and cache) a projection; the map animates to it when it is ready."""
     if not job:
         return no_update
-    from ..store import default_data_dir
-
     ds = open_dataset(default_data_dir(), job["dataset"])  # a job process has no Flask app
     label = f"{job['proj'].upper()} of latent space {job['dim']}"
     set_progress(("0", f"Computing {label}…"))
@@ -353,8 +343,6 @@ def show_details(i, view):
 
 
 def _space_of(view: dict) -> str:
-    from urllib.parse import parse_qs
-
     return parse_qs(view["layout"])["dim"][0]
 
 
@@ -407,16 +395,12 @@ def show_selection(selection, view):
 )
 def add_matches(_clicks, view, selection):
     """Add every search match (that passes the filters) to the selection."""
-    from ..mapdata import visible
-
     if not view:
         return no_update
     state, _ = parse(_data_dir(), view["query"])
     if state is None or not state.search:
         return no_update
     ds = _dataset(state.dataset)
-    import numpy as np
-
     return sorted(set(selection or []) | set(np.flatnonzero(visible(ds, state)).tolist()))
 
 
