@@ -20,10 +20,33 @@
     selection: [], selectionSet: new Set(), focus: null, focusFromMap: null,
     camera: null, wantedCamera: null, fitted: false, level: 0,
     tool: "pan", spaceHeld: false, version: 0, drawnVersion: -1, firstFrameAt: null,
-    tooltipFor: -1, items: new Map(), urlTimer: null,
+    tooltipFor: -1, items: new Map(), urlTimer: null, timings: {},
   };
 
   // ------------------------------------------------------------------ helpers
+
+  // The data routes read the same query as the page, so positions and colours
+  // start downloading now, while Dash is still building the page; render()
+  // uses them if the server's view turns out to name the same buffers.
+  const PREFETCH = {};
+  if (window.location.pathname === "/") {
+    const q = window.location.search.slice(1);
+    [["positions", Float32Array], ["colors", Uint8Array]].forEach(([kind, Type]) => {
+      PREFETCH[kind] = fetch("/api/" + kind + ".bin?" + q)
+        .then(async (r) => (r.ok ? {key: r.headers.get("X-View-Key"), data: new Type(await r.arrayBuffer())} : null))
+        .catch(() => null);
+    });
+  }
+
+  async function load(kind, key, Type) {
+    const early = PREFETCH[kind];
+    PREFETCH[kind] = null;
+    if (early) {
+      const got = await early;
+      if (got && got.key === key) return got.data;
+    }
+    return fetchArray("/api/" + kind + ".bin?" + key, Type);
+  }
 
   async function fetchArray(url, Type) {
     const r = await fetch(url);
@@ -99,14 +122,15 @@
     S.spec = view.spec;
     const datasetChanged = !previous || previous.dataset !== view.dataset;
     const version = ++S.version;
+    if (S.timings.view === undefined) S.timings.view = performance.now();
     status(view.pending || "");
     try {
       const jobs = [];
       if (S.keys.layout !== view.layout) {
-        jobs.push(fetchArray("/api/positions.bin?" + view.layout, Float32Array).then((a) => { S.positions = a; S.keys.layout = view.layout; S.levels = null; }));
+        jobs.push(load("positions", view.layout, Float32Array).then((a) => { S.positions = a; S.keys.layout = view.layout; S.levels = null; }));
       }
       if (S.keys.colors !== view.colors) {
-        jobs.push(fetchArray("/api/colors.bin?" + view.colors, Uint8Array).then((a) => { S.colors = a; S.keys.colors = view.colors; }));
+        jobs.push(load("colors", view.colors, Uint8Array).then((a) => { S.colors = a; S.keys.colors = view.colors; }));
       }
       if (S.keys.mask !== view.mask) {
         jobs.push(view.mask
@@ -130,6 +154,7 @@
       return window.dash_clientside.no_update;
     }
     if (version !== S.version) return window.dash_clientside.no_update;  // a newer view is on its way
+    if (S.timings.data === undefined) S.timings.data = performance.now();
     if (datasetChanged) {
       S.items.clear();
       if (!S.wantedCamera) S.fitted = false;
@@ -510,6 +535,7 @@
       layers: S.deck ? (S.deck.props.layers || []).map((l) => l.id) : [], selection: S.selection.length,
       camera: S.camera && S.camera.target ? [S.camera.target[0], S.camera.target[1], S.camera.zoom] : null,
       mode: S.view ? S.view.mode : null, layout: S.keys.layout, level: S.level,
+      timings: {...S.timings, firstFrame: S.firstFrameAt},
     }),
     project: (i) => {
       const vp = S.deck.getViewports()[0];

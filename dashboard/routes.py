@@ -12,6 +12,7 @@ import io
 import json
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 from flask import Response, abort, request, send_file
@@ -101,16 +102,22 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         resp.headers["Vary"] = "Accept-Encoding"
         return resp
 
+    # X-View-Key names what was served in the form the page's view uses, so
+    # the page can fetch straight from its URL while Dash is still starting.
     @server.route("/api/positions.bin")
     def positions():
         ds, state = view()
-        return _array(mapdata.positions(ds, state).astype(np.float32))
+        resp = _array(mapdata.positions(ds, state).astype(np.float32))
+        resp.headers["X-View-Key"] = urlencode(state.layout_query())
+        return resp
 
     @server.route("/api/colors.bin")
     def colors():
         ds, state = view()
         rgba, _ = mapdata.color_legend(ds, state.color)
-        return _array(rgba)
+        resp = _array(rgba)
+        resp.headers["X-View-Key"] = urlencode({"dataset": ds.name, "color": state.color})
+        return resp
 
     @server.route("/api/mask.bin")
     def mask():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from ..computed import PROJECTION_PARAMS
+from ..viewstate import CELLS
 
 # Component ids, imported by the callbacks and named in assets/map.js.
 URL = "url"
@@ -18,6 +19,7 @@ COLOR = "color-select"
 Y = "y-select"
 MODE = "mode-select"
 SIZE = "size-slider"
+CELL = "cell-select"
 SEARCH = "search-input"
 SEARCH_FIELD = "search-field"
 REGEX = "search-regex"
@@ -66,7 +68,7 @@ def page(dataset_names: list[str]) -> html.Div:
             dcc.Location(id=URL, refresh=False),
             dcc.Store(id=VIEW), dcc.Store(id=JOB), dcc.Store(id=READY), dcc.Store(id=HIDE, data=[]),
             dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA),
-            *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "proj-ack")],
+            *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "proj-ack", "mode-ack")],
             html.Header(
                 className="topbar controls",
                 children=[
@@ -83,7 +85,9 @@ def page(dataset_names: list[str]) -> html.Div:
                     _control("Colour by", dcc.Dropdown(id=COLOR, **dropdown, className="dd")),
                     _control("Y axis", dcc.Dropdown(id=Y, clearable=True, placeholder="layout", className="dd")),
                     _control("Show", dcc.RadioItems(id=MODE, inline=True, className="radio")),
-                    _control("Size", dcc.Slider(id=SIZE, min=0.2, max=4, step=0.1, value=1, marks=None,
+                    _control("Image cell", dcc.Dropdown(id=CELL, options=[{"label": f"{c} px", "value": c} for c in CELLS],
+                                                        **dropdown, className="dd dd-tiny"), cls="cell-control"),
+                    _control("Size", dcc.Slider(id=SIZE, min=0.2, max=8, step=0.1, value=1, marks=None,
                                                 updatemode="mouseup", className="size-slider")),
                     html.A("About this dataset", id=SUMMARY_LINK, href="/summary", className="summary-link"),
                 ],
