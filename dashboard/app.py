@@ -56,6 +56,8 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
     from .layouts import summary as summary_layout
     from .layouts import viewer as viewer_layout
 
+    default = dataset
+
     def names() -> list[str]:
         # Read per request, so datasets built while the server runs appear on reload.
         return [d.name for d in list_datasets(data_dir)]
@@ -65,8 +67,8 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
 
     def summary_page(dataset: str | None = None, **_query):
         known = names()
-        chosen = dataset if dataset in known else (app.server.config["DEFAULT_DATASET"] if app.server.config["DEFAULT_DATASET"] in known else (known[0] if known else None))
-        return summary_layout.page(known, chosen)
+        fallback = default if default in known else (known[0] if known else None)
+        return summary_layout.page(known, dataset if dataset in known else fallback)
 
     dash.register_page("viewer", path="/", layout=viewer_page, title="Latent space dashboard")
     dash.register_page("summary", path="/summary", layout=summary_page, title="Dataset summary")

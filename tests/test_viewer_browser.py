@@ -133,6 +133,9 @@ def test_click_opens_details_and_neighbours_move_there(server, browser):
     box = page.locator("#map").bounding_box()
     target = 42
     x, y = page.evaluate(f"dashMap.project({target})")[:2]
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    page.wait_for_selector("#map-tooltip:not([hidden]) strong", timeout=20_000)
+    assert page.inner_text("#map-tooltip strong").startswith("digit ") and "label:" in page.inner_text("#map-tooltip")
     page.mouse.click(box["x"] + x, box["y"] + y)
     page.wait_for_selector(".details-name", timeout=30_000)
     name = page.inner_text(".details-name")
