@@ -32,8 +32,8 @@
   if (window.location.pathname === "/") {
     const q = window.location.search.slice(1);
     [["positions", Float32Array], ["colors", Uint8Array]].forEach(([kind, Type]) => {
-      PREFETCH[kind] = fetch("/api/" + kind + ".bin?" + q)
-        .then(async (r) => (r.ok ? {key: r.headers.get("X-View-Key"), data: new Type(await r.arrayBuffer())} : null))
+      PREFETCH[kind] = fetch("/api/" + kind + ".bin?" + q + "&early=1")
+        .then(async (r) => (r.status === 200 ? {key: r.headers.get("X-View-Key"), data: new Type(await r.arrayBuffer())} : null))
         .catch(() => null);
     });
   }

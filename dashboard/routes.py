@@ -107,7 +107,13 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
     @server.route("/api/positions.bin")
     def positions():
         ds, state = view()
-        resp = _array(mapdata.positions(ds, state).astype(np.float32))
+        try:
+            xy = mapdata.positions(ds, state)
+        except mapdata.LayoutPending:
+            if request.args.get("early"):
+                return Response(status=204)  # the page's early download: no error in its console
+            raise
+        resp = _array(xy.astype(np.float32))
         resp.headers["X-View-Key"] = urlencode(state.layout_query())
         return resp
 

@@ -112,3 +112,8 @@ def test_bad_requests_get_one_line(client):
     resp = client.get("/export/digits.csv?rows=some")
     assert resp.status_code == 400 and resp.data.decode() == "rows must be selection, filtered or all, got 'some'\n"
     assert client.get("/healthz").get_json() == {"status": "ok", "datasets": 2}
+
+
+def test_the_pages_early_download_of_a_pending_layout_is_not_an_error(client):
+    resp = client.get("/api/positions.bin?dataset=digits&dim=8&proj=tsne&perplexity=7&early=1")
+    assert resp.status_code == 204 and resp.data == b""

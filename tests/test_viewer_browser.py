@@ -257,3 +257,13 @@ def test_words_are_drawn_decluttered(server, browser):
     assert shown
     assert errors == []
     page.close()
+
+
+def test_a_link_to_a_projection_not_computed_yet_opens_cleanly(server, browser):
+    page, errors = open_page(browser, server + "/?dataset=digits&dim=16&proj=tsne&perplexity=11&mode=points")
+    stats = wait_drawn(page)
+    assert stats["layout"] == "dataset=digits&dim=16&proj=pca"  # PCA meanwhile
+    assert "showing PCA meanwhile" in page.inner_text("#map-status")
+    page.wait_for_function("dashMap.stats().layout.includes('proj=tsne')", timeout=240_000)
+    assert errors == []
+    page.close()
