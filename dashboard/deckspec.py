@@ -41,6 +41,10 @@ def spec(mode: str, size: float) -> dict:
             get_alignment_baseline=_lit("center"), outline_width=2, outline_color=[255, 255, 255, 220],
             font_settings={"sdf": True}, get_pixel_offset=[0, -10], transitions=transitions,
         ),
+        "edges": pdk.Layer(
+            "LineLayer", data=[], id="edges", pickable=False, width_units=_lit("pixels"), get_width=1,
+            get_color=[90, 100, 115, 70],
+        ),
         "selection": pdk.Layer(
             "ScatterplotLayer", data=[], id="selection", pickable=False, radius_units=_lit("pixels"),
             get_radius=max(4.0, 4.5 * size), stroked=True, filled=False, line_width_units=_lit("pixels"),

@@ -17,7 +17,9 @@ from PIL import Image
 from . import cache as cache_mod
 from .compute import atlas as atlas_mod
 from .compute import beeswarm, colors, declutter
-from .computed import get_layout
+from .compute.graph import knn_edges
+from .compute.neighbors import EXACT_MAX
+from .computed import get_layout, get_neighbors
 from .errors import DashboardError
 from .store import Dataset
 from .viewstate import ViewState
@@ -118,6 +120,26 @@ def visible(ds: Dataset, state: ViewState) -> np.ndarray:
     if state.search:
         keep &= (m & MATCHES) > 0
     return keep
+
+
+def edges(ds: Dataset, state: ViewState) -> np.ndarray:
+    """(source, target) uint32 pairs of the kNN graph in the shown latent space.
+
+    Neighbour lists above EXACT_MAX items take pynndescent about a minute at
+    100k: those are served once cached (``export-network`` fills the cache).
+    """
+    if ds.n > EXACT_MAX:
+        s = ds.space(state.space)
+        key = cache_mod.make_key(ds.name, s.fingerprint, s.id, "knn", {"k": state.graph, "metric": ds.metric})
+        with cache_mod.open_cache(ds.path.parent) as c:
+            if key not in c:
+                raise LayoutPending(
+                    f"the {state.graph}-neighbour graph of {ds.name} is not computed yet: run "
+                    f"`python -m dashboard export-network --dataset {ds.name} --dim {state.space} --n-neighbors {state.graph}`"
+                )
+    idx, dist = get_neighbors(ds, state.space, k=state.graph)
+    e = knn_edges(idx, dist)
+    return np.stack([e["source"], e["target"]], axis=1).astype(np.uint32)
 
 
 def labels(ds: Dataset) -> list[str]:

@@ -130,6 +130,13 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         ds, state = view()
         return _array(mapdata.mask(ds, state))
 
+    @server.route("/api/edges.bin")
+    def edges():
+        ds, state = view()
+        if not state.graph:
+            return _error("graph must name a number of neighbours, e.g. graph=10")
+        return _array(mapdata.edges(ds, state))
+
     @server.route("/api/levels.bin")
     def levels():
         ds, state = view()

@@ -22,6 +22,7 @@ from .store import Dataset, list_datasets, open_dataset
 MODES = ("points", "images", "words")
 CELLS = (16, 32, 64, 128)
 SIZE_RANGE = (0.2, 8.0)
+MAX_GRAPH_K = 30
 #: Selections longer than this (encoded) are left out of the URL; the page says so.
 MAX_SELECTION_CHARS = 6000
 
@@ -47,6 +48,7 @@ class ViewState:
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     selection: list[int] = field(default_factory=list)
     camera: tuple[float, float, float] | None = None
+    graph: int = 0  # neighbours per item drawn as edges (0: no graph)
 
     def layout_query(self) -> dict:
         """The parameters that decide positions (and nothing else)."""
@@ -67,6 +69,8 @@ class ViewState:
             pairs.append(("size", _num(self.size)))
         if self.cell != 32:
             pairs.append(("cell", str(self.cell)))
+        if self.graph:
+            pairs.append(("graph", str(self.graph)))
         if self.regex:
             pairs.append(("regex", "1"))
         for col, values in self.filters.items():
@@ -214,6 +218,12 @@ def parse(
         else:
             notices.append(f"Mode {mode!r} is not available for this dataset (choose from {', '.join(allowed_modes)}); showing {state.mode}.")
     state.size = _number(one("size"), "Size", SIZE_RANGE, 1.0, notices)
+    graph = one("graph")
+    if graph not in (None, "", "0"):
+        if graph.isdigit() and 1 <= int(graph) <= MAX_GRAPH_K:
+            state.graph = int(graph)
+        else:
+            notices.append(f"Graph {graph!r} must be a number of neighbours from 1 to {MAX_GRAPH_K}; no graph shown.")
     cell = one("cell")
     if cell is not None:
         if cell.isdigit() and int(cell) in CELLS:

@@ -117,3 +117,11 @@ def test_bad_requests_get_one_line(client):
 def test_the_pages_early_download_of_a_pending_layout_is_not_an_error(client):
     resp = client.get("/api/positions.bin?dataset=digits&dim=8&proj=tsne&perplexity=7&early=1")
     assert resp.status_code == 204 and resp.data == b""
+
+
+def test_neighbour_graph_edges(client):
+    resp = client.get("/api/edges.bin?dataset=digits&dim=16&graph=5")
+    pairs = _array(resp, "<u4").reshape(-1, 2)
+    assert pairs.shape == (1797 * 5, 2) and pairs.max() < 1797
+    assert (pairs[:, 0] != pairs[:, 1]).all() and np.array_equal(np.bincount(pairs[:, 0]), np.full(1797, 5))
+    assert client.get("/api/edges.bin?dataset=digits").status_code == 400

@@ -267,3 +267,17 @@ def test_a_link_to_a_projection_not_computed_yet_opens_cleanly(server, browser):
     page.wait_for_function("dashMap.stats().layout.includes('proj=tsne')", timeout=240_000)
     assert errors == []
     page.close()
+
+
+def test_neighbour_graph_overlay(server, browser):
+    page, errors = open_page(browser, server + "/?dataset=digits&mode=points&proj=pca&dim=64")
+    stats = wait_drawn(page)
+    without = map_pixels(page, "graph_off.png")
+    choose(page, "graph-select", "10 neighbours")
+    stats = wait_drawn(page, stats["drawnVersion"])
+    assert stats["layers"][0] == "edges"
+    page.wait_for_function("location.search.includes('graph=10')", timeout=10_000)
+    with_graph = map_pixels(page, "graph_on.png")
+    assert drawn(with_graph) > drawn(without) + 2000  # the edges add visible lines
+    assert errors == []
+    page.close()

@@ -26,7 +26,7 @@ def test_defaults_for_a_dataset(data_dir):
 
 def test_a_full_query_round_trips(data_dir):
     query = ("dataset=digits&dim=16&proj=tsne&perplexity=12&color=ink&y=label&mode=points&size=2&q=digit+3"
-             "&field=name&regex=1&f.label=3&f.label=5&r.ink=20,30&sel=0-4.9&cam=0.1,-0.2,9.5&hide=7")
+             "&field=name&regex=1&f.label=3&f.label=5&r.ink=20,30&sel=0-4.9&cam=0.1,-0.2,9.5&hide=7&graph=5")
     state, notices = parse(data_dir, query)
     assert notices == []
     assert state.params == {"perplexity": 12.0}
@@ -53,6 +53,7 @@ def test_a_full_query_round_trips(data_dir):
         ("r.ink=9,1", "is not 'low,high'"),
         ("sel=1-99999", "Selection in the link ignored"),
         ("cam=1,2", "Camera '1,2' is not 'x,y,zoom'"),
+        ("graph=99", "Graph '99' must be a number of neighbours"),
         ("q=(&regex=1", "not a valid regular expression"),
     ],
 )

@@ -79,7 +79,7 @@ def _filters_panel(ds: Dataset, state: ViewState) -> list:
     Output(ids.COLOR, "options"), Output(ids.COLOR, "value"),
     Output(ids.Y, "options"), Output(ids.Y, "value"),
     Output(ids.MODE, "options"), Output(ids.MODE, "value"),
-    Output(ids.SIZE, "value"), Output(ids.CELL, "value"),
+    Output(ids.SIZE, "value"), Output(ids.CELL, "value"), Output(ids.GRAPH, "value"),
     Output(ids.SEARCH_FIELD, "options"), Output(ids.SEARCH_FIELD, "value"),
     Output(ids.SEARCH, "value"), Output(ids.REGEX, "value"),
     Output(ids.FILTERS, "children"),
@@ -94,7 +94,7 @@ def load_view(search: str | None, chosen: str | None):
     query = f"dataset={quote(chosen)}" if ctx.triggered_id == ids.DATASET and chosen else (search or "")
     state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
     if state is None:
-        return (None, [], None, "pca", None, None, None, [], None, [], None, [], "points", 1, 32, [], None, "", [],
+        return (None, [], None, "pca", None, None, None, [], None, [], None, [], "points", 1, 32, 0, [], None, "", [],
                 [], [], [], None, None, _notices(notices))
     ds = _dataset(state.dataset)
     schema = ds.schema
@@ -112,7 +112,7 @@ def load_view(search: str | None, chosen: str | None):
         state.color,
         y_options, state.y or None,
         [{"label": m, "value": m} for m in modes], state.mode,
-        state.size, state.cell,
+        state.size, state.cell, state.graph,
         searchable, state.search_field,
         state.search, ["regex"] if state.regex else [],
         _filters_panel(ds, state),
@@ -156,12 +156,12 @@ def _legend(legend: dict, hidden: list[str]):
     Input(ids.DIM, "value"), Input(ids.PROJ, "value"),
     Input(ids.PERPLEXITY, "value"), Input(ids.N_NEIGHBORS, "value"), Input(ids.MIN_DIST, "value"),
     Input(ids.COLOR, "value"), Input(ids.Y, "value"), Input(ids.MODE, "value"), Input(ids.SIZE, "value"),
-    Input(ids.CELL, "value"), Input(ids.SEARCH, "value"), Input(ids.SEARCH_FIELD, "value"), Input(ids.REGEX, "value"),
+    Input(ids.CELL, "value"), Input(ids.GRAPH, "value"), Input(ids.SEARCH, "value"), Input(ids.SEARCH_FIELD, "value"), Input(ids.REGEX, "value"),
     Input({"type": ids.CATEGORY, "column": ALL}, "value"), Input({"type": ids.RANGE, "column": ALL}, "value"),
     Input(ids.HIDE, "data"),
     State(ids.DATASET, "value"), State(ids.JOB, "data"),
 )
-def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, size, cell, search, field, regex,
+def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, size, cell, graph, search, field, regex,
                 categories, ranges, hide, dataset, running_job):
     """The controls as one checked view; a projection not cached yet becomes a background job."""
     if not dataset or not dim:
@@ -169,13 +169,13 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
     pairs: list[tuple[str, str]] = [("dataset", dataset), ("dim", dim), ("proj", proj or "pca")]
     params = {"tsne": {"perplexity": perplexity}, "umap": {"n_neighbors": n_neighbors, "min_dist": min_dist}}.get(proj, {})
     pairs += [(k, str(v)) for k, v in params.items() if v is not None]
-    pairs += [("color", color or ""), ("y", y or ""), ("mode", mode or ""), ("size", str(size or 1)), ("cell", str(cell or 32)),
+    pairs += [("color", color or ""), ("y", y or ""), ("mode", mode or ""), ("size", str(size or 1)), ("cell", str(cell or 32)), ("graph", str(graph or 0)),
               ("q", search or ""), ("field", field or "name")]
     if regex:
         pairs.append(("regex", "1"))
-    for item, values in zip(ctx.inputs_list[13], categories):
+    for item, values in zip(ctx.inputs_list[14], categories):
         pairs += [(f"f.{item['id']['column']}", v) for v in values or []]
-    for item, value in zip(ctx.inputs_list[14], ranges):
+    for item, value in zip(ctx.inputs_list[15], ranges):
         col = item["id"]["column"]
         lo_hi = _slider_range(dataset, col)
         if value and lo_hi and (value[0] > lo_hi[0] or value[1] < lo_hi[1]):
@@ -216,6 +216,7 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
         "mask": state.to_query(selection=False, camera=False) if filtered else None,
         "searching": bool(state.search),
         "labels": urlencode({"dataset": ds.name}) if state.mode == "words" else None,
+        "edges": urlencode({"dataset": ds.name, "dim": state.space, "graph": state.graph}) if state.graph else None,
         "pending": pending,
         "spec": spec(state.mode, state.size),
     }

@@ -20,6 +20,7 @@ Y = "y-select"
 MODE = "mode-select"
 SIZE = "size-slider"
 CELL = "cell-select"
+GRAPH = "graph-select"
 SEARCH = "search-input"
 SEARCH_FIELD = "search-field"
 REGEX = "search-regex"
@@ -85,6 +86,8 @@ def page(dataset_names: list[str]) -> html.Div:
                     _control("Colour by", dcc.Dropdown(id=COLOR, **dropdown, className="dd")),
                     _control("Y axis", dcc.Dropdown(id=Y, clearable=True, placeholder="layout", className="dd")),
                     _control("Show", dcc.RadioItems(id=MODE, inline=True, className="radio")),
+                    _control("Neighbour graph", dcc.Dropdown(id=GRAPH, options=[{"label": "off", "value": 0}] + [
+                        {"label": f"{k} neighbours", "value": k} for k in (3, 5, 10, 20)], **dropdown, className="dd dd-small")),
                     _control("Image cell", dcc.Dropdown(id=CELL, options=[{"label": f"{c} px", "value": c} for c in CELLS],
                                                         **dropdown, className="dd dd-tiny"), cls="cell-control"),
                     _control("Size", dcc.Slider(id=SIZE, min=0.2, max=8, step=0.1, value=1, marks=None,
