@@ -139,7 +139,9 @@
       }
       if (S.keys.edges !== view.edges) {
         jobs.push(view.edges
-          ? fetchArray("/api/edges.bin?" + view.edges, Uint32Array).then((a) => { S.edges = a; S.keys.edges = view.edges; S.edgeLines = null; })
+          ? fetchArray("/api/edges.bin?" + view.edges, Uint32Array)
+            .then((a) => { S.edges = a; S.keys.edges = view.edges; S.edgeLines = null; })
+            .catch((e) => { S.edges = null; S.keys.edges = view.edges; status("No neighbour graph: " + e.message); })
           : Promise.resolve().then(() => { S.edges = null; S.keys.edges = null; S.edgeLines = null; }));
       }
       if (view.mode === "words" && S.keys.labels !== view.labels) {
