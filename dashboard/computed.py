@@ -151,12 +151,19 @@ def get_layout(
     return Layout(xy, hit, "cache" if hit else "computed")
 
 
-def get_neighbors(dataset: Dataset, space: str | int, k: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest neighbours of every item in a latent space, cached."""
+def get_neighbors(
+    dataset: Dataset, space: str | int, k: int = 20, *, cached_only: bool = False
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ``k`` nearest neighbours of every item in a latent space, cached.
+
+    With ``cached_only`` nothing is computed: ``None`` when not cached yet.
+    """
     s = dataset.space(space)
     k = Param(int, 20, 1, 200).check("neighbors", "k", k)
     key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "knn", {"k": k, "metric": dataset.metric})
     with cache_mod.open_cache(dataset.path.parent) as c:
+        if cached_only:
+            return c.get(key, retry=True)
         value, _ = cache_mod.get_or_compute(
             c, key, lambda: neighbors_mod.knn(dataset.latent(s.id), k=k, metric=dataset.metric)
         )

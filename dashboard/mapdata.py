@@ -128,16 +128,13 @@ def edges(ds: Dataset, state: ViewState) -> np.ndarray:
     Neighbour lists above EXACT_MAX items take pynndescent about a minute at
     100k: those are served once cached (``export-network`` fills the cache).
     """
-    if ds.n > EXACT_MAX:
-        s = ds.space(state.space)
-        key = cache_mod.make_key(ds.name, s.fingerprint, s.id, "knn", {"k": state.graph, "metric": ds.metric})
-        with cache_mod.open_cache(ds.path.parent) as c:
-            if key not in c:
-                raise LayoutPending(
-                    f"the {state.graph}-neighbour graph of {ds.name} is not computed yet: run "
-                    f"`python -m dashboard export-network --dataset {ds.name} --dim {state.space} --n-neighbors {state.graph}`"
-                )
-    idx, dist = get_neighbors(ds, state.space, k=state.graph)
+    found = get_neighbors(ds, state.space, k=state.graph, cached_only=ds.n > EXACT_MAX)
+    if found is None:
+        raise LayoutPending(
+            f"the {state.graph}-neighbour graph of {ds.name} is not computed yet: run "
+            f"`python -m dashboard export-network --dataset {ds.name} --dim {state.space} --n-neighbors {state.graph}`"
+        )
+    idx, dist = found
     e = knn_edges(idx, dist)
     return np.stack([e["source"], e["target"]], axis=1).astype(np.uint32)
 

@@ -104,3 +104,12 @@ def test_export_rows(data_dir, digits_ds):
     assert list(table.columns[:2]) == ["i", "name"] and {"x", "y", "latent_dim", "projection", "label"} <= set(table.columns)
     filtered = mapdata.export_table(digits_ds, state, "filtered")
     assert set(filtered["label"].astype(str)) == {"1"} and len(filtered) == (digits_ds.meta["label"].astype(str) == "1").sum()
+
+
+def test_neighbours_can_be_asked_for_only_when_cached(digits_ds):
+    from dashboard.computed import get_neighbors
+
+    assert get_neighbors(digits_ds, "8", k=13, cached_only=True) is None
+    idx, dist = get_neighbors(digits_ds, "8", k=13)
+    again = get_neighbors(digits_ds, "8", k=13, cached_only=True)
+    assert np.array_equal(again[0], idx) and np.array_equal(again[1], dist)
