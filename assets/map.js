@@ -17,7 +17,7 @@
     deck: null, container: null, converter: null, view: null, spec: null,
     keys: {}, positions: null, colors: null, mask: null, levels: null, labels: null, edges: null, edgeLines: null,
     atlas: null, atlasKey: null, mappings: [],
-    selection: [], selectionSet: new Set(), focus: null, focusFromMap: null,
+    selection: [], focus: null, focusFromMap: null,
     camera: null, wantedCamera: null, fitted: false, level: 0,
     tool: "pan", spaceHeld: false, version: 0, drawnVersion: -1, firstFrameAt: null,
     tooltipFor: -1, items: new Map(), urlTimer: null, timings: {},
@@ -419,7 +419,6 @@
 
   function setSelection(sel) {
     S.selection = (sel || []).slice().sort((a, b) => a - b);
-    S.selectionSet = new Set(S.selection);
     draw();
     scheduleUrl();
     return S.selection.length;

@@ -21,7 +21,7 @@ from . import mapdata
 from .errors import DashboardError
 from .export import neutralize_formulas
 from .store import list_datasets, open_dataset
-from .viewstate import parse
+from .viewstate import CELLS, parse
 
 
 @lru_cache(maxsize=1)
@@ -158,7 +158,7 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
             ds = open_dataset(data_dir, name)
         except DashboardError:
             abort(404)
-        if cell not in (16, 32, 64, 128):
+        if cell not in CELLS:
             abort(404)
         resp = Response(mapdata.atlas_texture(ds, cell, k), mimetype="image/png")
         resp.headers["Cache-Control"] = "private, max-age=3600"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import parse_qs, urlencode
@@ -282,6 +282,3 @@ def _number(text: str | None, what: str, bounds: tuple[float, float], default: f
         notices.append(f"{what} {text!r} must be a number from {bounds[0]:g} to {bounds[1]:g}; using {default:g}.")
         return default
 
-
-def with_changes(state: ViewState, **changes) -> ViewState:
-    return replace(state, **changes)

@@ -3,6 +3,7 @@ details, selection. Thin: they parse, read the store and the cache, and render."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import parse_qs, quote, urlencode
 
 import numpy as np
@@ -55,13 +56,12 @@ def _filters_panel(ds: Dataset, state: ViewState) -> list:
                              value=state.filters.get(col, [])),
             ]))
         elif kind in ("numeric", "date"):
-            v = numeric_values(meta[col], kind)
-            v = v[np.isfinite(v)]
-            if not len(v) or v.min() == v.max():
+            span = _value_range(ds, col)
+            if span is None or span[0] == span[1]:
                 continue
-            lo, hi = float(v.min()), float(v.max())
+            lo, hi, whole = span
             chosen = state.ranges.get(col, (lo, hi))
-            step = 1 if np.all(v == np.round(v)) else (hi - lo) / 100
+            step = 1 if whole else (hi - lo) / 100
             out.append(html.Label(className="filter", children=[
                 html.Span(col),
                 dcc.RangeSlider(id={"type": ids.RANGE, "column": col}, min=lo, max=hi, step=step,
@@ -175,10 +175,12 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
         pairs.append(("regex", "1"))
     for item, values in zip(ctx.inputs_list[14], categories):
         pairs += [(f"f.{item['id']['column']}", v) for v in values or []]
+    shown_ds = _dataset(dataset) if ranges else None
     for item, value in zip(ctx.inputs_list[15], ranges):
         col = item["id"]["column"]
-        lo_hi = _slider_range(dataset, col)
-        if value and lo_hi and (value[0] > lo_hi[0] or value[1] < lo_hi[1]):
+        span = _value_range(shown_ds, col) if col in shown_ds.schema else None
+        # a slider at its full span is no filter (and stays out of the URL)
+        if value and span and (value[0] > span[0] or value[1] < span[1]):
             pairs.append((f"r.{col}", f"{value[0]},{value[1]}"))
     state, notices = parse(_data_dir(), urlencode(pairs))
     if state is None:
@@ -197,7 +199,7 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
         # Re-sending the same job would restart it: only a different one is sent.
         job = wanted if wanted != running_job else no_update
         pending = f"Computing {state.proj.upper()} of latent space {state.space}; showing PCA meanwhile."
-        layout_state = ViewState(**{**state.__dict__, "proj": "pca", "params": {}})
+        layout_state = replace(state, proj="pca", params={})
 
     count = None
     if state.search:
@@ -223,13 +225,11 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
     return view, job, _legend(legend, state.hide), count, _notices(notices)
 
 
-def _slider_range(dataset: str, column: str) -> tuple[float, float] | None:
-    ds = _dataset(dataset)
-    if column not in ds.schema:
-        return None
+def _value_range(ds: Dataset, column: str) -> tuple[float, float, bool] | None:
+    """What a column's range slider spans: finite (min, max, all whole numbers), None if empty."""
     v = numeric_values(ds.meta[column], ds.schema[column])
     v = v[np.isfinite(v)]
-    return (float(v.min()), float(v.max())) if len(v) else None
+    return (float(v.min()), float(v.max()), bool(np.all(v == np.round(v)))) if len(v) else None
 
 
 @callback(
@@ -425,12 +425,11 @@ clientside_callback(
     Output("camera-ack", "data"), Input(ids.CAMERA, "data"),
 )
 clientside_callback(
-    # The cell size matters only for images (CSS keys off data-mode).
-    "function(mode) { const v = document.querySelector('.viewer'); if (v) v.dataset.mode = mode || ''; return mode; }",
-    Output("mode-ack", "data"), Input(ids.MODE, "value"),
-)
-clientside_callback(
-    # Show only the chosen projection's parameters (CSS keys off data-proj).
-    "function(proj) { const v = document.querySelector('.viewer'); if (v) v.dataset.proj = proj || ''; return proj; }",
-    Output("proj-ack", "data"), Input(ids.PROJ, "value"),
+    # CSS shows only the chosen projection's parameters and, for images, the cell size.
+    """function(mode, proj) {
+        const v = document.querySelector('.viewer');
+        if (v) { v.dataset.mode = mode || ''; v.dataset.proj = proj || ''; }
+        return [mode, proj];
+    }""",
+    Output("controls-ack", "data"), Input(ids.MODE, "value"), Input(ids.PROJ, "value"),
 )

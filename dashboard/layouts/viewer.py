@@ -69,7 +69,7 @@ def page(dataset_names: list[str]) -> html.Div:
             dcc.Location(id=URL, refresh=False),
             dcc.Store(id=VIEW), dcc.Store(id=JOB), dcc.Store(id=READY), dcc.Store(id=HIDE, data=[]),
             dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA),
-            *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "proj-ack", "mode-ack")],
+            *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "controls-ack")],
             html.Header(
                 className="topbar controls",
                 children=[
