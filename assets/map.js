@@ -12,10 +12,13 @@
   const FIT_MARGIN = 2.3;       // layouts fill [-1, 1]; show a little more
   const BASE_SCALE = 400;       // must match compute/declutter.py
   const URL_SELECTION_MAX = 6000;  // and viewstate.MAX_SELECTION_CHARS
+  const SIZE_BY_RANGE = [0.35, 3.0];  // radius factors of the smallest and largest "size by" value
+  const EDGE_RGB = [70, 80, 95];
 
   const S = {
     deck: null, container: null, converter: null, view: null, spec: null,
     keys: {}, positions: null, colors: null, mask: null, levels: null, labels: null, edges: null, edgeLines: null,
+    sizes: null, sizeScaled: null, networkFormat: "gexf",
     atlas: null, atlasKey: null, mappings: [],
     selection: [], focus: null, focusFromMap: null,
     camera: null, wantedCamera: null, fitted: false, level: 0,
@@ -137,10 +140,20 @@
           ? fetchArray("/api/mask.bin?" + view.mask, Uint8Array).then((a) => { S.mask = a; S.keys.mask = view.mask; })
           : Promise.resolve().then(() => { S.mask = null; S.keys.mask = null; }));
       }
+      if (S.keys.sizes !== view.sizes) {
+        jobs.push(view.sizes
+          ? fetchArray("/api/sizes.bin?" + view.sizes, Uint8Array).then((a) => { S.sizes = a; S.keys.sizes = view.sizes; })
+          : Promise.resolve().then(() => { S.sizes = null; S.keys.sizes = null; }));
+      }
       if (S.keys.edges !== view.edges) {
         jobs.push(view.edges
-          ? fetchArray("/api/edges.bin?" + view.edges, Uint32Array)
-            .then((a) => { S.edges = a; S.keys.edges = view.edges; S.edgeLines = null; })
+          ? fetchArray("/api/edges.bin?" + view.edges, Uint8Array)
+            .then((a) => {
+              // m × 2 uint32 index pairs, then m opacities (see routes.edges)
+              const m = a.length / 9;
+              S.edges = {pairs: new Uint32Array(a.buffer, 0, 2 * m), alpha: a.subarray(8 * m)};
+              S.keys.edges = view.edges; S.edgeLines = null;
+            })
             .catch((e) => { S.edges = null; S.keys.edges = view.edges; status("No neighbour graph: " + e.message); })
           : Promise.resolve().then(() => { S.edges = null; S.keys.edges = null; S.edgeLines = null; }));
       }
@@ -223,6 +236,7 @@
           data: {length: t.count, attributes: {
             getPosition: {value: pos.subarray(2 * a, 2 * b), size: 2},
             getColor: {value: colors.subarray(4 * a, 4 * b), size: 4},
+            ...sizeAttribute("getSize", "images", a, b),
           }},
           iconAtlas: "/api/atlas/" + encodeURIComponent(view.dataset) + "/" + S.atlas.cell + "/" + k + ".png",
           iconMapping: S.mappings[k],
@@ -237,6 +251,7 @@
         data: {length: n, attributes: {
           getPosition: {value: pos, size: 2},
           getFillColor: {value: colors, size: 4},
+          ...sizeAttribute("getRadius", "points", 0, n),
         }},
         first: 0,
       }));
@@ -273,18 +288,43 @@
     S.deck.setProps({layers});
   }
 
+  function sizeAttribute(accessor, kind, a, b) {
+    // "Size by": one byte per item from the server, scaled around the layer's own size.
+    if (!S.sizes) return {};
+    if (!S.sizeScaled || S.sizeScaled.key !== S.keys.sizes + "|" + kind + "|" + S.view.size) {
+      const base = S.spec.layers[kind][accessor], [lo, hi] = SIZE_BY_RANGE, out = new Float32Array(S.sizes.length);
+      for (let i = 0; i < out.length; i++) out[i] = base * (lo + (hi - lo) * S.sizes[i] / 255);
+      S.sizeScaled = {key: S.keys.sizes + "|" + kind + "|" + S.view.size, values: out};
+    }
+    return {[accessor]: {value: S.sizeScaled.values.subarray(a, b), size: 1}};
+  }
+
+  function edgeScope() {
+    // Which sources' edges are drawn: every item, the selection or the clicked item.
+    const scope = S.view.edgeScope || "all";
+    if (scope === "selection") return {key: "selection:" + S.selection.join(","), keep: new Set(S.selection)};
+    if (scope === "item") return {key: "item:" + S.focus, keep: new Set(S.focus === null ? [] : [S.focus])};
+    return {key: "all", keep: null};
+  }
+
   function edgeLayer() {
-    // Segment end points gathered once per (layout, graph): 16 bytes per edge on
-    // the GPU, nothing sent but the 8-byte index pairs.
-    if (!S.edgeLines) {
-      const e = S.edges, pos = S.positions, m = e.length / 2;
-      const src = new Float32Array(2 * m), dst = new Float32Array(2 * m);
-      for (let k = 0; k < m; k++) {
-        const a = e[2 * k], b = e[2 * k + 1];
-        src[2 * k] = pos[2 * a]; src[2 * k + 1] = pos[2 * a + 1];
-        dst[2 * k] = pos[2 * b]; dst[2 * k + 1] = pos[2 * b + 1];
-      }
-      S.edgeLines = {length: m, attributes: {getSourcePosition: {value: src, size: 2}, getTargetPosition: {value: dst, size: 2}}};
+    // Segment end points and colours gathered once per (layout, graph, scope): 20 bytes
+    // per edge on the GPU, nothing sent but the 9-byte edges (index pairs and opacity).
+    const scope = edgeScope();
+    if (!S.edgeLines || S.edgeLines.scope !== scope.key) {
+      const {pairs, alpha} = S.edges, pos = S.positions, keep = scope.keep;
+      const chosen = [];
+      for (let k = 0; k < alpha.length; k++) if (!keep || keep.has(pairs[2 * k])) chosen.push(k);
+      const m = chosen.length;
+      const src = new Float32Array(2 * m), dst = new Float32Array(2 * m), rgba = new Uint8Array(4 * m);
+      chosen.forEach((k, j) => {
+        const a = pairs[2 * k], b = pairs[2 * k + 1];
+        src[2 * j] = pos[2 * a]; src[2 * j + 1] = pos[2 * a + 1];
+        dst[2 * j] = pos[2 * b]; dst[2 * j + 1] = pos[2 * b + 1];
+        rgba.set(EDGE_RGB, 4 * j); rgba[4 * j + 3] = keep ? Math.min(255, 2 * alpha[k]) : alpha[k];
+      });
+      S.edgeLines = {scope: scope.key, length: m, attributes: {
+        getSourcePosition: {value: src, size: 2}, getTargetPosition: {value: dst, size: 2}, getColor: {value: rgba, size: 4}}};
     }
     return template("edges", {id: "edges", data: S.edgeLines});
   }
@@ -509,14 +549,14 @@
 
   // ------------------------------------------------------------------ page events
 
-  function download(rows) {
+  function download(path, extra) {
     // A POST form: a large selection does not fit in a URL, and the browser
-    // saves the CSV itself (the server sets Content-Disposition).
+    // saves the file itself (the server sets Content-Disposition).
     const form = document.createElement("form");
     form.method = "POST";
-    form.action = "/export/" + encodeURIComponent(S.view.dataset) + ".csv";
+    form.action = "/export/" + encodeURIComponent(S.view.dataset) + path;
     const params = new URLSearchParams(pageQuery("always"));
-    params.set("rows", rows);
+    for (const [k, v] of Object.entries(extra)) params.set(k, v);
     for (const [k, v] of params) {
       const input = document.createElement("input");
       input.type = "hidden"; input.name = k; input.value = v;
@@ -535,7 +575,9 @@
       S.tool = t.id.replace("tool-", "");
       syncOverlay();
     } else if (t.dataset.rows && S.view) {
-      download(t.dataset.rows);
+      download(".csv", {rows: t.dataset.rows});
+    } else if (t.id === "download-network" && S.view) {
+      download("/network", {rows: S.selection.length ? "selection" : "filtered", format: S.networkFormat});
     } else if (t.id === "clear-selection") {
       updateSelection([]);
     }
@@ -552,12 +594,14 @@
 
   window.dashMap = {
     render, setSelection, focus, setCamera,
+    setNetworkFormat: (fmt) => { S.networkFormat = fmt || "gexf"; return S.networkFormat; },
     /** For tests and benchmarks: what is drawn, and when the first frame with data was. */
     stats: () => ({
       version: S.version, drawnVersion: S.drawnVersion, firstFrameAt: S.firstFrameAt, n: S.view ? S.view.n : 0,
       layers: S.deck ? (S.deck.props.layers || []).map((l) => l.id) : [], selection: S.selection.length,
       camera: S.camera && S.camera.target ? [S.camera.target[0], S.camera.target[1], S.camera.zoom] : null,
       mode: S.view ? S.view.mode : null, layout: S.keys.layout, level: S.level,
+      edges: S.edges && S.edgeLines ? S.edgeLines.length : 0, sized: !!S.sizes,
       timings: {...S.timings, firstFrame: S.firstFrameAt},
     }),
     project: (i) => {

@@ -365,9 +365,12 @@ def export_layout(obj: dict, name, space, projection, perplexity, n_neighbors, m
 @click.option("--include-thumbs", is_flag=True, help="Add each node's thumbnail path.")
 @click.option("--include-metadata", is_flag=True, help="Add the metadata columns to nodes (and the source's to edges).")
 @click.option("--plain-columns", is_flag=True, help="CSV: lower-case id/label/source/target/weight instead of Gephi's Id/Label/Source/Target/Weight.")
+@click.option("--communities", is_flag=True,
+              help="Add Louvain community, degree and eigenvector centrality to the nodes, colour them by community, "
+                   "and cache them for the map's colour-by and size-by.")
 @click.pass_obj
 def export_network(obj: dict, name, space, on, projection, n_neighbors, mutual, output, fmt, include_thumbs,
-                   include_metadata, plain_columns) -> None:
+                   include_metadata, plain_columns, communities) -> None:
     """Write the nearest-neighbour network for Gephi (CSV, GEXF or GraphML)."""
     from .network import FORMATS, build_network, write_network
     from .store import open_dataset
@@ -377,7 +380,7 @@ def export_network(obj: dict, name, space, on, projection, n_neighbors, mutual, 
     fmt = fmt or (suffix if suffix in FORMATS else "csv")
     start = time.perf_counter()
     net = build_network(d, space, on=on, projection=projection, n_neighbors=n_neighbors, mutual=mutual,
-                        include_metadata=include_metadata, include_thumbs=include_thumbs)
+                        include_metadata=include_metadata, include_thumbs=include_thumbs, communities=communities)
     written = write_network(net, output, fmt, plain_columns=plain_columns)
     click.echo(
         f"wrote {', '.join(map(str, written))} ({len(net.nodes):,} nodes, {len(net.edges):,} edges; "

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import cache as cache_mod
 from .compute import clusters as clusters_mod
+from .compute import graph as graph_mod
 from .compute import neighbors as neighbors_mod
 from .compute import projections
 from .errors import DashboardError
@@ -167,6 +168,39 @@ def get_neighbors(
         value, _ = cache_mod.get_or_compute(
             c, key, lambda: neighbors_mod.knn(dataset.latent(s.id), k=k, metric=dataset.metric)
         )
+    return value
+
+
+#: Graph metrics (Louvain above all) are computed on request up to this many
+#: items (about 7 s at 20k); larger datasets are served once cached
+#: (``export-network --communities`` fills the cache; Louvain takes ~50 s at 100k).
+GRAPH_METRICS_INLINE_MAX = 20_000
+
+
+def get_graph_metrics(
+    dataset: Dataset, space: str | int, k: int = 10, *, mutual: bool = False, cached_only: bool | None = None
+) -> dict[str, np.ndarray] | None:
+    """Louvain community, degree and eigenvector centrality of the kNN graph of a latent space, cached.
+
+    ``cached_only`` defaults to True above GRAPH_METRICS_INLINE_MAX items;
+    then ``None`` when not cached yet.
+    """
+    s = dataset.space(space)
+    k = Param(int, 10, 1, 200).check("graph", "k", k)
+    if cached_only is None:
+        cached_only = dataset.n > GRAPH_METRICS_INLINE_MAX
+    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "graph-metrics",
+                             {"k": k, "mutual": bool(mutual), "metric": dataset.metric, "seed": RANDOM_STATE})
+
+    def compute() -> dict[str, np.ndarray]:
+        idx, dist = get_neighbors(dataset, s.id, k=k)
+        edges = graph_mod.knn_edges(idx, dist, mutual=bool(mutual))
+        return graph_mod.metrics(dataset.n, edges, seed=RANDOM_STATE)
+
+    with cache_mod.open_cache(dataset.path.parent) as c:
+        if cached_only:
+            return c.get(key, retry=True)
+        value, _ = cache_mod.get_or_compute(c, key, compute)
     return value
 
 

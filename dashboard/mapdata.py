@@ -19,10 +19,11 @@ from .compute import atlas as atlas_mod
 from .compute import beeswarm, colors, declutter
 from .compute.graph import knn_edges
 from .compute.neighbors import EXACT_MAX
-from .computed import get_layout, get_neighbors
+from .computed import GRAPH_METRICS_INLINE_MAX, get_graph_metrics, get_layout, get_neighbors
 from .errors import DashboardError
+from .network import Network, assemble
 from .store import Dataset
-from .viewstate import ViewState
+from .viewstate import GRAPH_COLUMNS, ViewState
 
 ACCENT = (47, 111, 176)
 #: mask bits
@@ -62,12 +63,39 @@ def positions(ds: Dataset, state: ViewState) -> np.ndarray:
     return xy
 
 
-def color_legend(ds: Dataset, column: str) -> tuple[np.ndarray, dict]:
-    """RGBA per item and what the legend shows for it."""
+def graph_metrics(ds: Dataset, state: ViewState) -> dict[str, np.ndarray]:
+    """Community, degree and eigenvector centrality of the view's kNN graph.
+
+    Above GRAPH_METRICS_INLINE_MAX items Louvain takes close to a minute:
+    those are served once cached (``export-network --communities`` fills the cache).
+    """
+    found = get_graph_metrics(ds, state.space, k=state.graph_k, mutual=state.mutual)
+    if found is None:
+        raise LayoutPending(
+            f"the communities of the {state.graph_k}-neighbour graph of {ds.name} ({ds.n:,} items, more than "
+            f"{GRAPH_METRICS_INLINE_MAX:,}) are not computed yet: run `python -m dashboard export-network "
+            f"--dataset {ds.name} --dim {state.space} --n-neighbors {state.graph_k}"
+            f"{' --mutual' if state.mutual else ''} --communities`"
+        )
+    return found
+
+
+def column_values(ds: Dataset, state: ViewState, column: str) -> tuple[pd.Series, str]:
+    """A metadata column or a graph column (``graph:community`` …), and its kind."""
+    if column in GRAPH_COLUMNS:
+        values = graph_metrics(ds, state)[column.split(":", 1)[1]]
+        if column == "graph:community":  # categories named like the legend shows them
+            return pd.Series([f"community {c + 1}" for c in values]), "categorical"
+        return pd.Series(values), GRAPH_COLUMNS[column]
+    return ds.meta[column], ds.schema[column]
+
+
+def color_legend(ds: Dataset, state: ViewState) -> tuple[np.ndarray, dict]:
+    """RGBA per item for the view's colour-by column and what the legend shows for it."""
+    column = state.color
     if not column:
         return colors.single(ds.n, ACCENT), {"kind": "none"}
-    kind = ds.schema[column]
-    values = ds.meta[column]
+    values, kind = column_values(ds, state, column)
     if kind == "categorical":
         rgba, entries = colors.categorical(values)
         return rgba, {"kind": "categorical", "column": column, "entries": entries}
@@ -99,8 +127,9 @@ def passes_filters(ds: Dataset, state: ViewState) -> np.ndarray:
         v = numeric_values(meta[col], ds.schema[col])
         ok &= (v >= lo) & (v <= hi)
     if state.hide and state.color and ds.schema.get(state.color) == "categorical":
-        _, legend = color_legend(ds, state.color)
-        keys = colors.category_keys(meta[state.color], legend["entries"])
+        values, _ = column_values(ds, state, state.color)
+        _, legend = color_legend(ds, state)
+        keys = colors.category_keys(values, legend["entries"])
         ok &= ~np.isin(keys, state.hide)
     return ok
 
@@ -122,21 +151,62 @@ def visible(ds: Dataset, state: ViewState) -> np.ndarray:
     return keep
 
 
-def edges(ds: Dataset, state: ViewState) -> np.ndarray:
-    """(source, target) uint32 pairs of the kNN graph in the shown latent space.
+def sizes(ds: Dataset, state: ViewState) -> np.ndarray:
+    """One byte per item scaling its size by the size-by column (sqrt, central 98 %); 0 where missing."""
+    values, kind = column_values(ds, state, state.size_by)
+    v = numeric_values(values, kind)
+    ok = np.isfinite(v)
+    out = np.zeros(ds.n, np.uint8)
+    if not ok.any():
+        return out
+    lo, hi = np.percentile(v[ok], [1, 99])
+    t = np.clip((v[ok] - lo) / ((hi - lo) or 1.0), 0.0, 1.0)
+    out[ok] = np.round(1 + 254 * np.sqrt(t))  # area grows with the value
+    return out
+
+
+def _knn_edges(ds: Dataset, state: ViewState) -> dict[str, np.ndarray]:
+    """The view's kNN graph as edges (see :func:`knn_edges`).
 
     Neighbour lists above EXACT_MAX items take pynndescent about a minute at
     100k: those are served once cached (``export-network`` fills the cache).
     """
-    found = get_neighbors(ds, state.space, k=state.graph, cached_only=ds.n > EXACT_MAX)
+    found = get_neighbors(ds, state.space, k=state.graph_k, cached_only=ds.n > EXACT_MAX)
     if found is None:
         raise LayoutPending(
-            f"the {state.graph}-neighbour graph of {ds.name} is not computed yet: run "
-            f"`python -m dashboard export-network --dataset {ds.name} --dim {state.space} --n-neighbors {state.graph}`"
+            f"the {state.graph_k}-neighbour graph of {ds.name} is not computed yet: run "
+            f"`python -m dashboard export-network --dataset {ds.name} --dim {state.space} --n-neighbors {state.graph_k}`"
         )
     idx, dist = found
-    e = knn_edges(idx, dist)
-    return np.stack([e["source"], e["target"]], axis=1).astype(np.uint32)
+    return knn_edges(idx, dist, mutual=state.mutual)
+
+
+def edges(ds: Dataset, state: ViewState) -> tuple[np.ndarray, np.ndarray]:
+    """The kNN graph of the shown latent space: (source, target) uint32 pairs, and a uint8 opacity per edge.
+
+    Opacity grows with the edge weight (closer neighbours draw stronger).
+    """
+    e = _knn_edges(ds, state)
+    w = e["weight"]
+    if len(w):
+        lo, hi = np.percentile(w, [2, 98])
+        alpha = 30 + 170 * np.clip((w - lo) / ((hi - lo) or 1.0), 0.0, 1.0)
+    else:
+        alpha = w
+    return np.stack([e["source"], e["target"]], axis=1).astype(np.uint32), np.round(alpha).astype(np.uint8)
+
+
+def network(ds: Dataset, state: ViewState, rows: str) -> Network:
+    """The network the map shows for a download: the chosen rows and the kNN edges among them,
+    at their map positions, in their map colours, sized by the size-by column (else in-degree)."""
+    idx = rows_for_export(ds, state, rows)
+    if not len(idx):
+        raise DashboardError(f"no items to export: the {rows} rows are empty")
+    rgba, _ = color_legend(ds, state)
+    size = 4.0 + 16.0 * sizes(ds, state) / 255.0 if state.size_by else None
+    metrics = get_graph_metrics(ds, state.space, k=state.graph_k, mutual=state.mutual)  # None: not cached, too large
+    return assemble(ds, positions(ds, state), _knn_edges(ds, state), rows=idx, colours=rgba, sizes=size,
+                    metrics=metrics, include_metadata=True)
 
 
 def labels(ds: Dataset) -> list[str]:

@@ -9,16 +9,18 @@ and sizes as visual attributes, so the graph opens laid out.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from plotly.colors import qualitative, unlabel_rgb
 
+from .compute import colors
 from .compute.graph import knn_edges
+from .compute.graph import metrics as graph_metrics
 from .compute.neighbors import knn
-from .computed import get_layout, get_neighbors
+from .computed import get_graph_metrics, get_layout, get_neighbors
 from .errors import DashboardError
 from .export import write_csv
 from .store import Dataset, atomic_path
@@ -27,9 +29,7 @@ FORMATS = ("csv", "gexf", "graphml")
 SPACES = ("latent", "layout")
 #: Gephi's default canvas is a few thousand units wide; layouts are in [-1, 1].
 POSITION_SCALE = 1000.0
-# The colour-blind-safe palette the summary preview uses, so Gephi shows the same colours.
-PALETTE = [tuple(int(v) for v in unlabel_rgb(c)) for c in qualitative.Safe]
-OTHER_COLOR = (187, 187, 187)
+OTHER_COLOR = colors.OTHER_COLOR
 
 
 @dataclass
@@ -48,8 +48,13 @@ def build_network(
     mutual: bool = False,
     include_metadata: bool = False,
     include_thumbs: bool = False,
+    communities: bool = False,
 ) -> Network:
-    """The kNN network of a latent space (or of its 2-D layout), positioned by ``projection``."""
+    """The kNN network of a latent space (or of its 2-D layout), positioned by ``projection``.
+
+    With ``communities`` nodes get Louvain ``community``, ``degree`` and
+    ``eigenvector`` columns and are coloured by community.
+    """
     if on not in SPACES:
         raise DashboardError(f"--space must be one of {', '.join(SPACES)}, got {on!r}")
     if not 1 <= int(n_neighbors) <= 200:
@@ -61,6 +66,48 @@ def build_network(
     else:  # what PixPlot's Gephi script did: neighbours on the map itself
         idx, dist = knn(xy, k=int(n_neighbors), metric="euclidean")
     e = knn_edges(idx, dist, mutual=mutual)
+    metrics = None
+    if communities:
+        # On the latent graph this is the cached result the map's colour-by uses.
+        metrics = (get_graph_metrics(ds, space, k=int(n_neighbors), mutual=mutual, cached_only=False) if on == "latent"
+                   else graph_metrics(ds.n, e))
+    colours = _palette_colours(ds.meta[ds.label_column]) if ds.label_column else None
+    if metrics is not None:
+        colours = _palette_colours(pd.Series(metrics["community"]))
+    return assemble(ds, xy, e, colours=colours, metrics=metrics,
+                    include_metadata=include_metadata, include_thumbs=include_thumbs)
+
+
+def _palette_colours(values: pd.Series) -> np.ndarray:
+    """The colours the map's legend gives these categories (largest first, the rest grey)."""
+    rgba, _ = colors.categorical(values)
+    return rgba
+
+
+def assemble(
+    ds: Dataset,
+    xy: np.ndarray,
+    e: dict[str, np.ndarray],
+    *,
+    rows: np.ndarray | None = None,
+    colours: np.ndarray | None = None,
+    sizes: np.ndarray | None = None,
+    metrics: dict[str, np.ndarray] | None = None,
+    include_metadata: bool = False,
+    include_thumbs: bool = False,
+) -> Network:
+    """Nodes and edges tables from a layout and kNN edges (see :func:`knn_edges`).
+
+    ``rows`` keeps those items and the edges between them (what the map's
+    download sends for a selection); ``colours`` (n × 3+ uint8) and ``sizes``
+    default to grey and to the in-degree (hubs, often someone's neighbour, larger).
+    """
+    if rows is not None:
+        keep = np.zeros(ds.n, bool)
+        keep[rows] = True
+        inside = keep[e["source"]] & keep[e["target"]]
+        e = {k: v[inside] for k, v in e.items()}
+    nodes_idx = np.arange(ds.n) if rows is None else np.asarray(rows, np.int64)
     meta = ds.meta
     edges = pd.DataFrame(
         {
@@ -78,26 +125,29 @@ def build_network(
     if include_metadata:
         _add_metadata(edges, meta, rows=e["source"], prefix="source_")
     in_degree = np.bincount(e["target"], minlength=ds.n)
-    colour_by = ds.label_column
-    colours = np.array([OTHER_COLOR] * ds.n)
-    if colour_by:
-        codes, _ = meta[colour_by].factorize()
-        colours = np.array([PALETTE[c % len(PALETTE)] if c >= 0 else OTHER_COLOR for c in codes])
+    if colours is None:
+        colours = np.tile(np.array(OTHER_COLOR, np.uint8), (ds.n, 1))
+    if sizes is None:
+        sizes = 4.0 + 2.0 * np.sqrt(in_degree)
     nodes = pd.DataFrame(
         {
-            "id": meta["i"].to_numpy(),
-            "label": meta["name"].astype(str).to_numpy(),
-            "x": xy[:, 0],
-            "y": xy[:, 1],
-            "color": ["#%02x%02x%02x" % tuple(c) for c in colours],
-            "size": 4.0 + 2.0 * np.sqrt(in_degree),  # hubs (often-neighbours) drawn larger
-            "in_degree": in_degree,
+            "id": meta["i"].to_numpy()[nodes_idx],
+            "label": meta["name"].astype(str).to_numpy()[nodes_idx],
+            "x": xy[nodes_idx, 0],
+            "y": xy[nodes_idx, 1],
+            "color": ["#%02x%02x%02x" % tuple(int(v) for v in c[:3]) for c in colours[nodes_idx]],
+            "size": np.asarray(sizes, np.float64)[nodes_idx],
+            "in_degree": in_degree[nodes_idx],
         }
     )
+    if metrics is not None:
+        nodes["community"] = metrics["community"][nodes_idx] + 1  # 1 = the largest, as the map's legend
+        nodes["degree"] = metrics["degree"][nodes_idx]
+        nodes["eigenvector"] = metrics["eigenvector"][nodes_idx]
     if include_thumbs:
-        nodes["thumbnail"] = [str(ds.image_path(i, thumb=True)) for i in range(ds.n)] if ds.type == "image" else ""
+        nodes["thumbnail"] = [str(ds.image_path(i, thumb=True)) for i in nodes_idx] if ds.type == "image" else ""
     if include_metadata:
-        _add_metadata(nodes, meta, rows=None, prefix="")
+        _add_metadata(nodes, meta, rows=nodes_idx, prefix="")
     return Network(nodes=nodes, edges=edges)
 
 
@@ -184,3 +234,24 @@ def to_networkx(net: Network, visual: str = "gexf"):
         g.add_edge(int(row.source), int(row.target), weight=float(row.weight),
                    distance=float(row.distance), rank=int(row.rank))
     return g
+
+
+def network_bytes(net: Network, fmt: str, stem: str) -> tuple[bytes, str, str]:
+    """The network as one downloadable file: (body, mimetype, file name).
+
+    CSV is two files (edges and nodes), so it comes as a zip of both.
+    """
+    import tempfile
+    import zipfile
+
+    if fmt not in FORMATS:
+        raise DashboardError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    with tempfile.TemporaryDirectory() as tmp:
+        written = write_network(net, Path(tmp) / f"{stem}.{fmt}", fmt)
+        if fmt != "csv":
+            return written[0].read_bytes(), "application/xml", written[0].name
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for path in written:
+                z.write(path, path.name)
+        return buf.getvalue(), "application/zip", f"{stem}.zip"

@@ -20,6 +20,7 @@ from flask import Response, abort, request, send_file
 from . import mapdata
 from .errors import DashboardError
 from .export import neutralize_formulas
+from .network import network_bytes
 from .store import list_datasets, open_dataset
 from .viewstate import CELLS, parse
 
@@ -120,10 +121,17 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
     @server.route("/api/colors.bin")
     def colors():
         ds, state = view()
-        rgba, _ = mapdata.color_legend(ds, state.color)
+        rgba, _ = mapdata.color_legend(ds, state)
         resp = _array(rgba)
-        resp.headers["X-View-Key"] = urlencode({"dataset": ds.name, "color": state.color})
+        resp.headers["X-View-Key"] = urlencode(state.column_query("color", state.color))
         return resp
+
+    @server.route("/api/sizes.bin")
+    def sizes():
+        ds, state = view()
+        if not state.size_by:
+            return _error("sizeby must name a numeric or graph column, e.g. sizeby=graph:degree")
+        return _array(mapdata.sizes(ds, state))
 
     @server.route("/api/mask.bin")
     def mask():
@@ -132,10 +140,12 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
 
     @server.route("/api/edges.bin")
     def edges():
+        """m edges as m × 2 uint32 (source, target), then m uint8 opacities: 9 bytes per edge."""
         ds, state = view()
         if not state.graph:
             return _error("graph must name a number of neighbours, e.g. graph=10")
-        return _array(mapdata.edges(ds, state))
+        pairs, alpha = mapdata.edges(ds, state)
+        return _bytes(pairs.astype("<u4").tobytes() + alpha.tobytes(), "application/octet-stream")
 
     @server.route("/api/levels.bin")
     def levels():
@@ -188,6 +198,19 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         neutralize_formulas(table).to_csv(buf, index=False)
         filename = f"{ds.name}-{state.space}-{state.proj}-{rows}.csv"
         resp = Response(buf.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8")
+        resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return resp
+
+    @server.route("/export/<name>/network", methods=["GET", "POST"])
+    def export_network(name: str):
+        """The map's neighbour network for Gephi: ``format=gexf|graphml|csv`` (CSV: a zip of edges and nodes),
+        ``rows=selection|filtered|all`` (default: selection if any, else filtered)."""
+        ds, state = view(name)
+        rows = request.values.get("rows") or ("selection" if state.selection else "filtered")
+        net = mapdata.network(ds, state, rows)
+        stem = f"{ds.name}-{state.space}-{state.graph_k}nn-{rows}"
+        body, mimetype, filename = network_bytes(net, request.values.get("format") or "gexf", stem)
+        resp = Response(body, mimetype=mimetype)
         resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return resp
 

@@ -23,6 +23,13 @@ MODES = ("points", "images", "words")
 CELLS = (16, 32, 64, 128)
 SIZE_RANGE = (0.2, 8.0)
 MAX_GRAPH_K = 30
+#: Neighbours of the graph behind the graph columns while no graph is drawn.
+DEFAULT_GRAPH_K = 10
+#: Which edges the overlay draws: all, those of the selection, those of the clicked item.
+EDGE_SCOPES = ("all", "selection", "item")
+#: Columns computed from the kNN graph of the shown latent space (Louvain
+#: communities, centralities), offered beside the metadata columns.
+GRAPH_COLUMNS = {"graph:community": "categorical", "graph:degree": "numeric", "graph:eigenvector": "numeric"}
 #: Selections longer than this (encoded) are left out of the URL; the page says so.
 MAX_SELECTION_CHARS = 6000
 
@@ -49,6 +56,26 @@ class ViewState:
     selection: list[int] = field(default_factory=list)
     camera: tuple[float, float, float] | None = None
     graph: int = 0  # neighbours per item drawn as edges (0: no graph)
+    mutual: bool = False  # only edges whose reverse is also a kNN edge
+    edges: str = "all"  # which edges are drawn: EDGE_SCOPES
+    size_by: str = ""  # a numeric or graph column scaling each item
+
+    @property
+    def graph_k(self) -> int:
+        """Neighbours of the graph the overlay and the graph columns use."""
+        return self.graph or DEFAULT_GRAPH_K
+
+    def graph_query(self) -> dict:
+        """The parameters that decide the kNN graph (edges and graph columns)."""
+        q = {"dataset": self.dataset, "dim": self.space, "graph": self.graph_k}
+        if self.mutual:
+            q["mutual"] = 1
+        return q
+
+    def column_query(self, key: str, column: str) -> dict:
+        """The parameters that decide one column's values: a graph column also depends on the graph."""
+        q = {"dataset": self.dataset, key: column}
+        return {**self.graph_query(), **q} if column in GRAPH_COLUMNS else q
 
     def layout_query(self) -> dict:
         """The parameters that decide positions (and nothing else)."""
@@ -71,6 +98,12 @@ class ViewState:
             pairs.append(("cell", str(self.cell)))
         if self.graph:
             pairs.append(("graph", str(self.graph)))
+        if self.mutual:
+            pairs.append(("mutual", "1"))
+        if self.edges != "all":
+            pairs.append(("edges", self.edges))
+        if self.size_by:
+            pairs.append(("sizeby", self.size_by))
         if self.regex:
             pairs.append(("regex", "1"))
         for col, values in self.filters.items():
@@ -183,22 +216,24 @@ def parse(
     defaults = projection_params(ds, state.proj, {})
     state.params = {k: full[k] for k in given if full[k] != defaults[k]}
 
-    def column(key: str, allowed: tuple[str, ...], what: str) -> str | None:
+    def column(key: str, allowed: tuple[str, ...], what: str, graph: bool = False) -> str | None:
         value = one(key)
         if value is None:
             return None
-        if value == "" or schema.get(value) in allowed:
+        kinds = {**schema, **GRAPH_COLUMNS} if graph else schema
+        if value == "" or kinds.get(value) in allowed:
             return value
-        options = [c for c, t in schema.items() if t in allowed]
+        options = [c for c, t in kinds.items() if t in allowed]
         notices.append(f"{what}: no column {value!r} (choose from {', '.join(options) or 'none'}); ignored.")
         return None
 
-    color = column("color", ("categorical", "numeric", "color", "date"), "Colour by")
+    color = column("color", ("categorical", "numeric", "color", "date"), "Colour by", graph=True)
     if color is not None:
         state.color = color
     state.hide = [h for h in q.get("hide", []) if h]
     y = column("y", ("categorical", "numeric", "date"), "Y axis")
     state.y = y or ""
+    state.size_by = column("sizeby", ("numeric", "date"), "Size by", graph=True) or ""
     field_ = column("field", ("index", "categorical", "text", "numeric", "date", "color"), "Search field")
     state.search_field = field_ or "name"
     state.search = (one("q") or "")[:500]
@@ -224,6 +259,13 @@ def parse(
             state.graph = int(graph)
         else:
             notices.append(f"Graph {graph!r} must be a number of neighbours from 1 to {MAX_GRAPH_K}; no graph shown.")
+    state.mutual = one("mutual") in ("1", "true", "on")
+    edges = one("edges")
+    if edges not in (None, ""):
+        if edges in EDGE_SCOPES:
+            state.edges = edges
+        else:
+            notices.append(f"Edges {edges!r} must be one of {', '.join(EDGE_SCOPES)}; showing all.")
     cell = one("cell")
     if cell is not None:
         if cell.isdigit() and int(cell) in CELLS:

@@ -113,3 +113,22 @@ def test_neighbours_can_be_asked_for_only_when_cached(digits_ds):
     idx, dist = get_neighbors(digits_ds, "8", k=13)
     again = get_neighbors(digits_ds, "8", k=13, cached_only=True)
     assert np.array_equal(again[0], idx) and np.array_equal(again[1], dist)
+
+
+def test_graph_columns_of_a_large_dataset_wait_for_the_cli(data_dir, digits_ds, monkeypatch):
+    import pytest
+    from click.testing import CliRunner
+
+    from dashboard import computed
+    from dashboard.cli import cli
+
+    monkeypatch.setattr(computed, "GRAPH_METRICS_INLINE_MAX", 1000)  # digits (1,797) counts as large
+    state, _ = parse(data_dir, "dataset=digits&dim=32&graph=7&color=graph:community")
+    with pytest.raises(mapdata.LayoutPending, match="--n-neighbors 7 --communities"):
+        mapdata.color_legend(digits_ds, state)
+    r = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "export-network", "--dataset", "digits", "--dim", "32",
+                                 "--projection", "pca", "--n-neighbors", "7", "--communities",
+                                 "-o", str(data_dir.parent / "g.gexf")])
+    assert r.exit_code == 0, r.output
+    rgba, legend = mapdata.color_legend(digits_ds, state)  # now cached: served
+    assert legend["entries"][0]["value"] == "community 1" and rgba.shape == (1797, 4)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from dashboard.cli import cli
 from dashboard.compute.graph import knn_edges
+from dashboard.compute.neighbors import knn
 from dashboard.network import build_network, nodes_path, write_network
 
 
@@ -80,3 +81,47 @@ def test_cli_export_network(data_dir, tmp_path):
     bad = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "export-network", "--dataset", "digits",
                                    "--dim", "3", "-o", str(out)])
     assert bad.exit_code == 1 and "has no latent space '3'" in bad.output
+
+
+def test_graph_metrics_find_the_digits(digits_ds):
+    from sklearn.metrics import adjusted_rand_score
+
+    from dashboard.compute.graph import metrics
+
+    idx, dist = knn(digits_ds.latent("64"), k=10)
+    m = metrics(1797, knn_edges(idx, dist))
+    labels = digits_ds.meta["label"].to_numpy()
+    assert adjusted_rand_score(labels, m["community"]) > 0.5  # Louvain communities follow the digits
+    assert np.bincount(m["community"]).argmax() == 0  # community 0 is the largest
+    assert (m["degree"] >= 10).all()  # k out-edges, plus in-edges from others
+    assert m["eigenvector"].min() >= 0 and m["eigenvector"].max() == pytest.approx(1.0)
+    # the hub of the graph is someone's neighbour far more often than the least central item
+    assert m["degree"][m["eigenvector"].argmax()] > m["degree"][m["eigenvector"].argmin()]
+
+
+def test_eigenvector_centrality_on_a_split_graph():
+    import networkx as nx
+
+    from dashboard.compute.graph import eigenvector, undirected
+
+    # two triangles (λ = 2), a pair (λ = 1) and an isolated item: comparable across components
+    e = {"source": np.array([0, 1, 2, 3, 4, 5, 6]), "target": np.array([1, 2, 0, 4, 5, 3, 7]), "weight": np.ones(7)}
+    assert eigenvector(undirected(9, e)) == pytest.approx([1, 1, 1, 1, 1, 1, 0.5, 0.5, 0])
+    # on a connected graph: networkx's eigenvector centrality, scaled to 1 at the hub
+    g = nx.karate_club_graph()
+    ours = eigenvector(g)
+    theirs = nx.eigenvector_centrality_numpy(g, weight=None)
+    expected = np.array([theirs[i] for i in range(g.number_of_nodes())])
+    assert ours == pytest.approx(expected / expected.max(), abs=1e-6)
+
+
+def test_cli_export_network_with_communities(data_dir, tmp_path):
+    out = tmp_path / "c.csv"
+    r = CliRunner().invoke(cli, ["--data-dir", str(data_dir), "export-network", "--dataset", "digits", "--dim", "16",
+                                 "--projection", "pca", "--communities", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    nodes = pd.read_csv(nodes_path(out))
+    assert {"community", "degree", "eigenvector"} <= set(nodes.columns) and nodes["community"].min() == 1
+    # nodes are coloured by community: the largest community shares one colour
+    assert nodes.loc[nodes["community"] == 1, "color"].nunique() == 1
+    assert nodes["color"].nunique() >= 5

@@ -119,9 +119,66 @@ def test_the_pages_early_download_of_a_pending_layout_is_not_an_error(client):
     assert resp.status_code == 204 and resp.data == b""
 
 
+def _edges(client, query):
+    body = _array(client.get("/api/edges.bin?" + query), "u1")
+    m = len(body) // 9
+    return body[: 8 * m].view("<u4").reshape(m, 2), body[8 * m:]
+
+
 def test_neighbour_graph_edges(client):
-    resp = client.get("/api/edges.bin?dataset=digits&dim=16&graph=5")
-    pairs = _array(resp, "<u4").reshape(-1, 2)
-    assert pairs.shape == (1797 * 5, 2) and pairs.max() < 1797
+    pairs, alpha = _edges(client, "dataset=digits&dim=16&graph=5")
+    assert pairs.shape == (1797 * 5, 2) and pairs.max() < 1797 and len(alpha) == len(pairs)
     assert (pairs[:, 0] != pairs[:, 1]).all() and np.array_equal(np.bincount(pairs[:, 0]), np.full(1797, 5))
+    # opacity follows the weight: each item's closest neighbour draws at least as strong as its 5th
+    assert (alpha.reshape(1797, 5)[:, 0] >= alpha.reshape(1797, 5)[:, 4]).all() and alpha.max() > alpha.min()
+    mutual, _ = _edges(client, "dataset=digits&dim=16&graph=5&mutual=1")
+    both = {(a, b) for a, b in pairs.tolist()}
+    assert 0 < len(mutual) < len(pairs) and all((b, a) in both for a, b in mutual.tolist())
     assert client.get("/api/edges.bin?dataset=digits").status_code == 400
+
+
+def test_graph_columns_colour_and_size_the_map(client):
+    resp = client.get("/api/colors.bin?dataset=digits&dim=16&graph=5&color=graph:community")
+    assert resp.status_code == 200 and "graph=5" in resp.headers["X-View-Key"]
+    rgba = _array(resp, "u1").reshape(1797, 4)
+    assert len({tuple(c) for c in rgba.tolist()}) >= 5  # several communities, several colours
+    sizes = _array(client.get("/api/sizes.bin?dataset=digits&dim=16&graph=5&sizeby=graph:degree"), "u1")
+    assert len(sizes) == 1797 and sizes.min() >= 1 and sizes.max() == 255
+    eig = _array(client.get("/api/sizes.bin?dataset=digits&dim=16&sizeby=graph:eigenvector"), "u1")
+    assert len(eig) == 1797 and not np.array_equal(eig, sizes)
+    assert client.get("/api/sizes.bin?dataset=digits").status_code == 400
+
+
+@pytest.mark.parametrize("fmt", ["gexf", "graphml", "csv"])
+def test_network_download_holds_the_rows_and_the_edges_among_them(client, fmt, tmp_path):
+    import networkx as nx
+    import zipfile
+
+    sel = "0-99.500-549"
+    resp = client.post("/export/digits/network", data={"dim": "16", "proj": "pca", "graph": "5", "sel": sel,
+                                                       "color": "graph:community", "format": fmt})
+    assert resp.status_code == 200, resp.data[:200]
+    chosen = set(range(100)) | set(range(500, 550))
+    pairs, _ = _edges(client, "dataset=digits&dim=16&graph=5")
+    inside = {(a, b) for a, b in pairs.tolist() if a in chosen and b in chosen}
+    if fmt == "csv":
+        assert resp.headers["Content-Disposition"].endswith('.zip"')
+        with zipfile.ZipFile(io.BytesIO(resp.data)) as z:
+            names = sorted(z.namelist())
+            nodes = pd.read_csv(z.open(next(n for n in names if n.endswith("_nodes.csv"))))
+            edges = pd.read_csv(z.open(next(n for n in names if not n.endswith("_nodes.csv"))))
+        assert set(nodes["Id"]) == chosen and {"community", "degree", "eigenvector", "Label", "meta_label"} <= set(nodes.columns)
+        assert set(zip(edges["Source"], edges["Target"])) == inside
+        return
+    path = tmp_path / f"net.{fmt}"
+    path.write_bytes(resp.data)
+    g = nx.read_gexf(path) if fmt == "gexf" else nx.read_graphml(path)
+    assert {int(n) for n in g.nodes} == chosen
+    assert {(int(a), int(b)) for a, b in g.edges} == inside  # the edges among the rows, no others
+    node = g.nodes[next(iter(g.nodes))]
+    assert "community" in node and ("viz" in node or "r" in node)
+
+
+def test_network_download_with_nothing_to_export_is_one_line(client):
+    resp = client.post("/export/digits/network", data={"dim": "16", "proj": "pca", "f.label": "nope", "rows": "filtered"})
+    assert resp.status_code == 400 and resp.data.decode().count("\n") == 1 and "empty" in resp.data.decode()

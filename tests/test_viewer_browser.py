@@ -269,15 +269,55 @@ def test_a_link_to_a_projection_not_computed_yet_opens_cleanly(server, browser):
     page.close()
 
 
-def test_neighbour_graph_overlay(server, browser):
+def test_neighbour_graph_overlay_communities_and_download(server, browser, tmp_path):
+    import networkx as nx
+
     page, errors = open_page(browser, server + "/?dataset=digits&mode=points&proj=pca&dim=64")
     stats = wait_drawn(page)
     without = map_pixels(page, "graph_off.png")
-    choose(page, "graph-select", "10 neighbours")
+    choose(page, "graph-select", "10 nearest")
     stats = wait_drawn(page, stats["drawnVersion"])
-    assert stats["layers"][0] == "edges"
+    assert stats["layers"][0] == "edges" and stats["edges"] == 1797 * 10
     page.wait_for_function("location.search.includes('graph=10')", timeout=10_000)
     with_graph = map_pixels(page, "graph_on.png")
     assert drawn(with_graph) > drawn(without) + 2000  # the edges add visible lines
+
+    # communities as colour-by, centrality as size-by
+    choose(page, "color-select", "community")
+    page.wait_for_function("document.querySelector('#legend').innerText.includes('community 1')", timeout=30_000)
+    choose(page, "size-by-select", "degree")
+    stats = wait_drawn(page, stats["drawnVersion"])
+    page.wait_for_function("dashMap.stats().sized && location.search.includes('sizeby=graph')", timeout=10_000)
+    legend = page.inner_text("#legend")
+    assert legend.count("community") >= 8  # Louvain finds about one community per digit
+    pixels = map_pixels(page, "graph_communities.png")
+    hues = {tuple(int(c) // 32 for c in px) for px in pixels.reshape(-1, 3)[::7] if px.max() - px.min() > 60}
+    assert len(hues) >= 6
+
+    # mutual neighbours only: fewer edges
+    page.get_by_text("mutual neighbours only").click()
+    page.wait_for_function("location.search.includes('mutual=1')", timeout=10_000)
+    stats = wait_drawn(page, stats["drawnVersion"])
+    assert 0 < stats["edges"] < 1797 * 10
+
+    # the edges of the clicked item only
+    page.get_by_text("mutual neighbours only").click()
+    page.locator("#graph-edges label", has_text="clicked item").click()
+    stats = wait_drawn(page, stats["drawnVersion"])
+    assert stats["edges"] == 0
+    x, y = page.evaluate("dashMap.project(5)")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_function("dashMap.stats().edges === 10", timeout=15_000)
+
+    # "Download network" sends what passes the filters (no selection), as GEXF by default
+    with page.expect_download() as info:
+        page.click("#download-network")
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    assert path.suffix == ".gexf"
+    g = nx.read_gexf(path)
+    assert g.number_of_nodes() == 1797 and g.number_of_edges() == 1797 * 10
+    assert "community" in g.nodes["0"]
     assert errors == []
     page.close()

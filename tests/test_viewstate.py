@@ -26,12 +26,14 @@ def test_defaults_for_a_dataset(data_dir):
 
 def test_a_full_query_round_trips(data_dir):
     query = ("dataset=digits&dim=16&proj=tsne&perplexity=12&color=ink&y=label&mode=points&size=2&q=digit+3"
-             "&field=name&regex=1&f.label=3&f.label=5&r.ink=20,30&sel=0-4.9&cam=0.1,-0.2,9.5&hide=7&graph=5")
+             "&field=name&regex=1&f.label=3&f.label=5&r.ink=20,30&sel=0-4.9&cam=0.1,-0.2,9.5&hide=7&graph=5"
+             "&mutual=1&edges=selection&sizeby=graph:eigenvector")
     state, notices = parse(data_dir, query)
     assert notices == []
     assert state.params == {"perplexity": 12.0}
     assert state.filters == {"label": ["3", "5"]} and state.ranges == {"ink": (20.0, 30.0)}
     assert state.selection == [0, 1, 2, 3, 4, 9] and state.camera == (0.1, -0.2, 9.5)
+    assert state.mutual and state.edges == "selection" and state.size_by == "graph:eigenvector"
     again, notices = parse(data_dir, state.to_query())
     assert notices == [] and again == state
 
@@ -54,6 +56,9 @@ def test_a_full_query_round_trips(data_dir):
         ("sel=1-99999", "Selection in the link ignored"),
         ("cam=1,2", "Camera '1,2' is not 'x,y,zoom'"),
         ("graph=99", "Graph '99' must be a number of neighbours"),
+        ("edges=some", "Edges 'some' must be one of all, selection, item"),
+        ("sizeby=label", "Size by: no column 'label'"),
+        ("color=graph:nope", "Colour by: no column 'graph:nope'"),
         ("q=(&regex=1", "not a valid regular expression"),
     ],
 )

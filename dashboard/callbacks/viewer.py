@@ -15,7 +15,7 @@ from ..computed import get_layout
 from ..deckspec import spec
 from ..errors import DashboardError
 from ..layouts import viewer as ids
-from ..mapdata import color_legend, numeric_values, search_matches, visible
+from ..mapdata import color_legend, numeric_values, search_matches, sizes, visible
 from ..store import Dataset, default_data_dir, open_dataset
 from ..viewstate import MODES, ViewState, default_mode, parse
 
@@ -80,6 +80,7 @@ def _filters_panel(ds: Dataset, state: ViewState) -> list:
     Output(ids.Y, "options"), Output(ids.Y, "value"),
     Output(ids.MODE, "options"), Output(ids.MODE, "value"),
     Output(ids.SIZE, "value"), Output(ids.CELL, "value"), Output(ids.GRAPH, "value"),
+    Output(ids.MUTUAL, "value"), Output(ids.EDGES, "value"), Output(ids.SIZE_BY, "options"), Output(ids.SIZE_BY, "value"),
     Output(ids.SEARCH_FIELD, "options"), Output(ids.SEARCH_FIELD, "value"),
     Output(ids.SEARCH, "value"), Output(ids.REGEX, "value"),
     Output(ids.FILTERS, "children"),
@@ -94,13 +95,14 @@ def load_view(search: str | None, chosen: str | None):
     query = f"dataset={quote(chosen)}" if ctx.triggered_id == ids.DATASET and chosen else (search or "")
     state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
     if state is None:
-        return (None, [], None, "pca", None, None, None, [], None, [], None, [], "points", 1, 32, 0, [], None, "", [],
-                [], [], [], None, None, _notices(notices))
+        return (None, [], None, "pca", None, None, None, [], None, [], None, [], "points", 1, 32, 0, [], "all", [], None,
+                [], None, "", [], [], [], [], None, None, _notices(notices))
     ds = _dataset(state.dataset)
     schema = ds.schema
     spaces = [{"label": s.label, "value": s.id} for s in ds.spaces.values()]
     colorable = [c for c, t in schema.items() if t in ("categorical", "numeric", "color", "date")]
     y_options = [c for c, t in schema.items() if t in ("categorical", "numeric", "date")]
+    sizable = [c for c, t in schema.items() if t in ("numeric", "date")]
     searchable = [c for c, t in schema.items() if t in ("text", "categorical", "index", "numeric", "date", "color")]
     modes = [m for m in MODES if m == "points" or m == default_mode(ds)]
     return (
@@ -108,11 +110,14 @@ def load_view(search: str | None, chosen: str | None):
         spaces, state.space,
         state.proj,
         state.params.get("perplexity"), state.params.get("n_neighbors"), state.params.get("min_dist"),
-        [{"label": "(none)", "value": ""}] + [{"label": f"{c} ({schema[c]})", "value": c} for c in colorable],
+        [{"label": "(none)", "value": ""}] + [{"label": f"{c} ({schema[c]})", "value": c} for c in colorable]
+        + _GRAPH_OPTIONS["color"],
         state.color,
         y_options, state.y or None,
         [{"label": m, "value": m} for m in modes], state.mode,
         state.size, state.cell, state.graph,
+        ["mutual"] if state.mutual else [], state.edges,
+        [{"label": c, "value": c} for c in sizable] + _GRAPH_OPTIONS["size"], state.size_by or None,
         searchable, state.search_field,
         state.search, ["regex"] if state.regex else [],
         _filters_panel(ds, state),
@@ -121,6 +126,16 @@ def load_view(search: str | None, chosen: str | None):
         None,
         _notices(notices),
     )
+
+
+# Columns of the kNN graph, offered beside the metadata columns.
+_GRAPH_OPTIONS = {
+    "color": [{"label": "community (Louvain on the neighbour graph)", "value": "graph:community"},
+              {"label": "degree (neighbour graph)", "value": "graph:degree"},
+              {"label": "eigenvector centrality", "value": "graph:eigenvector"}],
+    "size": [{"label": "degree (neighbour graph)", "value": "graph:degree"},
+             {"label": "eigenvector centrality", "value": "graph:eigenvector"}],
+}
 
 
 def _legend(legend: dict, hidden: list[str]):
@@ -158,11 +173,11 @@ def _legend(legend: dict, hidden: list[str]):
     Input(ids.COLOR, "value"), Input(ids.Y, "value"), Input(ids.MODE, "value"), Input(ids.SIZE, "value"),
     Input(ids.CELL, "value"), Input(ids.GRAPH, "value"), Input(ids.SEARCH, "value"), Input(ids.SEARCH_FIELD, "value"), Input(ids.REGEX, "value"),
     Input({"type": ids.CATEGORY, "column": ALL}, "value"), Input({"type": ids.RANGE, "column": ALL}, "value"),
-    Input(ids.HIDE, "data"),
+    Input(ids.HIDE, "data"), Input(ids.MUTUAL, "value"), Input(ids.EDGES, "value"), Input(ids.SIZE_BY, "value"),
     State(ids.DATASET, "value"), State(ids.JOB, "data"),
 )
 def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, size, cell, graph, search, field, regex,
-                categories, ranges, hide, dataset, running_job):
+                categories, ranges, hide, mutual, edges, size_by, dataset, running_job):
     """The controls as one checked view; a projection not cached yet becomes a background job."""
     if not dataset or not dim:
         return no_update, no_update, no_update, no_update, no_update
@@ -170,9 +185,11 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
     params = {"tsne": {"perplexity": perplexity}, "umap": {"n_neighbors": n_neighbors, "min_dist": min_dist}}.get(proj, {})
     pairs += [(k, str(v)) for k, v in params.items() if v is not None]
     pairs += [("color", color or ""), ("y", y or ""), ("mode", mode or ""), ("size", str(size or 1)), ("cell", str(cell or 32)), ("graph", str(graph or 0)),
-              ("q", search or ""), ("field", field or "name")]
+              ("q", search or ""), ("field", field or "name"), ("edges", edges or "all"), ("sizeby", size_by or "")]
     if regex:
         pairs.append(("regex", "1"))
+    if mutual:
+        pairs.append(("mutual", "1"))
     for item, values in zip(ctx.inputs_list[14], categories):
         pairs += [(f"f.{item['id']['column']}", v) for v in values or []]
     shown_ds = _dataset(dataset) if ranges else None
@@ -186,7 +203,18 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
     if state is None:
         return no_update, no_update, no_update, no_update, _notices(notices)
     ds = _dataset(state.dataset)
-    _, legend = color_legend(ds, state.color)
+    try:
+        _, legend = color_legend(ds, state)
+    except DashboardError as e:  # graph columns of a large dataset not computed yet
+        notices.append(f"Colour by {state.color}: {e}")
+        state.color = ""
+        _, legend = color_legend(ds, state)
+    if state.size_by:
+        try:
+            sizes(ds, state)
+        except DashboardError as e:
+            notices.append(f"Size by {state.size_by}: {e}")
+            state.size_by = ""
     if legend["kind"] == "categorical":
         shown = {e["value"] for e in legend["entries"]}
         state.hide = [h for h in hide or [] if h in shown]
@@ -214,11 +242,13 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
         "query": state.to_query(selection=False, camera=False),
         "layout": urlencode(layout_state.layout_query()),
         "wanted_layout": urlencode(state.layout_query()),
-        "colors": urlencode({"dataset": ds.name, "color": state.color}),
+        "colors": urlencode(state.column_query("color", state.color)),
+        "sizes": urlencode(state.column_query("sizeby", state.size_by)) if state.size_by else None,
         "mask": state.to_query(selection=False, camera=False) if filtered else None,
         "searching": bool(state.search),
         "labels": urlencode({"dataset": ds.name}) if state.mode == "words" else None,
-        "edges": urlencode({"dataset": ds.name, "dim": state.space, "graph": state.graph}) if state.graph else None,
+        "edges": urlencode(state.graph_query()) if state.graph else None,
+        "edgeScope": state.edges,
         "pending": pending,
         "spec": spec(state.mode, state.size),
     }
@@ -432,4 +462,8 @@ clientside_callback(
         return [mode, proj];
     }""",
     Output("controls-ack", "data"), Input(ids.MODE, "value"), Input(ids.PROJ, "value"),
+)
+clientside_callback(
+    "function(fmt) { return window.dashMap.setNetworkFormat(fmt); }",
+    Output("network-ack", "data"), Input(ids.NETWORK_FORMAT, "value"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from ..computed import PROJECTION_PARAMS
+from ..network import FORMATS
 from ..viewstate import CELLS
 
 # Component ids, imported by the callbacks and named in assets/map.js.
@@ -21,6 +22,10 @@ MODE = "mode-select"
 SIZE = "size-slider"
 CELL = "cell-select"
 GRAPH = "graph-select"
+MUTUAL = "graph-mutual"
+EDGES = "graph-edges"
+NETWORK_FORMAT = "network-format"
+SIZE_BY = "size-by-select"
 SEARCH = "search-input"
 SEARCH_FIELD = "search-field"
 REGEX = "search-regex"
@@ -60,6 +65,31 @@ def _param(id_: str, label: str, method: str, name: str, step: float) -> html.La
                                      placeholder=str(p.default), debounce=True), cls=f"param param-{method}")
 
 
+def _graph_panel() -> html.Section:
+    """The kNN graph overlay and the network download (communities and centralities are
+    offered in "Colour by" and "Size by")."""
+    return html.Section(className="panel graph-panel", children=[
+        html.H2("Neighbour graph"),
+        dcc.Dropdown(id=GRAPH, clearable=False, className="dd", options=[{"label": "no edges", "value": 0}] + [
+            {"label": f"{k} nearest neighbours", "value": k} for k in (3, 5, 10, 20, 30)]),
+        dcc.Checklist(id=MUTUAL, options=[{"label": "mutual neighbours only", "value": "mutual"}], value=[],
+                      className="checkbox"),
+        html.Div(className="search-row", children=[
+            html.Span("Edges of", className="muted"),
+            dcc.RadioItems(id=EDGES, inline=True, className="radio", value="all",
+                           options=[{"label": "all", "value": "all"}, {"label": "selection", "value": "selection"},
+                                    {"label": "clicked item", "value": "item"}]),
+        ]),
+        html.Div(className="search-row", children=[
+            dcc.Dropdown(id=NETWORK_FORMAT, clearable=False, value="gexf", className="dd dd-small",
+                         options=[{"label": "CSV (zip)" if f == "csv" else f.upper() if f == "gexf" else "GraphML", "value": f}
+                                  for f in FORMATS]),
+            html.Button("Download network", id="download-network", className="button small",
+                        title="The graph of the selection (or, with none, of what passes the filters) for Gephi"),
+        ]),
+    ])
+
+
 def page(dataset_names: list[str]) -> html.Div:
     """The whole viewer page. Values and options are filled in from the URL by a callback."""
     dropdown = dict(clearable=False, searchable=True)
@@ -69,7 +99,7 @@ def page(dataset_names: list[str]) -> html.Div:
             dcc.Location(id=URL, refresh=False),
             dcc.Store(id=VIEW), dcc.Store(id=JOB), dcc.Store(id=READY), dcc.Store(id=HIDE, data=[]),
             dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA),
-            *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "controls-ack")],
+            *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "controls-ack", "network-ack")],
             html.Header(
                 className="topbar controls",
                 children=[
@@ -86,12 +116,11 @@ def page(dataset_names: list[str]) -> html.Div:
                     _control("Colour by", dcc.Dropdown(id=COLOR, **dropdown, className="dd")),
                     _control("Y axis", dcc.Dropdown(id=Y, clearable=True, placeholder="layout", className="dd")),
                     _control("Show", dcc.RadioItems(id=MODE, inline=True, className="radio")),
-                    _control("Neighbour graph", dcc.Dropdown(id=GRAPH, options=[{"label": "off", "value": 0}] + [
-                        {"label": f"{k} neighbours", "value": k} for k in (3, 5, 10, 20)], **dropdown, className="dd dd-small")),
                     _control("Image cell", dcc.Dropdown(id=CELL, options=[{"label": f"{c} px", "value": c} for c in CELLS],
                                                         **dropdown, className="dd dd-tiny"), cls="cell-control"),
                     _control("Size", dcc.Slider(id=SIZE, min=0.2, max=8, step=0.1, value=1, marks=None,
                                                 updatemode="mouseup", className="size-slider")),
+                    _control("Size by", dcc.Dropdown(id=SIZE_BY, clearable=True, placeholder="none", className="dd")),
                     html.A("About this dataset", id=SUMMARY_LINK, href="/summary", className="summary-link"),
                 ],
             ),
@@ -117,6 +146,7 @@ def page(dataset_names: list[str]) -> html.Div:
                             ]),
                             html.Section(className="panel", children=[html.H2("Legend"), html.Div(id=LEGEND)]),
                             html.Section(className="panel", children=[html.H2("Filters"), html.Div(id=FILTERS)]),
+                            _graph_panel(),
                         ],
                     ),
                     html.Main(
