@@ -140,6 +140,14 @@
           ? fetchArray("/api/mask.bin?" + view.mask, Uint8Array).then((a) => { S.mask = a; S.keys.mask = view.mask; })
           : Promise.resolve().then(() => { S.mask = null; S.keys.mask = null; }));
       }
+      if (S.keys.vector !== view.vector) {
+        jobs.push(view.vector
+          ? fetch("/api/vector.json?" + view.vector).then(async (r) => {
+              if (!r.ok) throw new Error((await r.text()).trim());
+              S.vector = await r.json(); S.keys.vector = view.vector;
+            }).catch((e) => { S.vector = null; S.keys.vector = view.vector; status("No vector overlay: " + e.message); })
+          : Promise.resolve().then(() => { S.vector = null; S.keys.vector = null; }));
+      }
       if (S.keys.sizes !== view.sizes) {
         jobs.push(view.sizes
           ? fetchArray("/api/sizes.bin?" + view.sizes, Uint8Array).then((a) => { S.sizes = a; S.keys.sizes = view.sizes; })
@@ -228,6 +236,7 @@
     const key = view.layout + "|" + view.colors + "|" + view.mask;
     const layers = [];
     if (S.edges) layers.push(edgeLayer());
+    if (S.vector) layers.push(template("hulls", {id: "hulls", data: hullData()}));
     if (view.mode === "images" && S.atlas) {
       S.atlas.textures.forEach((t, k) => {
         const a = t.first, b = t.first + t.count;
@@ -271,6 +280,7 @@
         wordsLayer: true,
       }));
     }
+    if (S.vector) layers.push(...pathLayers());
     if (S.selection.length) {
       layers.push(template("selection", {
         id: "selection", data: S.selection,
@@ -286,6 +296,30 @@
       }));
     }
     S.deck.setProps({layers});
+  }
+
+  const START_RGB = [47, 111, 176], END_RGB = [214, 96, 39];  // the vector's start and end groups
+
+  function hullData() {
+    return [[S.vector.start, START_RGB], [S.vector.end, END_RGB]].map(([g, rgb]) => (
+      {hull: g.hull, fill: rgb.concat([30]), line: rgb.concat([230])}));
+  }
+
+  function pathLayers() {
+    // The path between the centroids (9 steps and the overshoot to 1.5), its steps, and
+    // for generative datasets the decoded image of each step above it.
+    const steps = S.vector.steps;
+    const out = [
+      template("path", {id: "path", data: [{path: steps.map((s) => [s.x, s.y])}]}),
+      template("steps", {id: "steps", data: steps}),
+    ];
+    if (steps.length && steps[0].image) {
+      out.push(template("stepImages", {
+        id: "step-images", data: steps,
+        getIcon: (s) => ({url: s.image, width: 64, height: 64, id: S.keys.vector + "#" + s.k}),
+      }));
+    }
+    return out;
   }
 
   function sizeAttribute(accessor, kind, a, b) {
@@ -602,6 +636,7 @@
       camera: S.camera && S.camera.target ? [S.camera.target[0], S.camera.target[1], S.camera.zoom] : null,
       mode: S.view ? S.view.mode : null, layout: S.keys.layout, level: S.level,
       edges: S.edges && S.edgeLines ? S.edgeLines.length : 0, sized: !!S.sizes,
+      vector: S.vector ? {name: S.vector.name, steps: S.vector.steps.length, images: !!(S.vector.steps[0] || {}).image} : null,
       timings: {...S.timings, firstFrame: S.firstFrameAt},
     }),
     project: (i) => {

@@ -8,6 +8,7 @@ from pathlib import Path
 import dash
 import diskcache
 
+from .errors import DashboardError
 from .routes import add_routes
 from .store import default_data_dir, list_datasets
 
@@ -53,7 +54,9 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
     # Importing registers the callbacks (dash.callback is global).
     from .callbacks import summary as _summary_callbacks  # noqa: F401
     from .callbacks import viewer as _viewer_callbacks  # noqa: F401
+    from .callbacks import vectors as _vector_callbacks  # noqa: F401
     from .layouts import summary as summary_layout
+    from .layouts import vectors as vectors_layout
     from .layouts import viewer as viewer_layout
 
     default = dataset
@@ -70,8 +73,22 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
         fallback = default if default in known else (known[0] if known else None)
         return summary_layout.page(known, dataset if dataset in known else fallback)
 
+    def compare_page(dataset: str | None = None, **_query):
+        from .mapdata import vector_score_table
+        from .store import open_dataset
+
+        known = names()
+        name = dataset if dataset in known else (default if default in known else (known[0] if known else None))
+        if name is None:
+            return vectors_layout.compare_page(None, None, "There are no datasets yet.")
+        try:
+            return vectors_layout.compare_page(name, vector_score_table(open_dataset(data_dir, name)))
+        except DashboardError as e:
+            return vectors_layout.compare_page(name, None, str(e))
+
     dash.register_page("viewer", path="/", layout=viewer_page, title="Latent space dashboard")
     dash.register_page("summary", path="/summary", layout=summary_page, title="Dataset summary")
+    dash.register_page("compare", path="/compare", layout=compare_page, title="Compare vectors")
     app.layout = dash.html.Div([dash.page_container])
     add_routes(app.server, data_dir, dataset)
     return app

@@ -7,6 +7,7 @@ then reads the cache or runs the pure function from :mod:`dashboard.compute`.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -18,6 +19,7 @@ from .compute import clusters as clusters_mod
 from .compute import graph as graph_mod
 from .compute import neighbors as neighbors_mod
 from .compute import projections
+from .compute import vectors as vectors_mod
 from .errors import DashboardError
 from .store import METRICS, Dataset
 
@@ -228,6 +230,56 @@ def get_clusters(
 
     with cache_mod.open_cache(dataset.path.parent) as c:
         value, _ = cache_mod.get_or_compute(c, key, compute)
+    return value
+
+
+def _vector_key(dataset: Dataset, space: str | int, what: str, start: np.ndarray, end: np.ndarray) -> str:
+    # Keyed on the members themselves, so a vector is recomputed only if its groups differ.
+    s = dataset.space(space)
+    members = hashlib.sha1(np.asarray(start, np.int64).tobytes() + b"|" + np.asarray(end, np.int64).tobytes())
+    return cache_mod.make_key(dataset.name, s.fingerprint, s.id, what, {"members": members.hexdigest()[:16]})
+
+
+def get_vector_layout(dataset: Dataset, space: str | int, start: np.ndarray, end: np.ndarray) -> Layout:
+    """The vector view (x along centroid(end) − centroid(start), y the residual's PC1), cached."""
+    key = _vector_key(dataset, space, "vector-view", start, end)
+
+    def compute() -> np.ndarray:
+        X = dataset.latent(space)
+        xy, _, _ = vectors_mod.vector_view(X, vectors_mod.direction(X, start, end))
+        return projections.normalize_layout(xy)
+
+    with cache_mod.open_cache(dataset.path.parent) as c:
+        xy, hit = cache_mod.get_or_compute(c, key, compute)
+    return Layout(xy, hit, "cache" if hit else "computed")
+
+
+def get_vector_scores(dataset: Dataset, space: str | int, start: np.ndarray, end: np.ndarray) -> dict:
+    """Consistency (Cohen's d against random pairs fixed per dataset) and the cosine between the
+    centroid direction and a logistic-regression normal, cached per latent space."""
+    key = _vector_key(dataset, space, "vector-scores", start, end)
+
+    def compute() -> dict:
+        X = dataset.latent(space)
+        baseline = vectors_mod.random_pairs(dataset.n, seed=RANDOM_STATE)  # the same pairs in every space
+        out = vectors_mod.consistency(X, start, end, baseline)
+        centroid_dir = vectors_mod.direction(X, start, end)
+        out["classifier_cosine"] = vectors_mod.cosine(centroid_dir, vectors_mod.classifier_direction(X, start, end))
+        out["length"] = float(np.linalg.norm(centroid_dir))
+        return out
+
+    with cache_mod.open_cache(dataset.path.parent) as c:
+        value, _ = cache_mod.get_or_compute(c, key, compute)
+    return value
+
+
+def get_radius(dataset: Dataset, space: str | int) -> float:
+    """The default "items within" radius of a latent space (median distance to the 10th neighbour), cached."""
+    s = dataset.space(space)
+    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "radius", {"k": 10, "metric": dataset.metric})
+    with cache_mod.open_cache(dataset.path.parent) as c:
+        value, _ = cache_mod.get_or_compute(
+            c, key, lambda: vectors_mod.default_radius(dataset.latent(s.id), dataset.metric, seed=RANDOM_STATE))
     return value
 
 

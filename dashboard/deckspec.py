@@ -45,6 +45,25 @@ def spec(mode: str, size: float) -> dict:
             "LineLayer", data=[], id="edges", pickable=False, width_units=_lit("pixels"), get_width=1,
             get_color=[90, 100, 115, 70],
         ),
+        # the shown attribute vector: its groups' hulls, the path between centroids, decoded images
+        "hulls": pdk.Layer(
+            "PolygonLayer", data=[], id="hulls", pickable=False, stroked=True, filled=True,
+            line_width_units=_lit("pixels"), get_line_width=2, get_polygon="hull",
+            get_fill_color="fill", get_line_color="line",
+        ),
+        "path": pdk.Layer(
+            "PathLayer", data=[], id="path", pickable=False, width_units=_lit("pixels"), get_width=3,
+            get_path="path", get_color=[30, 30, 30, 200], cap_rounded=True, joint_rounded=True,
+        ),
+        "steps": pdk.Layer(
+            "ScatterplotLayer", data=[], id="steps", pickable=False, radius_units=_lit("pixels"), get_radius=5,
+            get_position="[x, y]", stroked=True, line_width_units=_lit("pixels"), get_line_width=1.5,
+            get_fill_color=[255, 255, 255, 255], get_line_color=[30, 30, 30, 255],
+        ),
+        "stepImages": pdk.Layer(
+            "IconLayer", data=[], id="step-images", pickable=False, size_units=_lit("pixels"), get_size=44,
+            get_position="[x, y]", get_pixel_offset=[0, -30],
+        ),
         "selection": pdk.Layer(
             "ScatterplotLayer", data=[], id="selection", pickable=False, radius_units=_lit("pixels"),
             get_radius=max(4.0, 4.5 * size), stroked=True, filled=False, line_width_units=_lit("pixels"),

@@ -174,6 +174,14 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         resp.headers["Cache-Control"] = "private, max-age=3600"
         return resp
 
+    @server.route("/api/vector.json")
+    def vector_overlay():
+        """The shown vector's group hulls and path (positions in the view's layout, support, decoded images)."""
+        ds, state = view()
+        if state.vector is None:
+            return _error("vector must name a saved vector, e.g. vector=1")
+        return Response(json.dumps(mapdata.vector_overlay(ds, state)), mimetype="application/json")
+
     @server.route("/api/item")
     def item():
         """One item's fields, for the hover tooltip."""
@@ -199,6 +207,16 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         filename = f"{ds.name}-{state.space}-{state.proj}-{rows}.csv"
         resp = Response(buf.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8")
         resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return resp
+
+    @server.route("/export/<name>/vectors.csv")
+    def export_vector_scores(name: str):
+        """Every saved vector's scores in every latent space of a dataset (the compare grid) as CSV."""
+        ds, _ = view(name)
+        buf = io.StringIO()
+        neutralize_formulas(mapdata.vector_score_table(ds)).to_csv(buf, index=False)
+        resp = Response(buf.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8")
+        resp.headers["Content-Disposition"] = f'attachment; filename="{ds.name}-vector-scores.csv"'
         return resp
 
     @server.route("/export/<name>/network", methods=["GET", "POST"])

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode
 
 from .computed import PROJECTION_PARAMS, projection_params
 from .errors import DashboardError
+from .groups import GroupStore
 from .store import Dataset, list_datasets, open_dataset
 
 MODES = ("points", "images", "words")
@@ -29,6 +30,9 @@ DEFAULT_GRAPH_K = 10
 EDGE_SCOPES = ("all", "selection", "item")
 #: Columns computed from the kNN graph of the shown latent space (Louvain
 #: communities, centralities), offered beside the metadata columns.
+#: The layout that puts a saved attribute vector on x (LSC's vector view).
+VECTOR_VIEW = "vector"
+LAYOUTS = (*PROJECTION_PARAMS, VECTOR_VIEW)
 GRAPH_COLUMNS = {"graph:community": "categorical", "graph:degree": "numeric", "graph:eigenvector": "numeric"}
 #: Selections longer than this (encoded) are left out of the URL; the page says so.
 MAX_SELECTION_CHARS = 6000
@@ -59,6 +63,8 @@ class ViewState:
     mutual: bool = False  # only edges whose reverse is also a kNN edge
     edges: str = "all"  # which edges are drawn: EDGE_SCOPES
     size_by: str = ""  # a numeric or graph column scaling each item
+    vector: int | None = None  # the saved attribute vector shown (its groups, path and scores)
+    radius: float | None = None  # "items within" radius along the vector's path (None: the dataset's default)
 
     @property
     def graph_k(self) -> int:
@@ -80,6 +86,8 @@ class ViewState:
     def layout_query(self) -> dict:
         """The parameters that decide positions (and nothing else)."""
         q = {"dataset": self.dataset, "dim": self.space, "proj": self.proj, **self.params}
+        if self.proj == VECTOR_VIEW:
+            q["vector"] = self.vector
         if self.y:
             q["y"] = self.y
         return q
@@ -104,6 +112,10 @@ class ViewState:
             pairs.append(("edges", self.edges))
         if self.size_by:
             pairs.append(("sizeby", self.size_by))
+        if self.vector is not None:
+            pairs.append(("vector", str(self.vector)))
+        if self.radius is not None:
+            pairs.append(("radius", _num(self.radius)))
         if self.regex:
             pairs.append(("regex", "1"))
         for col, values in self.filters.items():
@@ -201,20 +213,29 @@ def parse(
         else:
             notices.append(f"Dataset {ds.name!r} has no latent space {dim!r} (it has {', '.join(ds.spaces)}); showing {state.space}.")
 
+    vector = one("vector")
+    if vector not in (None, ""):
+        saved = {v.id: v for v in GroupStore(data_dir).vectors(ds.name)}
+        if vector.isdigit() and int(vector) in saved:
+            state.vector = int(vector)
+        else:
+            names = ", ".join(f"{v.id} ({v.name})" for v in saved.values()) or "none yet"
+            notices.append(f"Dataset {ds.name!r} has no vector {vector!r} (saved vectors: {names}).")
+    radius = one("radius")
+    if radius not in (None, ""):
+        r = _number(radius, "Radius", (1e-12, 1e12), 0.0, notices)
+        state.radius = r or None
+
     proj = one("proj")
-    if proj is not None and proj not in PROJECTION_PARAMS:
-        notices.append(f"Unknown projection {proj!r} (expected {', '.join(PROJECTION_PARAMS)}); showing {state.proj}.")
+    if proj is not None and proj not in LAYOUTS:
+        notices.append(f"Unknown projection {proj!r} (expected {', '.join(LAYOUTS)}); showing {state.proj}.")
+        proj = None
+    if proj == VECTOR_VIEW and state.vector is None:
+        notices.append(f"The vector view needs a saved vector (vector=<id>); showing {state.proj}.")
         proj = None
     state.proj = proj or state.proj
-    given = {k: one(k) for k in PROJECTION_PARAMS[state.proj] if one(k) not in (None, "")}
-    try:
-        full = projection_params(ds, state.proj, given)
-    except DashboardError as e:
-        notices.append(f"{e}; using the defaults.")
-        full = projection_params(ds, state.proj, {})
-        given = {}
-    defaults = projection_params(ds, state.proj, {})
-    state.params = {k: full[k] for k in given if full[k] != defaults[k]}
+    if state.proj != VECTOR_VIEW:
+        state.params = _projection_params(ds, state.proj, one, notices)
 
     def column(key: str, allowed: tuple[str, ...], what: str, graph: bool = False) -> str | None:
         value = one(key)
@@ -310,6 +331,19 @@ def parse(
         except ValueError:
             notices.append(f"Camera {cam!r} is not 'x,y,zoom'; showing the whole map.")
     return state, notices
+
+
+def _projection_params(ds: Dataset, proj: str, one, notices: list[str]) -> dict:
+    """The non-default parameters of a projection the query gives (bad ones: a notice and the defaults)."""
+    given = {k: one(k) for k in PROJECTION_PARAMS[proj] if one(k) not in (None, "")}
+    try:
+        full = projection_params(ds, proj, given)
+    except DashboardError as e:
+        notices.append(f"{e}; using the defaults.")
+        full = projection_params(ds, proj, {})
+        given = {}
+    defaults = projection_params(ds, proj, {})
+    return {k: full[k] for k in given if full[k] != defaults[k]}
 
 
 def _number(text: str | None, what: str, bounds: tuple[float, float], default: float, notices: list[str]) -> float:

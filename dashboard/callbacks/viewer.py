@@ -17,23 +17,17 @@ from ..errors import DashboardError
 from ..layouts import viewer as ids
 from ..mapdata import color_legend, numeric_values, search_matches, sizes, visible
 from ..store import Dataset, default_data_dir, open_dataset
-from ..viewstate import MODES, ViewState, default_mode, parse
+from ..layouts.vectors import RADIUS
+from ..viewstate import MODES, VECTOR_VIEW, ViewState, default_mode, parse
+from .common import data_dir as _data_dir
+from .common import dataset as _dataset
+from .common import item_button as _item_button
+from .common import notices as _notices
+from .vectors import analogy_buttons, vector_options
 
 NEIGHBORS = 20
 SELECTION_SHOWN = 60
 MAX_FILTER_OPTIONS = 300
-
-
-def _data_dir():
-    return current_app.config["DATA_DIR"]
-
-
-def _dataset(name: str) -> Dataset:
-    return open_dataset(_data_dir(), name)
-
-
-def _notices(messages: list[str]):
-    return [html.P(m, className="notice error") for m in messages] or None
 
 
 # --------------------------------------------------------------------------
@@ -81,6 +75,7 @@ def _filters_panel(ds: Dataset, state: ViewState) -> list:
     Output(ids.MODE, "options"), Output(ids.MODE, "value"),
     Output(ids.SIZE, "value"), Output(ids.CELL, "value"), Output(ids.GRAPH, "value"),
     Output(ids.MUTUAL, "value"), Output(ids.EDGES, "value"), Output(ids.SIZE_BY, "options"), Output(ids.SIZE_BY, "value"),
+    Output(ids.VECTOR, "options"), Output(ids.VECTOR, "value"), Output(RADIUS, "value"),
     Output(ids.SEARCH_FIELD, "options"), Output(ids.SEARCH_FIELD, "value"),
     Output(ids.SEARCH, "value"), Output(ids.REGEX, "value"),
     Output(ids.FILTERS, "children"),
@@ -95,7 +90,7 @@ def load_view(search: str | None, chosen: str | None):
     query = f"dataset={quote(chosen)}" if ctx.triggered_id == ids.DATASET and chosen else (search or "")
     state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
     if state is None:
-        return (None, [], None, "pca", None, None, None, [], None, [], None, [], "points", 1, 32, 0, [], "all", [], None,
+        return (None, [], None, "pca", None, None, None, [], None, [], None, [], "points", 1, 32, 0, [], "all", [], None, [], None, None,
                 [], None, "", [], [], [], [], None, None, _notices(notices))
     ds = _dataset(state.dataset)
     schema = ds.schema
@@ -118,6 +113,7 @@ def load_view(search: str | None, chosen: str | None):
         state.size, state.cell, state.graph,
         ["mutual"] if state.mutual else [], state.edges,
         [{"label": c, "value": c} for c in sizable] + _GRAPH_OPTIONS["size"], state.size_by or None,
+        vector_options(_data_dir(), ds.name), state.vector, state.radius,
         searchable, state.search_field,
         state.search, ["regex"] if state.regex else [],
         _filters_panel(ds, state),
@@ -174,10 +170,11 @@ def _legend(legend: dict, hidden: list[str]):
     Input(ids.CELL, "value"), Input(ids.GRAPH, "value"), Input(ids.SEARCH, "value"), Input(ids.SEARCH_FIELD, "value"), Input(ids.REGEX, "value"),
     Input({"type": ids.CATEGORY, "column": ALL}, "value"), Input({"type": ids.RANGE, "column": ALL}, "value"),
     Input(ids.HIDE, "data"), Input(ids.MUTUAL, "value"), Input(ids.EDGES, "value"), Input(ids.SIZE_BY, "value"),
+    Input(ids.VECTOR, "value"), Input(RADIUS, "value"),
     State(ids.DATASET, "value"), State(ids.JOB, "data"),
 )
 def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, size, cell, graph, search, field, regex,
-                categories, ranges, hide, mutual, edges, size_by, dataset, running_job):
+                categories, ranges, hide, mutual, edges, size_by, vector, radius, dataset, running_job):
     """The controls as one checked view; a projection not cached yet becomes a background job."""
     if not dataset or not dim:
         return no_update, no_update, no_update, no_update, no_update
@@ -190,6 +187,10 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
         pairs.append(("regex", "1"))
     if mutual:
         pairs.append(("mutual", "1"))
+    if vector is not None:
+        pairs.append(("vector", str(vector)))
+    if radius:
+        pairs.append(("radius", str(radius)))
     for item, values in zip(ctx.inputs_list[14], categories):
         pairs += [(f"f.{item['id']['column']}", v) for v in values or []]
     shown_ds = _dataset(dataset) if ranges else None
@@ -222,7 +223,7 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
     job = no_update
     layout_state = state
     pending = None
-    if state.proj != "pca" and get_layout(ds, state.space, state.proj, cached_only=True, **state.params) is None:
+    if state.proj not in ("pca", VECTOR_VIEW) and get_layout(ds, state.space, state.proj, cached_only=True, **state.params) is None:
         wanted = {"dataset": ds.name, "dim": state.space, "proj": state.proj, "params": state.params}
         # Re-sending the same job would restart it: only a different one is sent.
         job = wanted if wanted != running_job else no_update
@@ -249,6 +250,8 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
         "labels": urlencode({"dataset": ds.name}) if state.mode == "words" else None,
         "edges": urlencode(state.graph_query()) if state.graph else None,
         "edgeScope": state.edges,
+        # the vector overlay depends on the layout, the vector and the radius
+        "vector": state.to_query(selection=False, camera=False) if state.vector is not None else None,
         "pending": pending,
         "spec": spec(state.mode, state.size),
     }
@@ -327,13 +330,6 @@ def apply_projection(job, view):
 # details of a clicked item, with its nearest neighbours
 
 
-def _item_button(ds: Dataset, i: int, extra: str = "") -> html.Button:
-    name = str(ds.meta["name"].iloc[i])
-    children = [html.Img(src=f"/files/{quote(ds.name)}/thumbs/{i}.png", alt=name)] if ds.type == "image" else []
-    children.append(html.Span(name + extra, className="item-name"))
-    return html.Button(id={"type": ids.NEIGHBOR, "index": int(i)}, className="item-button", title=name, children=children)
-
-
 def _value(col: str, value, kind: str):
     if value is None or (isinstance(value, float) and value != value):
         return html.Span("—", className="muted")
@@ -361,6 +357,7 @@ def show_details(i, view):
     if ds.type == "image":
         children.append(html.Img(src=f"/files/{quote(ds.name)}/images/{i}.png", className="details-image", alt=str(row["name"])))
     children.append(html.H3(str(row["name"]), className="details-name"))
+    children += analogy_buttons(view)
     children.append(html.Table(className="table fields", children=[
         html.Tbody([html.Tr([html.Th(c), html.Td(_value(c, row[c], ds.schema.get(c, "text")))]) for c in ds.meta.columns])
     ]))

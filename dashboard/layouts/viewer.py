@@ -6,6 +6,7 @@ from dash import dcc, html
 
 from ..computed import PROJECTION_PARAMS
 from ..network import FORMATS
+from . import vectors as vector_layout
 from ..viewstate import CELLS
 
 # Component ids, imported by the callbacks and named in assets/map.js.
@@ -22,6 +23,7 @@ MODE = "mode-select"
 SIZE = "size-slider"
 CELL = "cell-select"
 GRAPH = "graph-select"
+VECTOR = "vector-select"
 MUTUAL = "graph-mutual"
 EDGES = "graph-edges"
 NETWORK_FORMAT = "network-format"
@@ -108,8 +110,10 @@ def page(dataset_names: list[str]) -> html.Div:
                     _control("Latent dim", dcc.Dropdown(id=DIM, **dropdown, className="dd dd-small")),
                     _control("Projection", dcc.Dropdown(id=PROJ, options=[{"label": "PCA", "value": "pca"},
                                                                           {"label": "t-SNE", "value": "tsne"},
-                                                                          {"label": "UMAP", "value": "umap"}],
+                                                                          {"label": "UMAP", "value": "umap"},
+                                                                          {"label": "Vector view", "value": "vector"}],
                                                         **dropdown, className="dd dd-small")),
+                    _control("Vector", dcc.Dropdown(id=VECTOR, clearable=True, placeholder="none", className="dd")),
                     _param(PERPLEXITY, "Perplexity", "tsne", "perplexity", 1),
                     _param(N_NEIGHBORS, "Neighbours", "umap", "n_neighbors", 1),
                     _param(MIN_DIST, "Min dist", "umap", "min_dist", 0.05),
@@ -172,7 +176,9 @@ def page(dataset_names: list[str]) -> html.Div:
                         children=[
                             html.Section(className="panel", id=DETAILS, children=[
                                 html.H2("Details"), html.P("Click a point to see it here.", className="muted")]),
+                            vector_layout.analogy_section(),
                             html.Section(className="panel", id=SELECTION_PANEL),
+                            *vector_layout.panel(),
                         ],
                     ),
                 ],

@@ -1,0 +1,31 @@
+"""Helpers the callback modules share: the data directory, datasets, notices, item buttons."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from dash import html
+from flask import current_app
+
+from ..layouts import viewer as ids
+from ..store import Dataset, open_dataset
+
+
+def data_dir():
+    return current_app.config["DATA_DIR"]
+
+
+def dataset(name: str) -> Dataset:
+    return open_dataset(data_dir(), name)
+
+
+def notices(messages: list[str], cls: str = "error"):
+    return [html.P(m, className=f"notice {cls}") for m in messages] or None
+
+
+def item_button(ds: Dataset, i: int, extra: str = "") -> html.Button:
+    """A thumbnail or word that moves the map to item ``i`` when clicked."""
+    name = str(ds.meta["name"].iloc[i])
+    children = [html.Img(src=f"/files/{quote(ds.name)}/thumbs/{i}.png", alt=name)] if ds.type == "image" else []
+    children.append(html.Span(name + extra, className="item-name"))
+    return html.Button(id={"type": ids.NEIGHBOR, "index": int(i)}, className="item-button", title=name, children=children)
