@@ -300,7 +300,10 @@ def export_table(ds: Dataset, state: ViewState, rows: str) -> pd.DataFrame:
     table["x"] = xy[idx, 0].astype(np.float64).round(6)
     table["y"] = xy[idx, 1].astype(np.float64).round(6)
     table["latent_dim"] = state.space
-    table["projection"] = state.proj + "".join(f" {k}={v}" for k, v in state.params.items())
+    if state.proj == VECTOR_VIEW:
+        table["projection"] = f"vector {state.vector}: {vector_groups(ds, state.vector)[0].name}"
+    else:
+        table["projection"] = state.proj + "".join(f" {k}={v}" for k, v in state.params.items())
     return table
 
 

@@ -182,3 +182,25 @@ def test_network_download_holds_the_rows_and_the_edges_among_them(client, fmt, t
 def test_network_download_with_nothing_to_export_is_one_line(client):
     resp = client.post("/export/digits/network", data={"dim": "16", "proj": "pca", "f.label": "nope", "rows": "filtered"})
     assert resp.status_code == 400 and resp.data.decode().count("\n") == 1 and "empty" in resp.data.decode()
+
+
+def test_vector_overlay_and_scores_csv(client, routes_data):
+    from dashboard.groups import GroupStore
+
+    store = GroupStore(routes_data)
+    a = store.save_group("digits", "zeros", list(range(0, 1797, 10)), 1797)
+    b = store.save_group("digits", "others", list(range(5, 1797, 10)), 1797)
+    v = store.save_vector("digits", "zeros → others", a.id, b.id)
+    resp = client.get(f"/api/vector.json?dataset=digits&dim=16&proj=vector&vector={v.id}&radius=2.5")
+    assert resp.status_code == 200
+    overlay = resp.get_json()
+    assert overlay["name"] == "zeros → others" and overlay["radius"] == 2.5 and len(overlay["steps"]) == 10
+    assert client.get("/api/vector.json?dataset=digits").status_code == 400
+    csv_text = client.get("/export/digits/vectors.csv").data.decode()
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert {r["latent_dim"] for r in rows} == {"64", "32", "16", "8"} and rows[0]["vector"] == "zeros → others"
+    assert all(float(r["cohens_d"]) == float(r["cohens_d"]) for r in rows)
+    # the vector view's coordinates come with the ordinary CSV export
+    table = pd.read_csv(io.StringIO(client.get(
+        f"/export/digits.csv?rows=all&dataset=digits&dim=16&proj=vector&vector={v.id}").data.decode()))
+    assert len(table) == 1797 and table["projection"].iloc[0] == f"vector {v.id}: zeros → others"

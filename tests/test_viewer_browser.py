@@ -321,3 +321,57 @@ def test_neighbour_graph_overlay_communities_and_download(server, browser, tmp_p
     assert "community" in g.nodes["0"]
     assert errors == []
     page.close()
+
+
+def test_groups_vector_view_analogy_and_compare_grid(server, browser, viewer_data):
+    ds = open_dataset(viewer_data, "digits")
+    label = ds.meta["label"].astype(str)
+    ones, sevens = np.flatnonzero(label == "1").tolist(), np.flatnonzero(label == "7").tolist()
+    page, errors = open_page(browser, server + "/?dataset=digits&mode=points&proj=pca&dim=64")
+    stats = wait_drawn(page)
+    message = "document.querySelector('#groups-message').innerText"
+
+    page.fill("#group-name", "nothing")
+    page.click("#group-save")  # nothing selected: a clear message, nothing saved
+    page.wait_for_function(f"{message}.includes('is empty')", timeout=15_000)
+    for name, members in (("ones", ones), ("sevens", sevens)):
+        page.evaluate(f"dash_clientside.set_props('selection-store', {{data: {members}}})")
+        page.fill("#group-name", name)
+        page.click("#group-save")
+        page.wait_for_function(f"{message}.includes('Saved group \\'{name}\\'')", timeout=15_000)
+    assert "nothing" not in page.inner_text("#group-list")
+    choose(page, "vector-start", "ones")
+    choose(page, "vector-end", "sevens")
+    page.fill("#vector-name", "one to seven")
+    page.click("#vector-create")
+    page.wait_for_function(f"{message}.includes('Saved vector')", timeout=15_000)
+
+    page.locator("#vector-list button", has_text="Show").click()
+    page.wait_for_function("dashMap.stats().vector && dashMap.stats().layout.includes('proj=vector')", timeout=30_000)
+    stats = wait_drawn(page, stats["drawnVersion"])
+    assert {"hulls", "path", "steps"} <= set(stats["layers"]) and stats["vector"]["steps"] == 10
+    page.wait_for_function("location.search.includes('proj=vector') && location.search.includes('vector=')", timeout=10_000)
+    page.wait_for_selector("#vector-score", timeout=30_000)
+    assert float(page.inner_text("#vector-score")) > 0.5
+    assert page.locator(".path-table tbody tr").count() == 10
+    map_pixels(page, "vector_view_digits.png")
+
+    # analogy: a one plus the vector lands among sevens
+    page.evaluate(f"dash_clientside.set_props('clicked-store', {{data: {ones[0]}}})")
+    page.locator("#details button", has_text="Apply vector").click()
+    page.wait_for_selector("#analogy .item-button", timeout=30_000)
+    found = page.locator("#analogy .item-name").all_inner_texts()
+    assert sum("digit 7" in t for t in found) >= 10, found
+    page.screenshot(path=str(SCREENSHOTS / "vector_analogy_digits.png"))
+
+    # the compare grid: this vector in every latent space; a cell opens it there
+    page.goto(server + "/compare?dataset=digits")
+    page.wait_for_selector("#compare-grid td.score-cell", timeout=60_000)
+    assert page.locator("#compare-grid td.score-cell").count() == len(ds.spaces)
+    assert "one to seven" in page.inner_text("#compare-grid")
+    page.screenshot(path=str(SCREENSHOTS / "compare_digits.png"))
+    page.locator("#compare-grid td.score-cell a").nth(2).click()
+    page.wait_for_function("window.dashMap && dashMap.stats().vector && dashMap.stats().layout.includes('dim=16')",
+                           timeout=60_000)
+    assert errors == []
+    page.close()
