@@ -340,6 +340,17 @@ def test_groups_vector_view_analogy_and_compare_grid(server, browser, viewer_dat
         page.click("#group-save")
         page.wait_for_function(f"{message}.includes('Saved group \\'{name}\\'')", timeout=15_000)
     assert "nothing" not in page.inner_text("#group-list")
+    upload = "#group-upload input[type=file]"
+    page.set_input_files(upload, files=[{"name": "bad.csv", "mimeType": "text/csv",
+                                         "buffer": b"name\ndigit 1 #1\nno such digit\n"}])
+    page.wait_for_function(f"{message}.includes('line 3: no item named')", timeout=15_000)
+    page.set_input_files(upload, files=[{"name": "uploaded.csv", "mimeType": "text/csv", "buffer": b"i\n1\n2\n3\n"}])
+    page.wait_for_function(f"{message}.includes('Saved group \\'uploaded\\'')", timeout=15_000)
+    rename = page.locator("#group-list input").nth(2)
+    rename.fill("three items")
+    rename.press("Enter")
+    page.wait_for_function(f"{message}.includes('Renamed')", timeout=15_000)
+    assert "bad" not in page.inner_text("#group-list")
     choose(page, "vector-start", "ones")
     choose(page, "vector-end", "sevens")
     page.fill("#vector-name", "one to seven")
