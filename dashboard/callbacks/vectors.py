@@ -236,6 +236,16 @@ def show_vector(clicks):
     return ctx.triggered_id["id"], "vector"
 
 
+@callback(
+    Output(viewer_ids.PROJ, "value", allow_duplicate=True),
+    Input(viewer_ids.VECTOR, "value"), State(viewer_ids.PROJ, "value"),
+    prevent_initial_call=True,
+)
+def leave_vector_view(vector, proj):
+    """Clearing the vector while the vector view is shown goes back to UMAP."""
+    return "umap" if vector is None and proj == "vector" else no_update
+
+
 def _histogram(scores: dict) -> dcc.Graph:
     import plotly.graph_objects as go
 

@@ -15,9 +15,9 @@ from ..computed import get_layout
 from ..deckspec import spec
 from ..errors import DashboardError
 from ..layouts import viewer as ids
+from ..layouts.vectors import RADIUS
 from ..mapdata import color_legend, numeric_values, search_matches, sizes, visible
 from ..store import Dataset, default_data_dir, open_dataset
-from ..layouts.vectors import RADIUS
 from ..viewstate import MODES, VECTOR_VIEW, ViewState, default_mode, parse
 from .common import data_dir as _data_dir
 from .common import dataset as _dataset
