@@ -180,8 +180,9 @@ def _train_in_background(data_dir: Path, name: str) -> None:
 
 
 @cli.command()
-@click.argument("recipe", type=click.Choice(["digits", "emoji", "words"]))
-@click.option("--name", help="Dataset name (default: the recipe's name).")
+@click.argument("recipe", type=click.Choice(["digits", "emoji", "words", "images"]))
+@click.argument("name_arg", metavar="[NAME]", required=False)
+@click.option("--name", help="Dataset name (default: the recipe's name; images: required, or give NAME).")
 @click.option("--force", is_flag=True, help="Rebuild from scratch instead of resuming.")
 @click.option(
     "--layouts",
@@ -196,22 +197,51 @@ def _train_in_background(data_dir: Path, name: str) -> None:
 @click.option("--quick", is_flag=True, help="emoji: stop after the images and the PCA space.")
 @click.option("--download-dir", type=click.Path(file_okay=False, path_type=Path), help="emoji: where npm tarballs are kept.")
 @click.option("--n-words", type=click.IntRange(10), help="words: how many words [default: 10000].")
+@click.option("--images", "images_glob", help="images: a glob of image files (quote it; ** recurses) or a folder.")
+@click.option("--metadata", help="images: a CSV, or a glob of JSON files, with a filename column (PixPlot's columns).")
+@click.option("--model", type=click.Choice(["inception_v3", "mobilenet_v3", "pixels"]),
+              help="images: features [default: inception_v3, PixPlot's; needs ImageNet weights].")
+@click.option("--weights", type=click.Path(dir_okay=False), help="images: the Keras weights file of --model.")
+@click.option("--vectors", type=click.Path(dir_okay=False),
+              help="images: your own features (.npy/.h5/.parquet), one row per image file in sorted path order.")
+@click.option("--max-images", type=click.IntRange(1), help="images: use at most N files.")
+@click.option("--shuffle", is_flag=True, default=None, help="images: shuffle the files (with --seed) before --max-images.")
+@click.option("--seed", type=int, help="images: seed of --shuffle [default: 24].")
+@click.option("--metric", type=click.Choice(["cosine", "euclidean"]), help="images: distance between features [default: cosine].")
 @click.pass_obj
-def build(obj: dict, recipe: str, name, force, layouts, platforms, dims, epochs, limit, quick, download_dir, n_words) -> None:
-    """Build a dataset from real data: digits, emoji or words."""
+def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dims, epochs, limit, quick, download_dir,
+          n_words, images_glob, metadata, model, weights, vectors, max_images, shuffle, seed, metric) -> None:
+    """Build a dataset: digits, emoji or words from real sources, or images from your own folder."""
     from .ingest import recipe as get_recipe
-    from .ingest.common import summary
 
     emoji_only = {"--platforms": platforms, "--dims": dims, "--epochs": epochs, "--limit": limit,
                   "--quick": quick or None, "--download-dir": download_dir}
     words_only = {"--n-words": n_words}
+    images_only = {"--images": images_glob, "--metadata": metadata, "--model": model, "--weights": weights,
+                   "--vectors": vectors, "--max-images": max_images, "--shuffle": shuffle, "--seed": seed,
+                   "--metric": metric}
     misplaced = [flag for flag, v in emoji_only.items() if v is not None and recipe != "emoji"]
     misplaced += [flag for flag, v in words_only.items() if v is not None and recipe != "words"]
+    misplaced += [flag for flag, v in images_only.items() if v is not None and recipe != "images"]
+    if name_arg and recipe != "images":
+        misplaced.append("NAME (use --name)")
     if misplaced:
         raise click.UsageError(f"{', '.join(misplaced)} does not apply to the {recipe} recipe")
     kwargs: dict = {"fresh": force, "layouts": _layouts_option(layouts)}
+    name = name or name_arg
     if name:
         kwargs["name"] = name
+    if recipe == "images":
+        if not name or not images_glob:
+            raise click.UsageError("build images needs a NAME and --images, e.g. "
+                                   "build images photos --images \"photos/**/*.jpg\"")
+        from .ingest import images
+
+        kwargs.update(images=images_glob, metadata=metadata, model=model or "inception_v3", weights=weights,
+                      vectors=vectors, max_images=max_images, shuffle=bool(shuffle),
+                      seed=24 if seed is None else seed, metric=metric or "cosine")
+        _run_build(lambda: images.build(obj["data_dir"], **kwargs))
+        return
     if recipe == "emoji":
         from .ingest.emoji import parse_platforms
 
@@ -224,9 +254,16 @@ def build(obj: dict, recipe: str, name, force, layouts, platforms, dims, epochs,
             kwargs["epochs"] = epochs
     if recipe == "words" and n_words:
         kwargs["n_words"] = n_words
+    _run_build(lambda: get_recipe(recipe).build(obj["data_dir"], **kwargs))
+
+
+def _run_build(run) -> None:
+    """Run a build, then print its summary; Ctrl-C keeps what was finished."""
+    from .ingest.common import summary
+
     start = time.perf_counter()
     try:
-        ds = get_recipe(recipe).build(obj["data_dir"], **kwargs)
+        ds = run()
     except KeyboardInterrupt:
         click.echo(
             "\nInterrupted. What was finished is kept; run the same command again to resume.",

@@ -35,6 +35,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 import h5py
 import numpy as np
@@ -250,7 +251,13 @@ class Dataset:
         return target
 
     def image_path(self, i: int, thumb: bool = False) -> Path:
-        return self.path / ("thumbs" if thumb else "images") / f"{int(i)}.png"
+        ext = self.manifest.get("image_format", "png")  # image folders are stored as webp
+        return self.path / ("thumbs" if thumb else "images") / f"{int(i)}.{ext}"
+
+    def image_url(self, i: int, thumb: bool = False) -> str:
+        """Where the page fetches an item's image (the /files route)."""
+        rel = self.image_path(i, thumb).relative_to(self.path).as_posix()
+        return f"/files/{quote(self.name)}/{rel}"
 
     @property
     def stored_layouts(self) -> dict[str, dict]:
@@ -417,6 +424,7 @@ class DatasetWriter:
         image_shape: list[int] | None = None,
         default_space: str | None = None,
         label_column: str | None = None,
+        image_format: str = "png",
     ) -> None:
         if type not in DATA_TYPES:
             raise DashboardError(f"unknown data type {type!r}: expected one of {', '.join(DATA_TYPES)}")
@@ -426,6 +434,7 @@ class DatasetWriter:
             provenance=provenance or {},
             image_shape=image_shape,
             label_column=label_column,
+            image_format=image_format,
         )
         if default_space is not None:
             self.manifest["default_space"] = str(default_space)

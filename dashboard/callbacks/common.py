@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
 
 from dash import html
 from flask import current_app
@@ -26,6 +25,6 @@ def notices(messages: list[str], cls: str = "error"):
 def item_button(ds: Dataset, i: int, extra: str = "") -> html.Button:
     """A thumbnail or word that moves the map to item ``i`` when clicked."""
     name = str(ds.meta["name"].iloc[i])
-    children = [html.Img(src=f"/files/{quote(ds.name)}/thumbs/{i}.png", alt=name)] if ds.type == "image" else []
+    children = [html.Img(src=ds.image_url(i, thumb=True), alt=name)] if ds.type == "image" else []
     children.append(html.Span(name + extra, className="item-name"))
     return html.Button(id={"type": ids.NEIGHBOR, "index": int(i)}, className="item-button", title=name, children=children)

@@ -355,7 +355,7 @@ def show_details(i, view):
     space = _space_of(view)
     children = [header]
     if ds.type == "image":
-        children.append(html.Img(src=f"/files/{quote(ds.name)}/images/{i}.png", className="details-image", alt=str(row["name"])))
+        children.append(html.Img(src=ds.image_url(i), className="details-image", alt=str(row["name"])))
     children.append(html.H3(str(row["name"]), className="details-name"))
     children += analogy_buttons(view)
     children.append(html.Table(className="table fields", children=[

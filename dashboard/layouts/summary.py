@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
 
 from dash import dcc, html
 
@@ -97,7 +96,7 @@ def summary(ds: Dataset, preview_figure=None, preview_title: str = "") -> list:
                     html.Div(
                         className="thumbs",
                         children=[
-                            html.Img(src=f"/files/{quote(ds.name)}/thumbs/{i}.png", title=names[i], alt=names[i])
+                            html.Img(src=ds.image_url(i, thumb=True), title=names[i], alt=names[i])
                             for i in range(shown)
                         ],
                     ),

@@ -1,0 +1,164 @@
+"""Image features: Keras InceptionV3 (PixPlot's), MobileNetV3, a fast pixel baseline, or your own vectors.
+
+An extractor turns a decoded image into its model input (``prepare``, run in
+the decoding threads) and a batch of inputs into vectors (``run``, batched:
+PixPlot ran one image at a time). Keras models need ImageNet weights from the
+Keras cache or ``--weights``; without them the build stops before any work.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from ..errors import DashboardError
+
+#: Pixel baseline: images shrunk to this many pixels a side, RGB on white.
+PIXELS_SIDE = 24
+
+# name → (keras.applications constructor, input side, the layer whose output is the feature, dims)
+KERAS_MODELS = {
+    "inception_v3": ("InceptionV3", 299, "avg_pool", 2048),
+    "mobilenet_v3": ("MobileNetV3Small", 224, "global_average_pooling2d", 576),  # the pooled last conv block
+}
+# Weight files keras.applications downloads into ~/.keras/models (ImageNet, with the top).
+KERAS_WEIGHT_FILES = {
+    "inception_v3": "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+    "mobilenet_v3": "weights_mobilenet_v3_small_224_1.0_float.h5",
+}
+MODELS = ("inception_v3", "mobilenet_v3", "pixels", "vectors")
+
+
+@dataclass
+class Extractor:
+    name: str
+    space_id: str
+    description: str
+    cache_id: str
+    prepare: Callable[[Image.Image], np.ndarray] | None = None
+    run: Callable[[np.ndarray], np.ndarray] | None = None
+    positional: bool = False  # features come from a file, row k for the k-th image found
+    rows: np.ndarray | None = field(default=None, repr=False)
+
+    def row(self, k: int) -> np.ndarray:
+        return np.asarray(self.rows[k], np.float32)
+
+
+def on_white(im: Image.Image) -> Image.Image:
+    """RGB, transparent parts composited on white (what ImageNet models and our eyes expect)."""
+    if im.mode == "RGBA":
+        bg = Image.new("RGB", im.size, (255, 255, 255))
+        bg.paste(im, mask=im.getchannel("A"))
+        return bg
+    return im.convert("RGB")
+
+
+def _pixels() -> Extractor:
+    def prepare(im: Image.Image) -> np.ndarray:
+        return np.asarray(on_white(im).resize((PIXELS_SIDE, PIXELS_SIDE), Image.BILINEAR), np.uint8)
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return batch.reshape(len(batch), -1).astype(np.float32) / 255.0
+
+    return Extractor("pixels", "pixels", f"the image's RGB pixels at {PIXELS_SIDE}×{PIXELS_SIDE} (a fast baseline)",
+                     f"pixels{PIXELS_SIDE}", prepare, run)
+
+
+def keras_weights(model: str, weights: str | None) -> Path:
+    """The ImageNet weights file to use; the error lists the ways forward when there is none."""
+    if weights:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise DashboardError(f"--weights {weights}: no such file")
+        return path
+    cached = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / KERAS_WEIGHT_FILES[model]
+    if cached.is_file():
+        return cached
+    raise DashboardError(
+        f"--model {model} needs its ImageNet weights and this machine has none cached ({cached}); "
+        f"pass --weights FILE (the Keras {KERAS_MODELS[model][0]} weights .h5), or use --model pixels "
+        f"(a fast pixel baseline), or --vectors FILE with features you computed elsewhere"
+    )
+
+
+def _keras_model(model: str, weights: str | None) -> Extractor:
+    path = keras_weights(model, weights)
+    ctor, side, layer, dims = KERAS_MODELS[model]
+    state: dict = {}
+
+    def net():
+        # Built on first use, in the main thread, after the checks above (TensorFlow takes seconds to import).
+        if "model" not in state:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            import keras
+
+            full = getattr(keras.applications, ctor)(weights=str(path), include_top=True)
+            # Layer names get numbered suffixes when a process builds a model twice: fall back to the type.
+            pool = next((x for x in full.layers if x.name == layer), None) or [
+                x for x in full.layers if type(x).__name__ == "GlobalAveragePooling2D"][-1]
+            state["model"] = keras.Model(full.input, pool.output)
+            state["preprocess"] = getattr(keras.applications, model).preprocess_input
+        return state["model"], state["preprocess"]
+
+    def prepare(im: Image.Image) -> np.ndarray:
+        return np.asarray(on_white(im).resize((side, side), Image.BILINEAR), np.uint8)  # PixPlot: no aspect kept
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        m, preprocess = net()
+        x = preprocess(batch.astype(np.float32))
+        return np.asarray(m.predict(x, batch_size=len(x), verbose=0), np.float32).reshape(len(x), -1)
+
+    return Extractor(model, model.split("_")[0], f"Keras {ctor} '{layer}' features ({dims}-d, ImageNet weights {path.name})",
+                     f"{model}-{_file_id(path)}", prepare, run)
+
+
+def _file_id(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size:x}{int(st.st_mtime):x}"
+
+
+def _vectors(path_text: str) -> Extractor:
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        raise DashboardError(f"--vectors {path_text}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            rows = np.load(path, allow_pickle=False)
+        elif suffix in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                keys = list(f.keys())
+                rows = f["latent" if "latent" in keys else keys[0]][()]
+        elif suffix == ".parquet":
+            import pandas as pd
+
+            rows = pd.read_parquet(path).select_dtypes("number").to_numpy()
+        else:
+            raise DashboardError(f"--vectors {path_text}: expected .npy, .h5 or .parquet")
+    except (OSError, ValueError, KeyError, IndexError) as e:
+        raise DashboardError(f"--vectors {path_text}: cannot read it ({e})") from None
+    rows = np.asarray(rows)
+    if rows.ndim != 2 or not np.issubdtype(rows.dtype, np.number):
+        raise DashboardError(f"--vectors {path_text}: expected a 2-d numeric array, got shape {rows.shape}")
+    if not np.isfinite(rows).all():
+        raise DashboardError(f"--vectors {path_text}: contains NaN or infinite values")
+    return Extractor("vectors", "vectors", f"vectors from {path.name} ({rows.shape[1]}-d)", f"vectors-{_file_id(path)}",
+                     positional=True, rows=rows)
+
+
+def extractor(model: str, *, weights: str | None = None, vectors: str | None = None) -> Extractor:
+    """The feature extractor a build asked for (checks weights and files before any work)."""
+    if vectors:
+        return _vectors(vectors)
+    if model == "pixels":
+        return _pixels()
+    if model in KERAS_MODELS:
+        return _keras_model(model, weights)
+    raise DashboardError(f"--model must be one of {', '.join(m for m in MODELS if m != 'vectors')}, got {model!r}")

@@ -1,0 +1,304 @@
+"""The ``images`` recipe: your own image folder as a dataset, as PixPlot builds one.
+
+Images come from a (recursive) glob; each is decoded once, in a pool of
+threads that runs ahead of the feature model, and becomes a web image (600 px
+a side at most) and a thumbnail. A file that cannot be used is skipped with
+its reason in the build report; nothing stops the build. Features are cached
+per image content, so adding images to a folder computes only the new ones.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import io
+import os
+import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageOps, UnidentifiedImageError
+from tqdm import tqdm
+
+from .. import cache as cache_mod
+from ..compute import features as features_mod
+from ..compute.projections import pca
+from ..errors import DashboardError
+from ..store import THUMB_SIZE, Dataset, DatasetWriter, atomic_path
+from .common import DEFAULT_LAYOUTS, compute_layouts, thumbnail
+from .metadata import match_metadata, read_metadata
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+#: The web image's longest side (PixPlot's lightbox used 600 px high images).
+WEB_SIZE = 600
+#: Wider or taller than this ratio does not fit an atlas row (PixPlot: atlas 2048 / cell 32).
+MAX_ASPECT = 64
+#: PCA dims of the space the layouts use (PixPlot: PCA to 100 before UMAP).
+PCA_DIMS = 100
+BATCH = 32
+#: Batches decoded ahead of the model.
+LOOKAHEAD = 2
+
+
+class SkipImage(Exception):
+    """This file cannot be used; the message is the reason the build report gives."""
+
+
+@dataclass
+class Decoded:
+    """One image decoded once: its web image and thumbnail written, its model input ready."""
+
+    k: int  # position among the files found
+    model_input: np.ndarray | None
+    note: str | None = None
+
+
+def find_images(pattern: str) -> tuple[Path, list[Path]]:
+    """Files an ``--images`` glob names (``**`` recurses), sorted, and the folder names are relative to.
+
+    A folder is taken as every image below it. Non-image suffixes are left out
+    (an image suffix on a non-image file is reported later, per file).
+    """
+    pattern = os.path.expanduser(pattern)
+    if os.path.isdir(pattern):
+        pattern = os.path.join(pattern, "**", "*")
+    wild = next((k for k, part in enumerate(Path(pattern).parts) if glob.has_magic(part)), None)
+    root = Path(*Path(pattern).parts[:wild]) if wild else Path(pattern).parent
+    found = sorted(
+        Path(p) for p in glob.glob(pattern, recursive=True)
+        if Path(p).suffix.lower() in IMAGE_SUFFIXES and not Path(p).is_dir()
+    )
+    if not found:
+        raise DashboardError(f"--images {pattern!r} matches no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return root, found
+
+
+def display_name(path: Path, root: Path) -> str:
+    """The path below the root, as text even when the file name is not valid UTF-8."""
+    rel = os.fsencode(path.relative_to(root).as_posix()) if path.is_relative_to(root) else os.fsencode(path.name)
+    return rel.decode("utf-8", errors="replace")
+
+
+def to_rgb_or_rgba(im: Image.Image) -> Image.Image:
+    """8-bit RGB, or RGBA when the image has transparency (palette transparency included)."""
+    if im.mode in ("RGB", "RGBA"):
+        return im
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # 16-bit and float greys: stretch what is there to 8 bits (many scanners use 12 of 16 bits)
+        a = np.asarray(im, dtype=np.float64)
+        top = float(np.nanmax(a)) if a.size else 0.0
+        a = np.clip(a * (255.0 / top if top > 0 else 0.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(a, "L").convert("RGB")
+    if im.mode in ("LA", "PA", "La") or (im.mode == "P" and "transparency" in im.info):
+        return im.convert("RGBA")
+    return im.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV
+
+
+def open_image(path: Path) -> tuple[Image.Image, str | None]:
+    """The first frame, EXIF orientation applied, as RGB(A); ``SkipImage`` says why a file cannot be used."""
+    try:
+        if path.stat().st_size == 0:
+            raise SkipImage("empty file (0 bytes)")
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it; both are bombs here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if min(w, h) < 1:
+                    raise SkipImage(f"zero-sized image ({w}×{h})")
+                if max(w / h, h / w) > MAX_ASPECT:
+                    raise SkipImage(f"extreme aspect ratio ({w}×{h}; at most {MAX_ASPECT}:1)")
+                frames = getattr(im, "n_frames", 1)
+                im.seek(0)
+                im.load()
+                out = to_rgb_or_rgba(ImageOps.exif_transpose(im))
+    except SkipImage:
+        raise
+    except PermissionError:
+        raise SkipImage("permission denied") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise SkipImage(f"decompression bomb: {e}") from None
+    except UnidentifiedImageError:
+        raise SkipImage("not an image Pillow can read") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError) as e:
+        raise SkipImage(f"truncated or corrupt ({str(e) or type(e).__name__})") from None
+    return out, (f"animated ({frames} frames): first frame used" if frames > 1 else None)
+
+
+def _save(im: Image.Image, path: Path) -> None:
+    buf = io.BytesIO()
+    im.save(buf, format="WEBP", quality=85, method=4)  # keeps alpha; a fraction of PNG's size for photos
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
+def content_key(path: Path) -> str:
+    """The file's content hash: the feature cache key (renaming or moving a file keeps its features)."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build(
+    data_dir: Path,
+    *,
+    name: str,
+    images: str,
+    metadata: str | None = None,
+    model: str = "pixels",
+    weights: str | None = None,
+    vectors: str | None = None,
+    max_images: int | None = None,
+    shuffle: bool = False,
+    seed: int = 24,
+    metric: str = "cosine",
+    fresh: bool = False,
+    layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
+) -> Dataset:
+    """Build dataset ``name`` from the images an ``--images`` glob names."""
+    extractor = features_mod.extractor(model, weights=weights, vectors=vectors)  # fails before any work
+    root, paths = find_images(images)
+    order = np.arange(len(paths))
+    if extractor.positional and len(extractor.rows) != len(paths):
+        raise DashboardError(f"--vectors has {len(extractor.rows):,} rows but --images finds {len(paths):,} files: "
+                             "one row per file, in sorted path order")
+    if shuffle:
+        order = np.random.default_rng(seed).permutation(len(paths))
+    if max_images:
+        order = order[:max_images]
+    paths = [paths[k] for k in order]
+    if extractor.positional:
+        extractor.rows = extractor.rows[order]
+    names = [display_name(p, root) for p in paths]
+    table, messages = (read_metadata(metadata) if metadata else (None, []))
+
+    with DatasetWriter(data_dir, name, fresh=fresh) as w:
+        # Every run reads the whole folder again (unchanged files cost a cache read), so its report starts afresh.
+        w.report.skipped.clear()
+        w.report.notes.clear()
+        for message in messages:
+            w.report.notes.append(message)
+        w.set_info(type="image", metric=metric, image_format="webp",
+                   provenance={"source": f"images {images}" + (f", metadata {metadata}" if metadata else ""),
+                               "features": extractor.description})
+        keep, features, notes = _decode_and_extract(w, paths, names, extractor, data_dir)
+        if not keep:
+            raise DashboardError(f"none of the {len(paths):,} files could be used; see the reasons above")
+        kept_names = [names[k] for k in keep]
+        meta = pd.DataFrame({"i": np.arange(len(keep)), "name": kept_names,
+                             "filename": [Path(n).name for n in kept_names],
+                             "folder": [str(Path(n).parent) for n in kept_names]})
+        overrides = {"filename": "text", "folder": "categorical"}
+        if table is not None:
+            extra, report = match_metadata(table, kept_names)
+            for line in report:
+                w.report.notes.append(line)
+            meta = pd.concat([meta, extra.reset_index(drop=True)], axis=1)
+            overrides.update({c: t for c, t in (("category", "categorical"), ("label", "categorical"),
+                                                ("tags", "text"), ("description", "text"), ("permalink", "text"),
+                                                ("year", "numeric"), ("lat", "numeric"), ("lng", "numeric"))
+                              if c in meta.columns})
+        for k, note in notes:
+            w.report.notes.append(f"{names[k]}: {note}")
+        w.write_meta(meta, overrides)
+        w.manifest["label_column"] = "category" if "category" in meta.columns else "folder"
+        X = np.stack(features).astype(np.float32)
+        space = extractor.space_id
+        w.write_latent(space, X, kind="features", description=extractor.description)
+        if X.shape[1] > PCA_DIMS and len(X) > 2:
+            d = min(PCA_DIMS, len(X) - 1)
+            w.write_latent(f"pca{d}", pca(X, n_components=d), kind="pca",
+                           description=f"PCA of the {extractor.name} features to {d} dims (PixPlot's step before UMAP)")
+            w.manifest["default_space"] = f"pca{d}"
+        w.report.counts.update(files=len(paths), items=len(keep), skipped=len(paths) - len(keep))
+        w.publish()
+        ds = Dataset(w.path)
+        w.report.timings.update(compute_layouts(ds, layouts))
+        return w.finish()
+
+
+def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], extractor, data_dir: Path):
+    """Decode each file once and extract the features missing from the cache.
+
+    Threads decode, write the web image and thumbnail, and prepare model
+    inputs at most LOOKAHEAD batches ahead of the model (so memory does not
+    grow with the folder). Returns the positions of the files kept, their
+    features, and per-file notes.
+    """
+    keep: list[int] = []
+    features: list[np.ndarray | None] = []
+    notes: list[tuple[int, str]] = []
+    from_cache = 0
+    incoming = w.path / ".incoming"
+    incoming.mkdir(exist_ok=True)
+    for folder in ("images", "thumbs"):
+        (w.path / folder).mkdir(exist_ok=True)
+
+    with cache_mod.open_cache(data_dir) as cache:  # diskcache is safe to share between threads
+
+        def decode(k: int):
+            """(k, ok, note or reason, cached features, key, model input) for file k; writes its images."""
+            path = paths[k]
+            try:
+                key = content_key(path)
+                im, note = open_image(path)
+            except PermissionError:
+                return k, False, "permission denied", None, None, None
+            except SkipImage as e:
+                return k, False, str(e), None, None, None
+            except OSError as e:
+                return k, False, f"cannot read ({e.strerror or e})", None, None, None
+            _save(_web(im), incoming / f"{k}.webp")
+            _save(thumbnail(im, THUMB_SIZE), incoming / f"{k}.thumb.webp")
+            if extractor.positional:
+                return k, True, note, extractor.row(k), key, None
+            cached = cache.get(f"features/{extractor.cache_id}/{key}", retry=True)
+            return k, True, note, cached, key, (extractor.prepare(im) if cached is None else None)
+
+        bar = tqdm(total=len(paths), desc="images", unit="img", leave=False)
+        batches = [range(a, min(a + BATCH, len(paths))) for a in range(0, len(paths), BATCH)]
+        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+            pending = deque()
+            for b in range(len(batches)):
+                while len(pending) <= LOOKAHEAD and b + len(pending) < len(batches):
+                    pending.append(pool.submit(lambda r: [decode(k) for k in r], batches[b + len(pending)]))
+                todo = []
+                for k, ok, note, vec, key, model_input in pending.popleft().result():
+                    bar.update(1)
+                    if not ok:
+                        w.report.skip(names[k], note)
+                        continue
+                    i = len(keep)
+                    keep.append(k)
+                    features.append(vec)
+                    from_cache += vec is not None and not extractor.positional
+                    if note:
+                        notes.append((k, note))
+                    # written under the file's position among those found; renumbered now skips are known
+                    os.replace(incoming / f"{k}.webp", w.path / "images" / f"{i}.webp")
+                    os.replace(incoming / f"{k}.thumb.webp", w.path / "thumbs" / f"{i}.webp")
+                    if model_input is not None:
+                        todo.append((i, key, model_input))
+                if todo:
+                    out = extractor.run(np.stack([t[2] for t in todo]))
+                    for (i, key, _), vec in zip(todo, out):
+                        features[i] = np.asarray(vec, np.float32)
+                        cache.set(f"features/{extractor.cache_id}/{key}", features[i], retry=True)
+        bar.close()
+    incoming.rmdir()
+    w.report.counts["features_from_cache"] = int(from_cache)
+    return keep, features, notes
+
+
+def _web(im: Image.Image) -> Image.Image:
+    if max(im.size) <= WEB_SIZE:
+        return im
+    im = im.copy()
+    im.thumbnail((WEB_SIZE, WEB_SIZE), Image.LANCZOS)
+    return im

@@ -1,0 +1,147 @@
+"""PixPlot-style metadata for image folders: a CSV, or a glob of JSON files, one row per image.
+
+Columns PixPlot users rely on: filename, category, tags (pipe-delimited),
+description, permalink, year, label (drives supervised UMAP), lat, lng; any
+other column is kept. A bad value costs that cell, never the build: each is
+reported with its row.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DashboardError
+
+#: Per-row messages listed before "and N more".
+SHOWN = 20
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig"), []
+    except UnicodeDecodeError:
+        # Spreadsheets on Windows save cp1252; latin-1 reads any byte, so it is the last resort.
+        for encoding in ("cp1252", "latin-1"):
+            try:
+                table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding)
+                return table, [f"{path.name}: not UTF-8; read as {encoding} (check accented characters)"]
+            except UnicodeDecodeError:
+                continue
+    raise DashboardError(f"--metadata {path}: cannot decode it")  # not reached: latin-1 decodes anything
+
+
+def _read_json(pattern: str) -> tuple[pd.DataFrame, list[str]]:
+    rows, messages = [], []
+    for p in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)):
+        try:
+            value = json.loads(Path(p).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            messages.append(f"{Path(p).name}: not readable JSON ({e}); skipped")
+            continue
+        for obj in value if isinstance(value, list) else [value]:
+            if isinstance(obj, dict):
+                rows.append({str(k): "" if v is None else ("|".join(map(str, v)) if isinstance(v, list) else str(v))
+                             for k, v in obj.items()})
+            else:
+                messages.append(f"{Path(p).name}: expected an object per image; skipped")
+    if not rows:
+        raise DashboardError(f"--metadata {pattern!r}: no JSON objects found")
+    return pd.DataFrame(rows).fillna(""), messages
+
+
+def _year(value: str) -> float | None:
+    v = value.strip()
+    if not v:
+        return np.nan
+    try:
+        return float(int(float(v)))
+    except ValueError:
+        pass
+    t = pd.to_datetime(v, errors="coerce")
+    return float(t.year) if not pd.isna(t) else None
+
+
+def read_metadata(spec: str) -> tuple[pd.DataFrame, list[str]]:
+    """The metadata table (lower-case columns, typed PixPlot columns) and a message per problem."""
+    path = Path(os.path.expanduser(spec))
+    if path.suffix.lower() == ".csv" and path.is_file():
+        table, messages = _read_csv(path)
+    elif glob.has_magic(spec) or path.suffix.lower() == ".json":
+        table, messages = _read_json(spec)
+    elif not path.exists():
+        raise DashboardError(f"--metadata {spec}: no such file")
+    else:
+        raise DashboardError(f"--metadata {spec}: expected a .csv file or a glob of .json files")
+    table.columns = [str(c).strip().lower() for c in table.columns]
+    if "filename" not in table.columns:
+        raise DashboardError(f"--metadata {spec}: needs a 'filename' column (it has {', '.join(table.columns)})")
+    table = table.loc[:, ~table.columns.duplicated()].copy()
+    problems = []
+    if "tags" in table.columns and "category" in table.columns:
+        empty = table["tags"].str.strip() == ""
+        table.loc[empty, "tags"] = table.loc[empty, "category"]  # as PixPlot: no tags → the category
+    if "year" in table.columns:
+        years = []
+        for row, v in enumerate(table["year"], start=2):
+            y = _year(v)
+            if y is None:
+                problems.append(f"row {row}: year {v!r} is not a year; left empty")
+                y = np.nan
+            years.append(y)
+        table["year"] = years
+    for col, limit in (("lat", 90.0), ("lng", 180.0)):
+        if col in table.columns:
+            values = []
+            for row, v in enumerate(table[col], start=2):
+                x = pd.to_numeric(v.strip() or np.nan, errors="coerce")
+                if v.strip() and (pd.isna(x) or not -limit <= x <= limit):
+                    problems.append(f"row {row}: {col} {v!r} is not between -{limit:g} and {limit:g}; left empty")
+                    x = np.nan
+                values.append(x)
+            table[col] = values
+    if problems:
+        messages.append(f"metadata: {len(problems)} value(s) left empty: " + "; ".join(problems[:SHOWN])
+                        + (f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""))
+    return table, messages
+
+
+def match_metadata(table: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Metadata rows aligned to the images ``names`` (paths below the images root).
+
+    A row matches by relative path, else by file name when only one image has
+    it. Rows without an image and images without a row are both reported.
+    """
+    by_path = {n: k for k, n in enumerate(names)}
+    base_counts = pd.Series([Path(n).name for n in names]).value_counts()
+    by_base = {Path(n).name: k for k, n in enumerate(names) if base_counts[Path(n).name] == 1}
+    rows = np.full(len(names), -1)
+    orphans, ambiguous = [], []
+    for r, key in enumerate(table["filename"].astype(str).str.strip().str.replace("\\", "/", regex=False)):
+        k = by_path.get(key.removeprefix("./"), by_base.get(Path(key).name))
+        if k is None:
+            (ambiguous if base_counts.get(Path(key).name, 0) > 1 else orphans).append(key)
+        elif rows[k] < 0:
+            rows[k] = r
+    columns = [c for c in table.columns if c != "filename"]
+    aligned = pd.DataFrame({c: [table[c].iloc[r] if r >= 0 else None for r in rows] for c in columns})
+    for c in columns:
+        if c not in ("year", "lat", "lng"):
+            aligned[c] = aligned[c].astype("object").where(aligned[c].notna() & (aligned[c] != ""), None)
+    report = []
+    if orphans:
+        report.append(f"metadata: {len(orphans)} row(s) name no image: " + ", ".join(orphans[:SHOWN])
+                      + (" …" if len(orphans) > SHOWN else ""))
+    if ambiguous:
+        report.append(f"metadata: {len(ambiguous)} row(s) name a file name several images share; give the path: "
+                      + ", ".join(ambiguous[:SHOWN]))
+    missing = [names[k] for k in np.flatnonzero(rows < 0)]
+    if missing:
+        report.append(f"metadata: {len(missing)} image(s) have no row: " + ", ".join(missing[:SHOWN])
+                      + (" …" if len(missing) > SHOWN else ""))
+    return aligned, report

@@ -1,0 +1,208 @@
+"""Your own image folders: real PNGs from the emoji npm packages plus a corpus of broken files."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from dashboard.cli import cli
+from dashboard.errors import DashboardError
+from dashboard.ingest import images
+from dashboard.store import open_dataset
+
+
+@pytest.fixture(scope="module")
+def folder(npm_dir, tmp_path_factory):
+    """60 real emoji PNGs in a/ and b/ (the same 20 file names in both), and a corpus of broken files."""
+    root = tmp_path_factory.mktemp("photos")
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    with tarfile.open(npm_dir / "emoji-datasource-google-16.0.0.tgz") as tar:
+        members = [m for m in tar.getmembers() if m.name.endswith(".png") and "/64/" in m.name][:40]
+        for k, m in enumerate(members):
+            data = tar.extractfile(m).read()
+            (root / ("a" if k < 30 else "b") / os.path.basename(m.name)).write_bytes(data)
+        for m in members[:10]:  # same names, other folder: two items, not an error
+            (root / "b" / os.path.basename(m.name)).write_bytes(tar.extractfile(m).read())
+    bad = root / "bad"
+    bad.mkdir()
+    (bad / "empty.png").write_bytes(b"")
+    good = (root / "a" / os.path.basename(members[0].name)).read_bytes()
+    (bad / "truncated.png").write_bytes(good[: len(good) // 3])
+    (bad / "notes.jpg").write_text("not an image at all")
+    (bad / "wide.png").write_bytes(_png(Image.new("RGB", (1300, 10), "red")))
+    (bad / "dangling.png").symlink_to(root / "nowhere.png")
+    # formats that must import: CMYK, 16-bit, palette with transparency, animated GIF, EXIF-rotated JPEG
+    ok = root / "formats"
+    ok.mkdir()
+    Image.new("CMYK", (40, 30), (0, 255, 255, 0)).save(ok / "cmyk.jpg")
+    Image.fromarray(np.linspace(0, 4095, 40 * 30).reshape(30, 40).astype(np.uint16)).save(ok / "deep16.png")
+    pal = Image.new("P", (32, 32), 1)
+    pal.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    pal.info["transparency"] = 0
+    pal.paste(0, (0, 0, 16, 32))
+    pal.save(ok / "palette.png", transparency=0)
+    frames = [Image.new("RGB", (20, 20), c) for c in ("blue", "yellow")]
+    frames[0].save(ok / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° when displayed
+    Image.new("RGB", (40, 20), "green").save(ok / "rotated.jpg", exif=exif)
+    (ok / os.fsdecode(b"caf\xe9.png")).write_bytes(good)  # a Latin-1 file name: not valid UTF-8
+    return root
+
+
+def _png(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def built(folder, tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    ds = images.build(data, name="mine", images=str(folder / "**" / "*"), model="pixels", layouts=("pca",))
+    return data, ds
+
+
+def test_every_file_is_imported_or_skipped_with_its_reason(built, folder):
+    _, ds = built
+    skipped = {s["item"]: s["reason"] for s in ds.report["skipped"]}
+    assert skipped == {
+        "bad/empty.png": "empty file (0 bytes)",
+        "bad/truncated.png": skipped["bad/truncated.png"],
+        "bad/notes.jpg": "not an image Pillow can read",
+        "bad/wide.png": "extreme aspect ratio (1300×10; at most 64:1)",
+        "bad/dangling.png": skipped["bad/dangling.png"],
+    }
+    assert skipped["bad/truncated.png"].startswith("truncated or corrupt")
+    assert skipped["bad/dangling.png"].startswith("cannot read")
+    assert ds.report["counts"]["items"] == 40 + 10 + 6 and ds.n == 56
+    names = list(ds.meta["name"])
+    assert len(set(names)) == ds.n  # same file name in a/ and b/: two items
+    assert sum(n.endswith(os.path.basename(names[0])) for n in names) == 2
+    assert "formats/caf\ufffd.png" in names
+    assert any("anim.gif: animated (2 frames): first frame used" in n for n in ds.report["notes"])
+
+
+def test_formats_orientation_and_transparency(built):
+    _, ds = built
+    row = {n: i for i, n in enumerate(ds.meta["name"])}
+    with Image.open(ds.image_path(row["formats/rotated.jpg"])) as im:
+        assert im.size == (20, 40)  # EXIF orientation applied
+    with Image.open(ds.image_path(row["formats/palette.png"])) as im:
+        assert im.mode == "RGBA" and im.getpixel((2, 2))[3] == 0 and im.getpixel((30, 2))[3] == 255
+    with Image.open(ds.image_path(row["formats/deep16.png"])) as im:
+        assert im.mode == "RGB" and im.getextrema()[0][1] >= 250  # 12 bits in 16 stretched to 8
+    with Image.open(ds.image_path(row["formats/anim.gif"])) as im:
+        assert im.convert("RGB").getpixel((5, 5)) == (0, 0, 255)  # the first frame
+    with Image.open(ds.image_path(row["formats/cmyk.jpg"])) as im:
+        assert im.mode == "RGB"
+    with Image.open(ds.image_path(0, thumb=True)) as im:
+        assert max(im.size) <= 64 and im.mode == "RGBA"  # emoji keep their transparency
+    assert ds.spaces["pixels"].dim == 24 * 24 * 3 and ds.default_space == "pca55"
+
+
+def test_decompression_bombs_are_skipped(folder, tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)  # Pillow's own limit, lowered so a 64 px emoji is a bomb
+    with pytest.raises(images.SkipImage, match="decompression bomb"):
+        images.open_image(next((folder / "a").glob("*.png")))
+
+
+def test_adding_images_computes_only_the_new_features(folder, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    files = sorted((folder / "a").glob("*.png"))
+    for f in files[:20]:
+        (src / f.name).write_bytes(f.read_bytes())
+    first = images.build(tmp_path / "data", name="grow", images=str(src), model="pixels", layouts=())
+    assert first.report["counts"]["features_from_cache"] == 0
+    for f in files[20:25]:
+        (src / f.name).write_bytes(f.read_bytes())
+    again = images.build(tmp_path / "data", name="grow", images=str(src), model="pixels", layouts=())
+    assert again.n == 25 and again.report["counts"]["features_from_cache"] == 20
+    assert np.allclose(again.latent("pixels")[:20], first.latent("pixels")[:20])
+
+
+def test_metadata_matches_by_path_or_name_and_reports_the_rest(folder, tmp_path):
+    a_files = sorted(p.name for p in (folder / "a").glob("*.png"))
+    b_only = sorted(set(p.name for p in (folder / "b").glob("*.png")) - set(a_files))
+    csv = tmp_path / "meta.csv"
+    rows = [
+        "filename,category,tags,year,lat,lng,permalink,notes",
+        f"a/{a_files[0]},Smileys,happy|face,1999,41.3,-72.9,https://example.org/1,café",
+        f"{b_only[0]},Flags,,not a year,200,10,,",
+        f"{a_files[1]},Smileys,,2001-05-03,,,,",  # this name is in a/ and b/: ambiguous
+        "missing.png,Nothing,,2000,,,,",
+    ]
+    csv.write_bytes("\n".join(rows).encode("cp1252"))  # a Windows spreadsheet's encoding
+    ds = images.build(tmp_path / "data", name="meta", images=str(folder / "a") + "/*.png", model="pixels",
+                      metadata=str(csv), layouts=())
+    ds2 = images.build(tmp_path / "data", name="meta2", images=str(folder / "[ab]" / "*.png"), model="pixels",
+                       metadata=str(csv), layouts=())
+    m = ds2.meta.set_index("name")
+    first = m.loc[f"a/{a_files[0]}"]
+    assert (first["category"], first["tags"], first["year"], first["lat"], first["notes"]) == (
+        "Smileys", "happy|face", 1999, 41.3, "café")
+    flag = m.loc[f"b/{b_only[0]}"]
+    assert flag["category"] == "Flags" and flag["tags"] == "Flags" and pd.isna(flag["year"]) and pd.isna(flag["lat"])
+    assert ds2.schema["category"] == "categorical" and ds2.schema["year"] == "numeric"
+    notes = " ".join(ds2.report["notes"])
+    assert "not UTF-8; read as cp1252" in notes
+    assert "row 3: year 'not a year' is not a year" in notes and "row 3: lat '200' is not between -90 and 90" in notes
+    assert "1 row(s) name no image: missing.png" in notes
+    assert f"name a file name several images share; give the path: {a_files[1]}" in notes
+    assert "image(s) have no row" in notes
+    assert ds.meta.set_index("name").loc[a_files[1], "year"] == 2001  # unique in a/ alone: matched by name
+
+
+def test_vectors_file_and_keras_weights(folder, tmp_path):
+    import keras
+
+    pngs = sorted((folder / "a").glob("*.png"))[:8]
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in pngs:
+        (src / f.name).write_bytes(f.read_bytes())
+    np.save(tmp_path / "v.npy", np.arange(8 * 3, dtype=np.float32).reshape(8, 3))
+    ds = images.build(tmp_path / "data", name="vec", images=str(src), vectors=str(tmp_path / "v.npy"), layouts=())
+    assert ds.latent("vectors")[2].tolist() == [6, 7, 8]
+    np.save(tmp_path / "short.npy", np.zeros((5, 3), np.float32))
+    with pytest.raises(DashboardError, match="5 rows but --images finds 8 files"):
+        images.build(tmp_path / "data", name="vec2", images=str(src), vectors=str(tmp_path / "short.npy"))
+    # a real MobileNetV3 (random weights saved as a file stand in for ImageNet's: this machine is offline)
+    weights = tmp_path / "mobilenet.weights.h5"
+    keras.applications.MobileNetV3Small(weights=None, include_top=True).save_weights(weights)
+    ds = images.build(tmp_path / "data", name="cnn", images=str(src), model="mobilenet_v3", weights=str(weights),
+                      layouts=())
+    X = ds.latent("mobilenet")
+    assert X.shape == (8, 576) and np.isfinite(X).all() and X.std(axis=0).max() > 0
+
+
+def test_without_weights_the_build_stops_before_any_work(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras"))
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "build", "images", "photos",
+                                 "--images", str(folder / "a")])
+    assert r.exit_code == 1 and r.output.count("\n") == 1
+    assert "--model inception_v3 needs its ImageNet weights" in r.output and "--model pixels" in r.output
+    assert not (tmp_path / "data" / "photos").exists() and not list((tmp_path / "data").glob(".photos*"))
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "build", "images", "x", "--images", "nowhere/*.png",
+                                 "--model", "pixels"])
+    assert r.exit_code == 1 and "matches no image files" in r.output
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "build", "digits", "--images", "x"])
+    assert r.exit_code == 2 and "--images does not apply to the digits recipe" in r.output
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_files_are_skipped(folder, tmp_path):
+    f = tmp_path / "secret.png"
+    f.write_bytes((next((folder / "a").glob("*.png"))).read_bytes())
+    f.chmod(0)
+    with pytest.raises(images.SkipImage, match="permission denied"):
+        images.open_image(f)
