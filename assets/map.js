@@ -148,6 +148,12 @@
             }).catch((e) => { S.vector = null; S.keys.vector = view.vector; status("No vector overlay: " + e.message); })
           : Promise.resolve().then(() => { S.vector = null; S.keys.vector = null; }));
       }
+      if (S.keys.layoutLabels !== view.layoutLabels) {
+        jobs.push(view.layoutLabels
+          ? fetch("/api/layout_labels.json?" + view.layoutLabels).then((r) => r.json())
+            .then((labels) => { S.layoutLabels = labels.map(([text, x, y]) => ({text, x, y})); S.keys.layoutLabels = view.layoutLabels; })
+          : Promise.resolve().then(() => { S.layoutLabels = null; S.keys.layoutLabels = null; }));
+      }
       if (S.keys.sizes !== view.sizes) {
         jobs.push(view.sizes
           ? fetchArray("/api/sizes.bin?" + view.sizes, Uint8Array).then((a) => { S.sizes = a; S.keys.sizes = view.sizes; })
@@ -281,6 +287,9 @@
       }));
     }
     if (S.vector) layers.push(...pathLayers());
+    if (S.layoutLabels && S.layoutLabels.length) {
+      layers.push(template("layoutLabels", {id: "layout-labels", data: S.layoutLabels}));
+    }
     if (S.selection.length) {
       layers.push(template("selection", {
         id: "selection", data: S.selection,

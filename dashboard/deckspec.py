@@ -21,8 +21,11 @@ def _lit(s: str) -> str:
     return f"'{s}'"
 
 
-def spec(mode: str, size: float) -> dict:
-    """The deck (view, camera, controller) and one template per layer kind."""
+def spec(mode: str, size: float, cell: float | None = None) -> dict:
+    """The deck (view, camera, controller) and one template per layer kind.
+
+    ``cell``: the spacing of a grid layout, which images then fill (PixPlot sized cells per layout).
+    """
     transitions = {"getPosition": {"duration": TRANSITION_MS, "type": "interpolation"}}
     layers = {
         "points": pdk.Layer(
@@ -33,7 +36,8 @@ def spec(mode: str, size: float) -> dict:
         "images": pdk.Layer(
             # World-sized icons: they grow as users zoom in, like PixPlot's cells.
             "IconLayer", data=[], id="images", pickable=True, size_units=_lit("common"),
-            get_size=0.035 * size, size_min_pixels=2, alpha_cutoff=0.05, transitions=transitions,
+            get_size=(0.92 * cell if cell else 0.035) * size, size_min_pixels=2, alpha_cutoff=0.05,
+            transitions=transitions,
         ),
         "words": pdk.Layer(
             "TextLayer", data=[], id="words", pickable=True, size_units=_lit("pixels"), get_size=12 * size,
@@ -63,6 +67,13 @@ def spec(mode: str, size: float) -> dict:
         "stepImages": pdk.Layer(
             "IconLayer", data=[], id="step-images", pickable=False, size_units=_lit("pixels"), get_size=44,
             get_position="[x, y]", get_pixel_offset=[0, -30],
+        ),
+        # the labels of PixPlot's layouts: category boxes, years
+        "layoutLabels": pdk.Layer(
+            "TextLayer", data=[], id="layout-labels", pickable=False, size_units=_lit("pixels"), get_size=13,
+            get_position="[x, y]", get_text="text", font_family=_lit("system-ui, sans-serif"),
+            get_text_anchor=_lit("middle"), get_alignment_baseline=_lit("top"), get_color=[40, 40, 40, 255],
+            outline_width=2, outline_color=[255, 255, 255, 230], font_settings={"sdf": True},
         ),
         "selection": pdk.Layer(
             "ScatterplotLayer", data=[], id="selection", pickable=False, radius_units=_lit("pixels"),

@@ -23,7 +23,7 @@ from .compute import beeswarm, colors, declutter
 from .compute.graph import knn_edges
 from .compute.neighbors import EXACT_MAX
 from .compute import vectors as vectors_mod
-from .computed import (GRAPH_METRICS_INLINE_MAX, get_graph_metrics, get_layout, get_neighbors, get_radius,
+from .computed import (GRAPH_METRICS_INLINE_MAX, Layout, get_graph_metrics, get_layout, get_neighbors, get_radius,
                        get_vector_layout, get_vector_scores)
 from .errors import DashboardError
 from .groups import GroupStore, Vector
@@ -66,6 +66,8 @@ def layout(ds: Dataset, state: ViewState):
     if state.proj == VECTOR_VIEW:
         _, start, end = vector_groups(ds, state.vector)
         return get_vector_layout(ds, state.space, start, end)
+    if state.proj in ds.arrangements:  # PixPlot's layouts, stored with the data
+        return Layout(ds.arrangement(state.proj)[0], True, "stored")
     return get_layout(ds, state.space, state.proj, cached_only=state.proj != "pca", **state.params)
 
 

@@ -174,6 +174,14 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         resp.headers["Cache-Control"] = "private, max-age=3600"
         return resp
 
+    @server.route("/api/layout_labels.json")
+    def layout_labels():
+        """The text labels of a stored PixPlot layout (category boxes, years): [[text, x, y], …]."""
+        ds, state = view()
+        if state.proj not in ds.arrangements:
+            return _error(f"proj must name one of the dataset's stored layouts ({', '.join(ds.arrangements) or 'none'})")
+        return Response(json.dumps(ds.arrangement(state.proj)[1]), mimetype="application/json")
+
     @server.route("/api/vector.json")
     def vector_overlay():
         """The shown vector's group hulls and path (positions in the view's layout, support, decoded images)."""

@@ -264,6 +264,18 @@ class Dataset:
         """Layouts shipped with the data: key → {space, method, params, file}."""
         return dict(self.manifest.get("layouts", {}))
 
+    @property
+    def arrangements(self) -> dict[str, dict]:
+        """Layouts that do not depend on a latent space (PixPlot's grid, categorical, date, …): name → entry."""
+        return dict(self.manifest.get("arrangements", {}))
+
+    def arrangement(self, method: str) -> tuple[np.ndarray, list]:
+        """The positions and text labels of an arrangement."""
+        entry = self.arrangements.get(method)
+        if entry is None:
+            raise DashboardError(f"dataset {self.name!r} has no {method!r} layout")
+        return np.load(self.path / entry["file"], allow_pickle=False), entry.get("labels", [])
+
     def stored_layout(self, space: str, method: str, params: dict) -> np.ndarray | None:
         for entry in self.stored_layouts.values():
             if entry["space"] == str(space) and entry["method"] == method and all(
@@ -271,6 +283,17 @@ class Dataset:
             ):
                 return np.load(self.path / entry["file"], allow_pickle=False)
         return None
+
+
+def _typical_spacing(xy: np.ndarray) -> float | None:
+    """The median distance to the nearest other point: how large an image may be drawn in a grid layout."""
+    if len(xy) < 2:
+        return None
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(np.asarray(xy, np.float64)).query(xy, k=2)
+    positive = d[:, 1][d[:, 1] > 0]
+    return float(np.median(positive)) if len(positive) else None
 
 
 def open_dataset(data_dir: Path | str, name: str) -> Dataset:
@@ -524,6 +547,17 @@ class DatasetWriter:
             with open(tmp, "wb") as f:
                 np.save(f, np.asarray(xy, dtype=np.float32), allow_pickle=False)
         self.manifest["layouts"][key] = {"space": str(space), "method": method, "params": params, "file": rel}
+        self.flush()
+
+    def write_arrangement(self, method: str, xy: np.ndarray, labels: list, description: str = "") -> None:
+        """Keep a layout that does not depend on a latent space, with its text labels."""
+        rel = f"layouts/arrangement_{method}.npy"
+        with atomic_path(self.path / rel) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, np.asarray(xy, dtype=np.float32), allow_pickle=False)
+        self.manifest.setdefault("arrangements", {})[method] = {
+            "file": rel, "labels": [[str(t), float(x), float(y)] for t, x, y in labels], "description": description,
+            "cell": _typical_spacing(xy)}
         self.flush()
 
     def copy_in(self, source: Path, relative: str) -> None:

@@ -227,14 +227,15 @@ def parse(
         state.radius = r or None
 
     proj = one("proj")
-    if proj is not None and proj not in LAYOUTS:
-        notices.append(f"Unknown projection {proj!r} (expected {', '.join(LAYOUTS)}); showing {state.proj}.")
+    if proj is not None and proj not in LAYOUTS and proj not in ds.arrangements:
+        notices.append(f"Unknown projection {proj!r} (expected {', '.join([*LAYOUTS, *ds.arrangements])}); "
+                       f"showing {state.proj}.")
         proj = None
     if proj == VECTOR_VIEW and state.vector is None:
         notices.append(f"The vector view needs a saved vector (vector=<id>); showing {state.proj}.")
         proj = None
     state.proj = proj or state.proj
-    if state.proj != VECTOR_VIEW:
+    if state.proj in PROJECTION_PARAMS:
         state.params = _projection_params(ds, state.proj, one, notices)
 
     def column(key: str, allowed: tuple[str, ...], what: str, graph: bool = False) -> str | None:

@@ -206,3 +206,50 @@ def test_unreadable_files_are_skipped(folder, tmp_path):
     f.chmod(0)
     with pytest.raises(images.SkipImage, match="permission denied"):
         images.open_image(f)
+
+
+def test_pixplot_layouts():
+    from dashboard.compute import arrangements as A
+
+    rng = np.random.default_rng(0)
+    xy, _ = A.grid(rng.normal(size=(50, 2)))
+    cells = {tuple(np.round(p, 4)) for p in xy}
+    assert len(cells) == 50 and np.abs(xy).max() <= 1.0001  # one item per cell
+    left = rng.normal(size=(40, 2)) + [-5, 0]
+    right = rng.normal(size=(40, 2)) + [5, 0]
+    g, _ = A.grid(np.vstack([left, right]))
+    assert g[:40, 0].mean() < g[40:, 0].mean()  # neighbours stay together
+    xy, _ = A.alphabetical(["b", "a", "C"])
+    assert xy[1, 0] < xy[0, 0] and xy[1, 1] == xy[0, 1] > xy[2, 1]  # a b on the first row, C below
+    xy, labels = A.categorical(["x", "y", "x", None, "x"])
+    assert [t for t, _, _ in labels] == ["x (3)", "(no category) (1)", "y (1)"]
+    boxes = {v: xy[[k for k, c in enumerate(["x", "y", "x", None, "x"]) if c == v]] for v in ("x", "y")}
+    assert np.ptp(boxes["x"][:, 0]) < 0.8  # a compact box, not spread over the map
+    xy, labels = A.date(np.array([1990, 1990, 2001, np.nan, 1995.5]))
+    assert [t for t, _, _ in labels] == ["1990", "1995", "2001", "no date (1)"]
+    _, decades = A.date(np.arange(1890, 1990))
+    assert [t for t, _, _ in decades][:2] == ["1890–1894", "1905–1909"] and len(decades) == 7  # 20 bars, every 3rd labelled
+    assert xy[0, 0] < xy[4, 0] < xy[2, 0] < xy[3, 0]  # years left to right, undated last
+    xy, labels = A.geographic(np.array([41.3, -33.9, np.nan]), np.array([-72.9, 151.2, 3.0]))
+    assert xy[0].tolist() == pytest.approx([-72.9 / 180, 41.3 / 180]) and xy[1, 0] > 0.8
+    assert labels[0][0] == "no coordinates (1)" and xy[2, 1] < -0.5
+
+
+def test_build_stores_pixplot_layouts_from_the_metadata(folder, tmp_path):
+    csv = tmp_path / "meta.csv"
+    names = sorted(p.name for p in (folder / "a").glob("*.png"))
+    lines = ["filename,category,year,lat,lng"] + [
+        f"{n},{'odd' if k % 2 else 'even'},{1990 + k % 5},{-30 + k},{k * 5}" for k, n in enumerate(names)]
+    csv.write_text("\n".join(lines))
+    ds = images.build(tmp_path / "data", name="laid", images=str(folder / "a") + "/*.png", model="pixels",
+                      metadata=str(csv), layouts=("pca",))
+    assert set(ds.arrangements) == {"grid", "alphabetical", "categorical", "date", "geographic"}
+    xy, labels = ds.arrangement("categorical")
+    assert xy.shape == (30, 2) and sorted(t for t, _, _ in labels) == ["even (15)", "odd (15)"]
+    from dashboard import mapdata
+    from dashboard.viewstate import parse
+
+    state, notices = parse(tmp_path / "data", "dataset=laid&proj=date")
+    assert notices == [] and np.allclose(mapdata.positions(ds, state), ds.arrangement("date")[0])
+    _, notices = parse(tmp_path / "data", "dataset=laid&proj=timeline")
+    assert "expected pca, tsne, umap, vector, grid, alphabetical, categorical, date, geographic" in notices[0]

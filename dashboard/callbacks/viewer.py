@@ -18,7 +18,7 @@ from ..layouts import viewer as ids
 from ..layouts.vectors import RADIUS
 from ..mapdata import color_legend, numeric_values, search_matches, sizes, visible
 from ..store import Dataset, default_data_dir, open_dataset
-from ..viewstate import MODES, VECTOR_VIEW, ViewState, default_mode, parse
+from ..viewstate import MODES, ViewState, default_mode, parse
 from .common import data_dir as _data_dir
 from .common import dataset as _dataset
 from .common import item_button as _item_button
@@ -68,7 +68,7 @@ def _filters_panel(ds: Dataset, state: ViewState) -> list:
 @callback(
     Output(ids.DATASET, "value"),
     Output(ids.DIM, "options"), Output(ids.DIM, "value"),
-    Output(ids.PROJ, "value"),
+    Output(ids.PROJ, "options"), Output(ids.PROJ, "value"),
     Output(ids.PERPLEXITY, "value"), Output(ids.N_NEIGHBORS, "value"), Output(ids.MIN_DIST, "value"),
     Output(ids.COLOR, "options"), Output(ids.COLOR, "value"),
     Output(ids.Y, "options"), Output(ids.Y, "value"),
@@ -90,7 +90,7 @@ def load_view(search: str | None, chosen: str | None):
     query = f"dataset={quote(chosen)}" if ctx.triggered_id == ids.DATASET and chosen else (search or "")
     state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
     if state is None:
-        return (None, [], None, "pca", None, None, None, [], None, [], None, [], "points", 1, 32, 0, [], "all", [], None, [], None, None,
+        return (None, [], None, _PROJECTIONS, "pca", None, None, None, [], None, [], None, [], "points", 1, 32, 0, [], "all", [], None, [], None, None,
                 [], None, "", [], [], [], [], None, None, _notices(notices))
     ds = _dataset(state.dataset)
     schema = ds.schema
@@ -103,7 +103,7 @@ def load_view(search: str | None, chosen: str | None):
     return (
         state.dataset,
         spaces, state.space,
-        state.proj,
+        _PROJECTIONS + [{"label": a.capitalize(), "value": a} for a in ds.arrangements], state.proj,
         state.params.get("perplexity"), state.params.get("n_neighbors"), state.params.get("min_dist"),
         [{"label": "(none)", "value": ""}] + [{"label": f"{c} ({schema[c]})", "value": c} for c in colorable]
         + _GRAPH_OPTIONS["color"],
@@ -124,6 +124,8 @@ def load_view(search: str | None, chosen: str | None):
     )
 
 
+_PROJECTIONS = [{"label": "PCA", "value": "pca"}, {"label": "t-SNE", "value": "tsne"}, {"label": "UMAP", "value": "umap"},
+                {"label": "Vector view", "value": "vector"}]
 # Columns of the kNN graph, offered beside the metadata columns.
 _GRAPH_OPTIONS = {
     "color": [{"label": "community (Louvain on the neighbour graph)", "value": "graph:community"},
@@ -223,7 +225,7 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
     job = no_update
     layout_state = state
     pending = None
-    if state.proj not in ("pca", VECTOR_VIEW) and get_layout(ds, state.space, state.proj, cached_only=True, **state.params) is None:
+    if state.proj in ("tsne", "umap") and get_layout(ds, state.space, state.proj, cached_only=True, **state.params) is None:
         wanted = {"dataset": ds.name, "dim": state.space, "proj": state.proj, "params": state.params}
         # Re-sending the same job would restart it: only a different one is sent.
         job = wanted if wanted != running_job else no_update
@@ -250,10 +252,14 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
         "labels": urlencode({"dataset": ds.name}) if state.mode == "words" else None,
         "edges": urlencode(state.graph_query()) if state.graph else None,
         "edgeScope": state.edges,
+        "layoutLabels": urlencode({"dataset": ds.name, "proj": state.proj})
+        if state.proj in ds.arrangements and ds.arrangements[state.proj].get("labels") and not state.y else None,
         # the vector overlay depends on the layout, the vector and the radius
         "vector": state.to_query(selection=False, camera=False) if state.vector is not None else None,
         "pending": pending,
-        "spec": spec(state.mode, state.size),
+        # grid-like stored layouts: images fill their cells (geographic points are not on a grid)
+        "spec": spec(state.mode, state.size, ds.arrangements.get(state.proj, {}).get("cell")
+                     if state.proj in ds.arrangements and state.proj != "geographic" and not state.y else None),
     }
     return view, job, _legend(legend, state.hide), count, _notices(notices)
 

@@ -25,6 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from .. import cache as cache_mod
+from ..compute import arrangements
 from ..compute import features as features_mod
 from ..compute.projections import pca
 from ..errors import DashboardError
@@ -220,7 +221,30 @@ def build(
         w.publish()
         ds = Dataset(w.path)
         w.report.timings.update(compute_layouts(ds, layouts))
+        write_arrangements(w, ds, "umap" if "umap" in layouts else "pca")
         return w.finish()
+
+
+def write_arrangements(w: DatasetWriter, ds: Dataset, projection: str) -> None:
+    """PixPlot's layouts beside the projections: grid (of the default space's ``projection``), alphabetical,
+    and, when the metadata has them, categorical (category), date (year) and geographic (lat, lng)."""
+    from ..computed import get_layout
+
+    meta = ds.meta
+    w.write_arrangement("grid", *arrangements.grid(get_layout(ds, ds.default_space, projection).xy),
+                        description=f"the {projection.upper()} map snapped to a square grid")
+    w.write_arrangement("alphabetical", *arrangements.alphabetical(list(meta["name"].astype(str))),
+                        description="a grid in path order")
+    if "category" in meta.columns and meta["category"].nunique() >= 2:
+        w.write_arrangement("categorical", *arrangements.categorical(list(meta["category"])),
+                            description="a box per category")
+    if "year" in meta.columns and meta["year"].notna().any():
+        w.write_arrangement("date", *arrangements.date(meta["year"].to_numpy(dtype=float)),
+                            description="a bar per year")
+    if {"lat", "lng"} <= set(meta.columns) and (meta["lat"].notna() & meta["lng"].notna()).any():
+        w.write_arrangement("geographic", *arrangements.geographic(meta["lat"].to_numpy(dtype=float),
+                                                                   meta["lng"].to_numpy(dtype=float)),
+                            description="longitude and latitude")
 
 
 def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], extractor, data_dir: Path):

@@ -1,0 +1,124 @@
+"""Image folders: images per second end to end, batched features vs one image at a time, memory vs size.
+
+The folder is real: the 64 px emoji PNGs of the npm packages (google and
+twitter, a few thousand files). Three measurements, all in this run:
+
+1. the feature step through the same Keras InceptionV3 (2,048-d avg_pool)
+   on the same decoded images: batches of 32 (ours) vs one predict() per
+   image (PixPlot's way); the goal is at least 5×. This machine is offline,
+   so the model carries randomly initialised weights saved to a file: the
+   arithmetic, and so the timing, is the same as with ImageNet's.
+2. ``build images`` end to end (pixel features) on 1,000 and 4,000 files:
+   images per second;
+3. the peak memory of those two builds, each in its own process (goal: flat).
+
+    python bench/bench_images.py [--npm-dir DIR] [--sample 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from _results import save  # noqa: E402
+
+BUILD = """
+import json, resource, sys, time
+from pathlib import Path
+from dashboard.ingest import images
+start = time.perf_counter()
+ds = images.build(Path(sys.argv[1]), name="bench", images=sys.argv[2], model="pixels", layouts=())
+print(json.dumps({"seconds": time.perf_counter() - start, "items": ds.n,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def extract_pngs(npm_dir: Path, out: Path, limit: int) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for package in ("emoji-datasource-google-16.0.0.tgz", "emoji-datasource-twitter-16.0.0.tgz"):
+        with tarfile.open(npm_dir / package) as tar:
+            for m in tar:
+                if len(files) >= limit:
+                    return files
+                if m.name.endswith(".png") and "/64/" in m.name:
+                    target = out / f"{package.split('-')[2]}_{os.path.basename(m.name)}"
+                    target.write_bytes(tar.extractfile(m).read())
+                    files.append(target)
+    return files
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--npm-dir", type=Path, default=Path(os.environ.get("DASHBOARD_TEST_NPM_DIR", "npm")))
+    ap.add_argument("--sample", type=int, default=128, help="images through InceptionV3 each way")
+    args = ap.parse_args()
+    from dashboard.ingest.emoji import fetch_package
+
+    for package in ("emoji-datasource-google", "emoji-datasource-twitter"):
+        fetch_package(package, args.npm_dir)
+
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        files = extract_pngs(args.npm_dir, d / "all", 4000)
+        print(f"{len(files):,} real PNG files")
+
+        # 1. the feature step, batched vs one at a time, same model and inputs
+        import keras
+
+        from dashboard.compute.features import extractor
+        from dashboard.ingest.images import open_image
+
+        weights = d / "inception.weights.h5"
+        keras.applications.InceptionV3(weights=None, include_top=True).save_weights(weights)
+        ex = extractor("inception_v3", weights=str(weights))
+        inputs = np.stack([ex.prepare(open_image(f)[0]) for f in files[: args.sample]])
+        ex.run(inputs[:2])  # build the model and warm up before timing
+        start = time.perf_counter()
+        for a in range(0, len(inputs), 32):
+            batched = ex.run(inputs[a:a + 32])
+        batched_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for k in range(len(inputs)):
+            single = ex.run(inputs[k:k + 1])
+        single_s = time.perf_counter() - start
+        assert np.allclose(batched[-1], single[-1], atol=1e-3)  # the same features either way
+        print(f"InceptionV3 features of {len(inputs)} images: batched {len(inputs) / batched_s:.1f} img/s, "
+              f"one at a time {len(inputs) / single_s:.1f} img/s → {single_s / batched_s:.1f}× faster (goal ≥ 5×)")
+
+        # 2 + 3. end to end, 1k and 4k files, each build in its own process
+        runs = {}
+        for n in (1000, 4000):
+            folder = d / f"f{n}"
+            folder.mkdir()
+            for f in files[:n]:
+                os.link(f, folder / f.name)
+            out = subprocess.run([sys.executable, "-c", BUILD, str(d / f"data{n}"), str(folder)],
+                                 capture_output=True, text=True, cwd=ROOT, check=True)
+            runs[n] = json.loads(out.stdout.strip().splitlines()[-1])
+            r = runs[n]
+            print(f"build images, {n:,} files (pixel features): {r['seconds']:.1f} s, "
+                  f"{r['items'] / r['seconds']:.0f} images/s end to end, peak memory {r['peak_mb']:.0f} MB")
+        growth = runs[4000]["peak_mb"] / runs[1000]["peak_mb"]
+        print(f"peak memory 4k / 1k files: {growth:.2f}× for 4× the images")
+
+    save("images", {"feature_sample": len(inputs), "batched_img_s": round(len(inputs) / batched_s, 2),
+                    "single_img_s": round(len(inputs) / single_s, 2), "speedup": round(single_s / batched_s, 2),
+                    "build": {str(k): v for k, v in runs.items()}, "memory_growth_4k_vs_1k": round(growth, 2)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
