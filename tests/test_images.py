@@ -253,3 +253,30 @@ def test_build_stores_pixplot_layouts_from_the_metadata(folder, tmp_path):
     assert notices == [] and np.allclose(mapdata.positions(ds, state), ds.arrangement("date")[0])
     _, notices = parse(tmp_path / "data", "dataset=laid&proj=timeline")
     assert "expected pca, tsne, umap, vector, grid, alphabetical, categorical, date, geographic" in notices[0]
+
+
+@pytest.mark.browser
+def test_layouts_in_the_browser(folder, tmp_path, browser):
+    from .conftest import SCREENSHOTS, open_page, running_server
+    from .test_viewer_browser import choose, wait_drawn
+
+    names = sorted(p.name for p in (folder / "a").glob("*.png"))
+    lines = ["filename,category,year,lat,lng"] + [
+        f"{n},{['archive', 'museum', 'library'][k % 3]},{1900 + 7 * k},{-40 + 3 * k},{-150 + 10 * k}"
+        for k, n in enumerate(names)]
+    (tmp_path / "meta.csv").write_text("\n".join(lines))
+    images.build(tmp_path / "data", name="photos", images=str(folder / "a") + "/*.png", model="pixels",
+                 metadata=str(tmp_path / "meta.csv"), layouts=("pca", "umap"))
+    with running_server(tmp_path / "data", "photos", tmp_path / "server.log") as url:
+        page, errors = open_page(browser, url + "/?dataset=photos&mode=images&proj=categorical&color=category")
+        stats = wait_drawn(page)
+        assert "layout-labels" in stats["layers"] and stats["layout"].endswith("proj=categorical")
+        page.screenshot(path=str(SCREENSHOTS / "images_categorical.png"))
+        for layout in ("Date", "Geographic", "Grid"):
+            choose(page, "proj-select", layout)
+            page.wait_for_function(f"dashMap.stats().layout.endsWith('proj={layout.lower()}')", timeout=30_000)
+            stats = wait_drawn(page, stats["drawnVersion"])
+            page.screenshot(path=str(SCREENSHOTS / f"images_{layout.lower()}.png"))
+        assert ("layout-labels" in stats["layers"]) is False  # the grid has no labels
+        assert errors == []
+        page.close()

@@ -22,12 +22,13 @@ def _square_grid(n: int) -> np.ndarray:
     return np.stack([k % side, -(k // side)], axis=1).astype(np.float64)
 
 
-def _fit(xy: np.ndarray, labels: Labels | None = None) -> tuple[np.ndarray, Labels]:
-    """Centre and scale so the longer side spans [-1, 1]; labels move with the points."""
+def _fit(xy: np.ndarray, labels: Labels | None = None, pad: float = 0.5) -> tuple[np.ndarray, Labels]:
+    """Centre and scale so the longer side, with ``pad`` cells around it (images fill their cells), spans [-1, 1];
+    labels move with the points."""
     labels = labels or []
     pts = np.vstack([xy] + ([np.array([[x, y] for _, x, y in labels])] if labels else []))
     lo, hi = pts.min(axis=0), pts.max(axis=0)
-    centre, span = (lo + hi) / 2, max(float((hi - lo).max()) / 2, 1e-9)
+    centre, span = (lo + hi) / 2, max(float((hi - lo).max()) / 2 + pad, 1e-9)
     out = ((xy - centre) / span).astype(np.float32)
     return out, [(t, float((x - centre[0]) / span), float((y - centre[1]) / span)) for t, x, y in labels]
 
@@ -74,7 +75,7 @@ def _boxes(groups: list[tuple[str, np.ndarray]], n: int, margin: float = 2.0) ->
     xy = np.zeros((n, 2))
     labels: Labels = []
     sides = [max(1, math.ceil(math.sqrt(len(members)))) for _, members in groups]
-    width = max(max(sides, default=1), math.ceil(math.sqrt(sum(s * s for s in sides))) * 1.3)
+    width = max(max(sides, default=1), math.sqrt(sum((s + margin) ** 2 for s in sides)) * 1.1)  # roughly square
     x = y = 0.0
     row_height = 0.0
     for (name, members), side in zip(groups, sides):
