@@ -638,6 +638,19 @@
   window.dashMap = {
     render, setSelection, focus, setCamera,
     setNetworkFormat: (fmt) => { S.networkFormat = fmt || "gexf"; return S.networkFormat; },
+    flyTo: (members) => {
+      // Frame the given items (a hotspot): their bounding box, with a margin.
+      if (!S.deck || !S.positions || !members.length) return 0;
+      let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+      for (const i of members) {
+        const x = S.positions[2 * i], y = S.positions[2 * i + 1];
+        x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+      }
+      const el = S.container, side = Math.max(50, Math.min(el.clientWidth || 800, el.clientHeight || 600));
+      const extent = Math.max(x1 - x0, y1 - y0, 0.05) * 1.4;
+      jump([(x0 + x1) / 2, (y0 + y1) / 2, Math.log2(side / extent)], 800);
+      return members.length;
+    },
     /** For tests and benchmarks: what is drawn, and when the first frame with data was. */
     stats: () => ({
       version: S.version, drawnVersion: S.drawnVersion, firstFrameAt: S.firstFrameAt, n: S.view ? S.view.n : 0,

@@ -208,9 +208,12 @@ def _train_in_background(data_dir: Path, name: str) -> None:
 @click.option("--shuffle", is_flag=True, default=None, help="images: shuffle the files (with --seed) before --max-images.")
 @click.option("--seed", type=int, help="images: seed of --shuffle [default: 24].")
 @click.option("--metric", type=click.Choice(["cosine", "euclidean"]), help="images: distance between features [default: cosine].")
+@click.option("--min-cluster-size", type=click.IntRange(2), help="images: HDBSCAN min_cluster_size of the hotspots [default: 20].")
+@click.option("--max-clusters", type=click.IntRange(0), help="images: keep the N largest hotspots [default: 10].")
 @click.pass_obj
 def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dims, epochs, limit, quick, download_dir,
-          n_words, images_glob, metadata, model, weights, vectors, max_images, shuffle, seed, metric) -> None:
+          n_words, images_glob, metadata, model, weights, vectors, max_images, shuffle, seed, metric,
+          min_cluster_size, max_clusters) -> None:
     """Build a dataset: digits, emoji or words from real sources, or images from your own folder."""
     from .ingest import recipe as get_recipe
 
@@ -219,7 +222,7 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
     words_only = {"--n-words": n_words}
     images_only = {"--images": images_glob, "--metadata": metadata, "--model": model, "--weights": weights,
                    "--vectors": vectors, "--max-images": max_images, "--shuffle": shuffle, "--seed": seed,
-                   "--metric": metric}
+                   "--metric": metric, "--min-cluster-size": min_cluster_size, "--max-clusters": max_clusters}
     misplaced = [flag for flag, v in emoji_only.items() if v is not None and recipe != "emoji"]
     misplaced += [flag for flag, v in words_only.items() if v is not None and recipe != "words"]
     misplaced += [flag for flag, v in images_only.items() if v is not None and recipe != "images"]
@@ -239,7 +242,8 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
 
         kwargs.update(images=images_glob, metadata=metadata, model=model or "inception_v3", weights=weights,
                       vectors=vectors, max_images=max_images, shuffle=bool(shuffle),
-                      seed=24 if seed is None else seed, metric=metric or "cosine")
+                      seed=24 if seed is None else seed, metric=metric or "cosine",
+                      min_cluster_size=min_cluster_size or 20, max_clusters=10 if max_clusters is None else max_clusters)
         _run_build(lambda: images.build(obj["data_dir"], **kwargs))
         return
     if recipe == "emoji":

@@ -1,4 +1,4 @@
-"""Saved groups of items and attribute vectors between them, in SQLite.
+"""Saved groups of items, attribute vectors between them, and hotspots, in SQLite.
 
 One file, ``<data dir>/groups.sqlite``, for every dataset: rebuilding a
 dataset replaces its folder but keeps what users curated. Members are rows
@@ -41,6 +41,23 @@ CREATE TABLE IF NOT EXISTS members (
     i INTEGER NOT NULL,
     PRIMARY KEY (group_id, i)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS hotspots (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dataset TEXT NOT NULL,
+    label TEXT NOT NULL,
+    representative INTEGER NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS hotspot_members (
+    hotspot_id INTEGER NOT NULL REFERENCES hotspots(id) ON DELETE CASCADE,
+    i INTEGER NOT NULL,
+    PRIMARY KEY (hotspot_id, i)
+) WITHOUT ROWID;
+-- which build's default hotspots a dataset's list started from (a rebuild starts it again)
+CREATE TABLE IF NOT EXISTS hotspot_seeds (
+    dataset TEXT PRIMARY KEY,
+    build_id TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS vectors (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     dataset TEXT NOT NULL,
@@ -198,6 +215,74 @@ class GroupStore:
     def delete_vector(self, dataset: str, vector_id: int) -> None:
         with self._db() as db:
             db.execute("DELETE FROM vectors WHERE dataset = ? AND id = ?", (dataset, int(vector_id)))
+
+
+@dataclass
+class Hotspot:
+    id: int
+    label: str
+    representative: int
+    size: int
+    members: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
+
+
+class HotspotStore(GroupStore):
+    """Hotspots (PixPlot's named clusters) of every dataset: seeded from a build's defaults, then edited."""
+
+    def hotspots(self, dataset: str, build_id: str, defaults: list[dict]) -> list[Hotspot]:
+        """The dataset's hotspots; the first call after a (re)build replaces them with the build's ``defaults``."""
+        with self._db() as db:
+            seeded = db.execute("SELECT build_id FROM hotspot_seeds WHERE dataset = ?", (dataset,)).fetchone()
+            if seeded is None or seeded[0] != build_id:
+                # indices of another build mean other items: start again from this build's clusters
+                db.execute("DELETE FROM hotspots WHERE dataset = ?", (dataset,))
+                for h in defaults:
+                    self._insert(db, dataset, h["label"], h["members"], h["representative"])
+                db.execute("INSERT OR REPLACE INTO hotspot_seeds (dataset, build_id) VALUES (?, ?)", (dataset, build_id))
+            rows = db.execute(
+                "SELECT h.id, h.label, h.representative, COUNT(m.i) FROM hotspots h "
+                "LEFT JOIN hotspot_members m ON m.hotspot_id = h.id WHERE h.dataset = ? GROUP BY h.id ORDER BY h.id",
+                (dataset,)).fetchall()
+        return [Hotspot(*r) for r in rows]
+
+    @staticmethod
+    def _insert(db, dataset: str, label: str, members, representative: int) -> int:
+        cur = db.execute("INSERT INTO hotspots (dataset, label, representative, created) VALUES (?, ?, ?, ?)",
+                         (dataset, label, int(representative), _now()))
+        db.executemany("INSERT INTO hotspot_members (hotspot_id, i) VALUES (?, ?)",
+                       ((cur.lastrowid, int(i)) for i in members))
+        return cur.lastrowid
+
+    def hotspot(self, dataset: str, hotspot_id: int) -> Hotspot:
+        with self._db() as db:
+            row = db.execute("SELECT id, label, representative FROM hotspots WHERE dataset = ? AND id = ?",
+                             (dataset, int(hotspot_id))).fetchone()
+            if row is None:
+                raise DashboardError(f"dataset {dataset!r} has no hotspot {hotspot_id}")
+            members = [m[0] for m in db.execute("SELECT i FROM hotspot_members WHERE hotspot_id = ? ORDER BY i",
+                                                (row[0],))]
+        return Hotspot(row[0], row[1], row[2], len(members), np.asarray(members, np.int64))
+
+    def add_hotspot(self, dataset: str, label: str, members, representative: int, n: int) -> int:
+        label = _clean_name(label, "a hotspot")
+        idx = np.unique(np.asarray(list(members), np.int64))
+        if not len(idx):
+            raise DashboardError(f"hotspot {label!r} is empty: select some items first")
+        if idx.min() < 0 or idx.max() >= n:
+            raise DashboardError(f"hotspot {label!r}: indices outside 0–{n - 1}")
+        with self._db() as db:
+            return self._insert(db, dataset, label, idx, representative)
+
+    def rename_hotspot(self, dataset: str, hotspot_id: int, label: str) -> None:
+        label = _clean_name(label, "a hotspot")
+        with self._db() as db:
+            cur = db.execute("UPDATE hotspots SET label = ? WHERE dataset = ? AND id = ?", (label, dataset, int(hotspot_id)))
+        if cur.rowcount == 0:
+            raise DashboardError(f"dataset {dataset!r} has no hotspot {hotspot_id}")
+
+    def delete_hotspot(self, dataset: str, hotspot_id: int) -> None:
+        with self._db() as db:
+            db.execute("DELETE FROM hotspots WHERE dataset = ? AND id = ?", (dataset, int(hotspot_id)))
 
 
 def _listing(values: list) -> str:

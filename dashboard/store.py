@@ -49,6 +49,7 @@ MANIFEST = "manifest.json"
 REPORT = "report.json"
 META = "meta.parquet"
 THUMB_SIZE = 64
+HOTSPOTS = "hotspots.json"
 DATA_TYPES = ("image", "text", "other")
 METRICS = ("euclidean", "cosine")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -263,6 +264,14 @@ class Dataset:
     def stored_layouts(self) -> dict[str, dict]:
         """Layouts shipped with the data: key → {space, method, params, file}."""
         return dict(self.manifest.get("layouts", {}))
+
+    @property
+    def default_hotspots(self) -> list[dict]:
+        """The clusters a build found ({label, members, representative}); users edit copies of them."""
+        try:
+            return json.loads((self.path / HOTSPOTS).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return []
 
     @property
     def arrangements(self) -> dict[str, dict]:
@@ -548,6 +557,9 @@ class DatasetWriter:
                 np.save(f, np.asarray(xy, dtype=np.float32), allow_pickle=False)
         self.manifest["layouts"][key] = {"space": str(space), "method": method, "params": params, "file": rel}
         self.flush()
+
+    def write_hotspots(self, hotspots: list[dict]) -> None:
+        write_json(self.path / HOTSPOTS, hotspots)
 
     def write_arrangement(self, method: str, xy: np.ndarray, labels: list, description: str = "") -> None:
         """Keep a layout that does not depend on a latent space, with its text labels."""

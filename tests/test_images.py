@@ -265,8 +265,9 @@ def test_layouts_in_the_browser(folder, tmp_path, browser):
         f"{n},{['archive', 'museum', 'library'][k % 3]},{1900 + 7 * k},{-40 + 3 * k},{-150 + 10 * k}"
         for k, n in enumerate(names)]
     (tmp_path / "meta.csv").write_text("\n".join(lines))
-    images.build(tmp_path / "data", name="photos", images=str(folder / "a") + "/*.png", model="pixels",
-                 metadata=str(tmp_path / "meta.csv"), layouts=("pca", "umap"))
+    ds = images.build(tmp_path / "data", name="photos", images=str(folder / "a") + "/*.png", model="pixels",
+                      metadata=str(tmp_path / "meta.csv"), layouts=("pca", "umap"), min_cluster_size=3)
+    assert len(ds.default_hotspots) >= 2
     with running_server(tmp_path / "data", "photos", tmp_path / "server.log") as url:
         page, errors = open_page(browser, url + "/?dataset=photos&mode=images&proj=categorical&color=category")
         stats = wait_drawn(page)
@@ -278,5 +279,63 @@ def test_layouts_in_the_browser(folder, tmp_path, browser):
             stats = wait_drawn(page, stats["drawnVersion"])
             page.screenshot(path=str(SCREENSHOTS / f"images_{layout.lower()}.png"))
         assert ("layout-labels" in stats["layers"]) is False  # the grid has no labels
+
+        # hotspots: the build's clusters, renamed, one deleted, one made from the selection
+        page.wait_for_selector(".hotspot-row", timeout=30_000)
+        before = page.locator(".hotspot-row").count()
+        assert before >= 1
+        first = page.locator("#hotspot-list input").first
+        first.fill("Keycaps and signs")
+        first.press("Enter")
+        page.wait_for_function("document.querySelector('#hotspot-message').innerText.includes('Renamed')",
+                               timeout=15_000)
+        page.locator(".hotspot-face").first.click()  # fly there
+        page.wait_for_timeout(1200)
+        page.evaluate("dash_clientside.set_props('selection-store', {data: [0, 1, 2, 3]})")
+        page.fill("#hotspot-label", "four items")
+        page.click("#hotspot-create")
+        page.wait_for_function("document.querySelector('#hotspot-message').innerText.includes('Created')",
+                               timeout=15_000)
+        if before > 1:
+            page.locator("#hotspot-list button", has_text="×").nth(1).click()
+            page.wait_for_function("document.querySelector('#hotspot-message').innerText.includes('Deleted')",
+                                   timeout=15_000)
+        expected = before + 1 - (1 if before > 1 else 0)
+        page.wait_for_function(f"document.querySelectorAll('.hotspot-row').length === {expected}", timeout=15_000)
+        page.screenshot(path=str(SCREENSHOTS / "images_hotspots.png"))
         assert errors == []
         page.close()
+    # a restart keeps the edits: they are saved on the server
+    with running_server(tmp_path / "data", "photos", tmp_path / "server2.log") as url:
+        page, errors = open_page(browser, url + "/?dataset=photos&mode=images")
+        wait_drawn(page)
+        page.wait_for_selector(".hotspot-row", timeout=30_000)
+        labels = page.eval_on_selector_all("#hotspot-list input", "els => els.map(e => e.value)")
+        assert labels[0] == "Keycaps and signs" and labels[-1] == "four items" and len(labels) == expected
+        assert errors == []
+        page.close()
+
+
+def test_hotspot_store_seeds_from_the_build_and_keeps_edits(tmp_path):
+    from dashboard.compute.clusters import hotspots, medoid
+    from dashboard.groups import HotspotStore
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(45, 4)), rng.normal(size=(40, 4)) + 12, rng.normal(size=(5, 4)) * 40])
+    found = hotspots(X, min_cluster_size=10)
+    assert [len(h["members"]) for h in found][:2] == [45, 40] and found[0]["label"] == "Cluster 1"
+    assert hotspots(X[:50], min_cluster_size=10) == []  # a cluster of more than half the items is no hotspot
+    members = np.arange(45)
+    d = np.linalg.norm(X[members][:, None] - X[members][None], axis=2).sum(axis=1)
+    assert found[0]["representative"] == medoid(X, members) == int(np.argmin(d))  # the medoid, not the last member
+    store = HotspotStore(tmp_path)
+    listed = store.hotspots("d", "build-1", found)
+    assert [h.size for h in listed[:2]] == [45, 40]
+    store.rename_hotspot("d", listed[0].id, "the first blob")
+    store.delete_hotspot("d", listed[1].id)
+    with pytest.raises(DashboardError, match="is empty"):
+        store.add_hotspot("d", "nothing", [], 0, n=90)
+    again = HotspotStore(tmp_path).hotspots("d", "build-1", found)  # a restart: edits kept
+    assert [h.label for h in again] == ["the first blob"] + [h["label"] for h in found[2:]]
+    rebuilt = HotspotStore(tmp_path).hotspots("d", "build-2", found[:1])  # another build: its clusters
+    assert [h.label for h in rebuilt] == ["Cluster 1"]

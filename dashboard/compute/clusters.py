@@ -18,3 +18,30 @@ def hdbscan_labels(
     min_cluster_size = int(max(2, min(min_cluster_size, len(X))))
     est = hdbscan.HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples)
     return est.fit_predict(np.asarray(X, dtype=np.float64)).astype(np.int32)
+
+
+def medoid(X: np.ndarray, members: np.ndarray, *, sample: int = 2000, seed: int = 0) -> int:
+    """The member with the least total distance to the others (PixPlot's representative was the last member).
+
+    Above ``sample`` members the distances are to a random sample of them, so
+    memory stays bounded.
+    """
+    members = np.asarray(members)
+    P = np.asarray(X[members], np.float64)
+    ref = P if len(P) <= sample else P[np.random.default_rng(seed).choice(len(P), sample, replace=False)]
+    D = np.sqrt(np.maximum((P ** 2).sum(1)[:, None] - 2 * P @ ref.T + (ref ** 2).sum(1)[None, :], 0))
+    return int(members[int(np.argmin(D.sum(axis=1)))])
+
+
+def hotspots(X: np.ndarray, *, min_cluster_size: int = 20, max_clusters: int = 10) -> list[dict]:
+    """PixPlot's hotspots: HDBSCAN clusters (min_samples 1, selection epsilon 0.01), noise and any cluster
+    holding more than half the items dropped, largest first, at most ``max_clusters``; each with its medoid."""
+    import hdbscan
+
+    X = np.asarray(X, np.float64)
+    mcs = int(max(2, min(min_cluster_size, len(X))))
+    labels = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=1, cluster_selection_epsilon=0.01).fit_predict(X)
+    found = [np.flatnonzero(labels == c) for c in np.unique(labels) if c >= 0]
+    found = sorted((m for m in found if len(m) <= len(X) / 2), key=len, reverse=True)[:max_clusters]
+    return [{"label": f"Cluster {k + 1}", "members": m.tolist(), "representative": medoid(X, m)}
+            for k, m in enumerate(found)]

@@ -25,7 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from .. import cache as cache_mod
-from ..compute import arrangements
+from ..compute import arrangements, clusters
 from ..compute import features as features_mod
 from ..compute.projections import pca
 from ..errors import DashboardError
@@ -159,6 +159,8 @@ def build(
     shuffle: bool = False,
     seed: int = 24,
     metric: str = "cosine",
+    min_cluster_size: int = 20,
+    max_clusters: int = 10,
     fresh: bool = False,
     layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
 ) -> Dataset:
@@ -222,6 +224,8 @@ def build(
         ds = Dataset(w.path)
         w.report.timings.update(compute_layouts(ds, layouts))
         write_arrangements(w, ds, "umap" if "umap" in layouts else "pca")
+        w.write_hotspots(clusters.hotspots(ds.latent(ds.default_space), min_cluster_size=min_cluster_size,
+                                           max_clusters=max_clusters))
         return w.finish()
 
 

@@ -6,6 +6,7 @@ from dash import dcc, html
 
 from ..computed import PROJECTION_PARAMS
 from ..network import FORMATS
+from . import hotspots as hotspot_layout
 from . import vectors as vector_layout
 from ..viewstate import CELLS
 
@@ -146,6 +147,7 @@ def page(dataset_names: list[str]) -> html.Div:
                             ]),
                             html.Section(className="panel", children=[html.H2("Legend"), html.Div(id=LEGEND)]),
                             html.Section(className="panel", children=[html.H2("Filters"), html.Div(id=FILTERS)]),
+                            *hotspot_layout.panel(),
                             _graph_panel(),
                         ],
                     ),

@@ -1,0 +1,118 @@
+"""Callbacks of the hotspots panel: list, fly to, rename, delete, create from the selection.
+Edits are saved on the server (groups.sqlite), so they survive a restart and reach every viewer."""
+
+from __future__ import annotations
+
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+
+from ..compute.clusters import medoid
+from ..errors import DashboardError
+from ..groups import HotspotStore
+from ..layouts import hotspots as ids
+from ..layouts import viewer as viewer_ids
+from .common import data_dir, dataset, notices
+
+
+def _store() -> HotspotStore:
+    return HotspotStore(data_dir())
+
+
+@callback(
+    Output(ids.LIST, "children"),
+    Input(ids.VERSION, "data"), Input(viewer_ids.DATASET, "value"),
+)
+def show_hotspots(_version, name):
+    """Each hotspot: its representative (the medoid), editable label, size; the build's clusters to start with."""
+    if not name:
+        return no_update
+    ds = dataset(name)
+    rows = []
+    for h in _store().hotspots(ds.name, ds.build_id, ds.default_hotspots):
+        face = (html.Img(src=ds.image_url(h.representative, thumb=True), alt=h.label) if ds.type == "image"
+                else html.Span(str(ds.meta["name"].iloc[h.representative])[:12]))
+        rows.append(html.Div(className="hotspot-row", children=[
+            html.Button(face, id={"type": ids.GO, "id": h.id}, className="hotspot-face", title="Fly there"),
+            dcc.Input(id={"type": ids.RENAME, "id": h.id}, value=h.label, debounce=True, className="text-input"),
+            html.Span(f"{h.size:,}", className="muted"),
+            html.Button("×", id={"type": ids.DELETE, "id": h.id}, className="button tiny", title="Delete"),
+        ]))
+    return rows or [html.P("No hotspots: select a cluster on the map and create one.", className="muted")]
+
+
+@callback(
+    Output(ids.FLY, "data"),
+    Input({"type": ids.GO, "id": ALL}, "n_clicks"),
+    State(viewer_ids.DATASET, "value"),
+    prevent_initial_call=True,
+)
+def fly_to_hotspot(clicks, name):
+    if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+        return no_update
+    return _store().hotspot(name, ctx.triggered_id["id"]).members.tolist()
+
+
+def _done(message: str, version: int):
+    return notices([message], "ok"), (version or 0) + 1
+
+
+@callback(
+    Output(ids.MESSAGE, "children"), Output(ids.VERSION, "data"),
+    Input(ids.CREATE, "n_clicks"),
+    State(ids.NEW_LABEL, "value"), State(viewer_ids.SELECTION, "data"), State(viewer_ids.DATASET, "value"),
+    State(viewer_ids.DIM, "value"), State(ids.VERSION, "data"),
+    prevent_initial_call=True,
+)
+def create_hotspot(_clicks, label, selection, name, dim, version):
+    """The selection as a hotspot; its representative is its medoid in the shown latent space."""
+    ds = dataset(name)
+    try:
+        members = [i for i in (selection or []) if 0 <= int(i) < ds.n]
+        if not members:
+            raise DashboardError("the selection is empty: lasso a cluster first")
+        rep = medoid(ds.latent(dim if dim in ds.spaces else ds.default_space), members)
+        store = _store()
+        store.hotspots(ds.name, ds.build_id, ds.default_hotspots)  # seed first, so the new one is kept
+        store.add_hotspot(ds.name, label, members, rep, ds.n)
+    except DashboardError as e:
+        return notices([str(e)]), no_update
+    return _done(f"Created hotspot {' '.join(str(label).split())!r} ({len(members):,} items).", version)
+
+
+@callback(
+    Output(ids.MESSAGE, "children", allow_duplicate=True), Output(ids.VERSION, "data", allow_duplicate=True),
+    Input({"type": ids.RENAME, "id": ALL}, "value"),
+    State(viewer_ids.DATASET, "value"), State(ids.VERSION, "data"),
+    prevent_initial_call=True,
+)
+def rename_hotspot(_labels, name, version):
+    if not ctx.triggered_id or ctx.triggered[0]["value"] is None:
+        return no_update, no_update
+    hid, new = ctx.triggered_id["id"], ctx.triggered[0]["value"]
+    store = _store()
+    try:
+        if store.hotspot(name, hid).label == " ".join(str(new).split()):
+            return no_update, no_update  # the list was redrawn, not edited
+        store.rename_hotspot(name, hid, new)
+    except DashboardError as e:
+        return notices([str(e)]), no_update
+    return _done(f"Renamed the hotspot to {new!r}.", version)
+
+
+@callback(
+    Output(ids.MESSAGE, "children", allow_duplicate=True), Output(ids.VERSION, "data", allow_duplicate=True),
+    Input({"type": ids.DELETE, "id": ALL}, "n_clicks"),
+    State(viewer_ids.DATASET, "value"), State(ids.VERSION, "data"),
+    prevent_initial_call=True,
+)
+def delete_hotspot(clicks, name, version):
+    if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+        return no_update, no_update
+    _store().delete_hotspot(name, ctx.triggered_id["id"])
+    return _done("Deleted the hotspot.", version)
+
+
+clientside_callback(
+    "function(members) { return window.dashMap.flyTo(members || []); }",
+    Output("fly-ack", "data"), Input(ids.FLY, "data"),
+    prevent_initial_call=True,
+)
