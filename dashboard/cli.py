@@ -299,12 +299,19 @@ def _parse_columns(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--force", is_flag=True, help="Replace an existing dataset of that name.")
 @click.pass_obj
 def add(obj: dict, path: Path, name, data_type, metric, columns, config, force) -> None:
-    """Import a Latent Space Cartography data folder."""
+    """Import a Latent Space Cartography data folder or a PixPlot output folder."""
     from .ingest.common import summary
     from .ingest.lsc import import_folder, load_config
+    from .ingest.pixplot import import_pixplot, is_pixplot
 
-    cfg = load_config(config, type=data_type, metric=metric, columns=_parse_columns(columns))
     start = time.perf_counter()
+    if is_pixplot(path):
+        if data_type or metric or columns or config:
+            raise click.UsageError("--type, --metric, --column and --config apply to LSC folders, not PixPlot output")
+        ds = import_pixplot(obj["data_dir"], path, name=name, force=force)
+        click.echo(summary(ds, time.perf_counter() - start))
+        return
+    cfg = load_config(config, type=data_type, metric=metric, columns=_parse_columns(columns))
     ds = import_folder(obj["data_dir"], path, name=name, config=cfg, force=force)
     click.echo(summary(ds, time.perf_counter() - start))
 

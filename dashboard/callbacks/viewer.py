@@ -103,7 +103,7 @@ def load_view(search: str | None, chosen: str | None):
     return (
         state.dataset,
         spaces, state.space,
-        _PROJECTIONS + [{"label": a.capitalize(), "value": a} for a in ds.arrangements], state.proj,
+        _PROJECTIONS + [{"label": _LAYOUT_LABELS.get(a, a.capitalize()), "value": a} for a in ds.arrangements], state.proj,
         state.params.get("perplexity"), state.params.get("n_neighbors"), state.params.get("min_dist"),
         [{"label": "(none)", "value": ""}] + [{"label": f"{c} ({schema[c]})", "value": c} for c in colorable]
         + _GRAPH_OPTIONS["color"],
@@ -126,6 +126,7 @@ def load_view(search: str | None, chosen: str | None):
 
 _PROJECTIONS = [{"label": "PCA", "value": "pca"}, {"label": "t-SNE", "value": "tsne"}, {"label": "UMAP", "value": "umap"},
                 {"label": "Vector view", "value": "vector"}]
+_LAYOUT_LABELS = {"pixplot_umap": "UMAP (PixPlot's)"}
 # Columns of the kNN graph, offered beside the metadata columns.
 _GRAPH_OPTIONS = {
     "color": [{"label": "community (Louvain on the neighbour graph)", "value": "graph:community"},
