@@ -197,7 +197,7 @@ def _train_in_background(data_dir: Path, name: str) -> None:
 @click.option("--quick", is_flag=True, help="emoji: stop after the images and the PCA space.")
 @click.option("--download-dir", type=click.Path(file_okay=False, path_type=Path), help="emoji: where npm tarballs are kept.")
 @click.option("--n-words", type=click.IntRange(10), help="words: how many words [default: 10000].")
-@click.option("--images", "images_glob", help="images: a glob of image files (quote it; ** recurses) or a folder.")
+@click.option("--images", "images_glob", help="images: a glob of image files (quote it; ** recurses), a folder, or a text file of IIIF manifest URLs.")
 @click.option("--metadata", help="images: a CSV, or a glob of JSON files, with a filename column (PixPlot's columns).")
 @click.option("--model", type=click.Choice(["inception_v3", "mobilenet_v3", "pixels"]),
               help="images: features [default: inception_v3, PixPlot's; needs ImageNet weights].")

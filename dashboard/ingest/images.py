@@ -31,6 +31,7 @@ from ..compute.projections import pca
 from ..errors import DashboardError
 from ..store import THUMB_SIZE, Dataset, DatasetWriter, atomic_path
 from .common import DEFAULT_LAYOUTS, compute_layouts, thumbnail
+from . import iiif
 from .metadata import match_metadata, read_metadata
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
@@ -166,6 +167,13 @@ def build(
 ) -> Dataset:
     """Build dataset ``name`` from the images an ``--images`` glob names."""
     extractor = features_mod.extractor(model, weights=weights, vectors=vectors)  # fails before any work
+    failures: list[tuple[str, str]] = []
+    table, messages = (read_metadata(metadata) if metadata else (None, []))
+    if iiif.is_manifest_list(images):
+        if metadata:
+            raise DashboardError("--metadata does not combine with IIIF manifests: their labels and metadata are used")
+        table, failures = iiif.download(images, Path(data_dir) / ".iiif" / name)
+        images = str(Path(data_dir) / ".iiif" / name)
     root, paths = find_images(images)
     order = np.arange(len(paths))
     if extractor.positional and len(extractor.rows) != len(paths):
@@ -179,7 +187,6 @@ def build(
     if extractor.positional:
         extractor.rows = extractor.rows[order]
     names = [display_name(p, root) for p in paths]
-    table, messages = (read_metadata(metadata) if metadata else (None, []))
 
     with DatasetWriter(data_dir, name, fresh=fresh) as w:
         # Every run reads the whole folder again (unchanged files cost a cache read), so its report starts afresh.
@@ -187,6 +194,8 @@ def build(
         w.report.notes.clear()
         for message in messages:
             w.report.notes.append(message)
+        for url, reason in failures:
+            w.report.skip(url, reason)
         w.set_info(type="image", metric=metric, image_format="webp",
                    provenance={"source": f"images {images}" + (f", metadata {metadata}" if metadata else ""),
                                "features": extractor.description})
@@ -200,6 +209,7 @@ def build(
         overrides = {"filename": "text", "folder": "categorical"}
         if table is not None:
             extra, report = match_metadata(table, kept_names)
+            extra = extra.rename(columns={c: f"meta_{c}" for c in extra.columns if c in meta.columns})
             for line in report:
                 w.report.notes.append(line)
             meta = pd.concat([meta, extra.reset_index(drop=True)], axis=1)
@@ -219,7 +229,7 @@ def build(
             w.write_latent(f"pca{d}", pca(X, n_components=d), kind="pca",
                            description=f"PCA of the {extractor.name} features to {d} dims (PixPlot's step before UMAP)")
             w.manifest["default_space"] = f"pca{d}"
-        w.report.counts.update(files=len(paths), items=len(keep), skipped=len(paths) - len(keep))
+        w.report.counts.update(files=len(paths), items=len(keep), skipped=len(paths) - len(keep) + len(failures))
         w.publish()
         ds = Dataset(w.path)
         w.report.timings.update(compute_layouts(ds, layouts))
