@@ -210,10 +210,13 @@ def _train_in_background(data_dir: Path, name: str) -> None:
 @click.option("--metric", type=click.Choice(["cosine", "euclidean"]), help="images: distance between features [default: cosine].")
 @click.option("--min-cluster-size", type=click.IntRange(2), help="images: HDBSCAN min_cluster_size of the hotspots [default: 20].")
 @click.option("--max-clusters", type=click.IntRange(0), help="images: keep the N largest hotspots [default: 10].")
+@click.option("--cell-size", type=click.Choice(["16", "32", "64", "128"]), help="images: atlas cell in px [default: 64 up to 20,000 images, else 32].")
+@click.option("--n-neighbors", type=click.IntRange(2, 200), help="images: UMAP n_neighbors [default: 15].")
+@click.option("--min-dist", type=click.FloatRange(0, 1), help="images: UMAP min_dist [default: 0.01, PixPlot's].")
 @click.pass_obj
 def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dims, epochs, limit, quick, download_dir,
           n_words, images_glob, metadata, model, weights, vectors, max_images, shuffle, seed, metric,
-          min_cluster_size, max_clusters) -> None:
+          min_cluster_size, max_clusters, cell_size, n_neighbors, min_dist) -> None:
     """Build a dataset: digits, emoji or words from real sources, or images from your own folder."""
     from .ingest import recipe as get_recipe
 
@@ -222,7 +225,8 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
     words_only = {"--n-words": n_words}
     images_only = {"--images": images_glob, "--metadata": metadata, "--model": model, "--weights": weights,
                    "--vectors": vectors, "--max-images": max_images, "--shuffle": shuffle, "--seed": seed,
-                   "--metric": metric, "--min-cluster-size": min_cluster_size, "--max-clusters": max_clusters}
+                   "--metric": metric, "--min-cluster-size": min_cluster_size, "--max-clusters": max_clusters,
+                   "--cell-size": cell_size, "--n-neighbors": n_neighbors, "--min-dist": min_dist}
     misplaced = [flag for flag, v in emoji_only.items() if v is not None and recipe != "emoji"]
     misplaced += [flag for flag, v in words_only.items() if v is not None and recipe != "words"]
     misplaced += [flag for flag, v in images_only.items() if v is not None and recipe != "images"]
@@ -243,7 +247,9 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
         kwargs.update(images=images_glob, metadata=metadata, model=model or "inception_v3", weights=weights,
                       vectors=vectors, max_images=max_images, shuffle=bool(shuffle),
                       seed=24 if seed is None else seed, metric=metric or "cosine",
-                      min_cluster_size=min_cluster_size or 20, max_clusters=10 if max_clusters is None else max_clusters)
+                      min_cluster_size=min_cluster_size or 20, max_clusters=10 if max_clusters is None else max_clusters,
+                      cell_size=int(cell_size) if cell_size else None, n_neighbors=n_neighbors or 15,
+                      min_dist=0.01 if min_dist is None else min_dist)
         _run_build(lambda: images.build(obj["data_dir"], **kwargs))
         return
     if recipe == "emoji":

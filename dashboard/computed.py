@@ -83,6 +83,10 @@ def projection_params(dataset: Dataset, method: str, params: dict[str, Any]) -> 
         allowed = ", ".join(spec) or "none"
         raise DashboardError(f"{method}: unknown parameter {', '.join(unknown)} (allowed: {allowed})")
     out = {name: p.check(method, name, params.get(name)) for name, p in spec.items()}
+    # a dataset may carry its own defaults (an image build's --n-neighbors, --min-dist, supervised label)
+    for name, value in dataset.manifest.get("projection_defaults", {}).get(method, {}).items():
+        if name in spec and params.get(name) is None:
+            out[name] = spec[name].check(method, name, value)
     if "metric" in out and out["metric"] is None:
         out["metric"] = dataset.metric
     if out.get("label") is not None:

@@ -169,8 +169,11 @@ def default_mode(ds: Dataset) -> str:
 
 
 def default_cell(ds: Dataset) -> int:
-    # 64 px cells for a few thousand images keeps emoji crisp when zoomed; 32 px
-    # (16k per 4096² texture) for larger collections, as PixPlot.
+    # A build's --cell-size; else 64 px cells for a few thousand images keeps emoji
+    # crisp when zoomed; 32 px (16k per 4096² texture) for larger collections, as PixPlot.
+    chosen = ds.manifest.get("cell_size")
+    if chosen in CELLS:
+        return chosen
     return 64 if ds.n <= 20_000 else 32
 
 

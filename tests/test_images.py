@@ -339,3 +339,19 @@ def test_hotspot_store_seeds_from_the_build_and_keeps_edits(tmp_path):
     assert [h.label for h in again] == ["the first blob"] + [h["label"] for h in found[2:]]
     rebuilt = HotspotStore(tmp_path).hotspots("d", "build-2", found[:1])  # another build: its clusters
     assert [h.label for h in rebuilt] == ["Cluster 1"]
+
+
+def test_build_options_become_the_datasets_defaults(folder, tmp_path):
+    from dashboard.computed import projection_params
+    from dashboard.viewstate import default_cell, parse
+
+    names = sorted(p.name for p in (folder / "a").glob("*.png"))
+    (tmp_path / "m.csv").write_text("filename,label\n" + "\n".join(f"{n},{k % 3}" for k, n in enumerate(names)))
+    ds = images.build(tmp_path / "data", name="opts", images=str(folder / "a"), model="pixels", layouts=(),
+                      metadata=str(tmp_path / "m.csv"), cell_size=16, n_neighbors=8, min_dist=0.2)
+    params = projection_params(ds, "umap", {})
+    assert (params["n_neighbors"], params["min_dist"], params["label"]) == (8, 0.2, "label")  # supervised by label
+    assert projection_params(ds, "umap", {"n_neighbors": 30})["n_neighbors"] == 30  # the page can still change it
+    assert default_cell(ds) == 16
+    state, notices = parse(tmp_path / "data", "dataset=opts")
+    assert notices == [] and state.params == {} and state.cell == 16

@@ -162,6 +162,9 @@ def build(
     metric: str = "cosine",
     min_cluster_size: int = 20,
     max_clusters: int = 10,
+    cell_size: int | None = None,
+    n_neighbors: int = 15,
+    min_dist: float = 0.01,
     fresh: bool = False,
     layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
 ) -> Dataset:
@@ -221,6 +224,13 @@ def build(
             w.report.notes.append(f"{names[k]}: {note}")
         w.write_meta(meta, overrides)
         w.manifest["label_column"] = "category" if "category" in meta.columns else "folder"
+        # PixPlot's UMAP: its min_dist default, supervised by a label column when there is one
+        umap_defaults = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist)}
+        if "label" in meta.columns and meta["label"].notna().any():
+            umap_defaults["label"] = "label"
+        w.manifest["projection_defaults"] = {"umap": umap_defaults}
+        if cell_size:
+            w.manifest["cell_size"] = int(cell_size)
         X = np.stack(features).astype(np.float32)
         space = extractor.space_id
         w.write_latent(space, X, kind="features", description=extractor.description)
