@@ -191,15 +191,15 @@ def _train_in_background(data_dir: Path, name: str) -> None:
     help="Layouts to compute at build time (PCA of every space; the others for the default space), or 'none'.",
 )
 @click.option("--platforms", help="emoji: comma-separated platforms [default: google,twitter; apple and facebook are proprietary].")
-@click.option("--dims", help="emoji: VAE latent dimensions [default: 4,8,16,32,64,128].")
-@click.option("--epochs", type=click.IntRange(1, 10_000), help="emoji: training epochs per VAE [default: 25].")
+@click.option("--dims", help="emoji, images --model vae: VAE latent dimensions [default: 4,8,16,32,64,128; images: 32].")
+@click.option("--epochs", type=click.IntRange(1, 10_000), help="emoji, images --model vae: training epochs per VAE [default: 25].")
 @click.option("--limit", type=click.IntRange(1), help="emoji: use only the first N emoji (per platform).")
 @click.option("--quick", is_flag=True, help="emoji: stop after the images and the PCA space.")
 @click.option("--download-dir", type=click.Path(file_okay=False, path_type=Path), help="emoji: where npm tarballs are kept.")
 @click.option("--n-words", type=click.IntRange(10), help="words: how many words [default: 10000].")
 @click.option("--images", "images_glob", help="images: a glob of image files (quote it; ** recurses), a folder, or a text file of IIIF manifest URLs.")
 @click.option("--metadata", help="images: a CSV, or a glob of JSON files, with a filename column (PixPlot's columns).")
-@click.option("--model", type=click.Choice(["inception_v3", "mobilenet_v3", "pixels"]),
+@click.option("--model", type=click.Choice(["inception_v3", "mobilenet_v3", "pixels", "vae"]),
               help="images: features [default: inception_v3, PixPlot's; needs ImageNet weights].")
 @click.option("--weights", type=click.Path(dir_okay=False), help="images: the Keras weights file of --model.")
 @click.option("--vectors", type=click.Path(dir_okay=False),
@@ -227,7 +227,9 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
                    "--vectors": vectors, "--max-images": max_images, "--shuffle": shuffle, "--seed": seed,
                    "--metric": metric, "--min-cluster-size": min_cluster_size, "--max-clusters": max_clusters,
                    "--cell-size": cell_size, "--n-neighbors": n_neighbors, "--min-dist": min_dist}
-    misplaced = [flag for flag, v in emoji_only.items() if v is not None and recipe != "emoji"]
+    vae_flags = ("--dims", "--epochs")  # also train an image folder's VAE
+    misplaced = [flag for flag, v in emoji_only.items() if v is not None and recipe != "emoji"
+                 and not (recipe == "images" and model == "vae" and flag in vae_flags)]
     misplaced += [flag for flag, v in words_only.items() if v is not None and recipe != "words"]
     misplaced += [flag for flag, v in images_only.items() if v is not None and recipe != "images"]
     if name_arg and recipe != "images":
@@ -250,6 +252,11 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
                       min_cluster_size=min_cluster_size or 20, max_clusters=10 if max_clusters is None else max_clusters,
                       cell_size=int(cell_size) if cell_size else None, n_neighbors=n_neighbors or 15,
                       min_dist=0.01 if min_dist is None else min_dist)
+        if model == "vae":
+            kwargs["dims"] = _csv_list(dims, int) if dims else (32,)
+            if not kwargs["dims"] or min(kwargs["dims"]) < 1:
+                raise click.BadParameter("--dims: expected positive integers such as 16,32")
+            kwargs["epochs"] = epochs or 25
         _run_build(lambda: images.build(obj["data_dir"], **kwargs))
         return
     if recipe == "emoji":

@@ -1,4 +1,4 @@
-"""Image features: Keras InceptionV3 (PixPlot's), MobileNetV3, a fast pixel baseline, or your own vectors.
+"""Image features: Keras InceptionV3 (PixPlot's), MobileNetV3, a pixel baseline, a VAE, or your own vectors.
 
 An extractor turns a decoded image into its model input (``prepare``, run in
 the decoding threads) and a batch of inputs into vectors (``run``, batched:
@@ -31,7 +31,7 @@ KERAS_WEIGHT_FILES = {
     "inception_v3": "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
     "mobilenet_v3": "weights_mobilenet_v3_small_224_1.0_float.h5",
 }
-MODELS = ("inception_v3", "mobilenet_v3", "pixels", "vectors")
+MODELS = ("inception_v3", "mobilenet_v3", "pixels", "vae", "vectors")
 
 
 @dataclass
@@ -67,6 +67,24 @@ def _pixels() -> Extractor:
 
     return Extractor("pixels", "pixels", f"the image's RGB pixels at {PIXELS_SIDE}×{PIXELS_SIDE} (a fast baseline)",
                      f"pixels{PIXELS_SIDE}", prepare, run)
+
+
+#: The VAE's input: images squared (transparent padding) at this many pixels a side.
+VAE_SIDE = 64
+
+
+def _vae_input() -> Extractor:
+    """Collects each image at 64 × 64 RGBA; the build trains the VAE on all of them afterwards
+    (its features depend on the whole folder, so nothing is cached per image)."""
+
+    def prepare(im: Image.Image) -> np.ndarray:
+        rgba = im.convert("RGBA")
+        side = max(rgba.size)
+        square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+        square.paste(rgba, ((side - rgba.width) // 2, (side - rgba.height) // 2))
+        return np.asarray(square.resize((VAE_SIDE, VAE_SIDE), Image.LANCZOS), np.uint8)
+
+    return Extractor("vae", "vae", "convolutional VAE", "", prepare, lambda batch: batch)
 
 
 def keras_weights(model: str, weights: str | None) -> Path:
@@ -159,6 +177,8 @@ def extractor(model: str, *, weights: str | None = None, vectors: str | None = N
         return _vectors(vectors)
     if model == "pixels":
         return _pixels()
+    if model == "vae":
+        return _vae_input()
     if model in KERAS_MODELS:
         return _keras_model(model, weights)
     raise DashboardError(f"--model must be one of {', '.join(m for m in MODELS if m != 'vectors')}, got {model!r}")

@@ -73,3 +73,30 @@ def summary(dataset: Dataset, seconds: float | None = None) -> str:
     lines += [f"  note: {n}" for n in report.get("notes", [])]
     lines.append(f"  folder: {dataset.path}")
     return "\n".join(lines)
+
+
+def train_vae_space(w: DatasetWriter, x, dim: int, epochs: int) -> None:
+    """Train the convolutional VAE on premultiplied images ``x`` and write its latent space,
+    encoder, decoder and validation loss (what reconstructions along vectors decode with)."""
+    from ..compute import vae
+
+    start = time.perf_counter()
+    with tqdm(total=epochs, desc=f"VAE latent {dim}", unit="epoch", leave=False) as bar:
+
+        def on_epoch(epoch: int, logs: dict) -> None:
+            bar.set_postfix(loss=f"{logs.get('loss', 0):.0f}", val=f"{logs.get('val_loss', 0):.0f}")
+            bar.update(1)
+
+        trained = vae.train(x, dim, epochs=epochs, on_epoch=on_epoch)
+    enc = w.save_keras(trained.encoder, "encoder", str(dim))
+    dec = w.save_keras(trained.decoder, "decoder", str(dim))
+    w.report.timings[f"vae{dim}_seconds"] = round(time.perf_counter() - start, 1)
+    w.write_latent(
+        str(dim),
+        vae.encode(trained.encoder, x),
+        kind="vae",
+        description=f"convolutional VAE, {dim}-d latent mean, {epochs} epochs",
+        val_loss=trained.val_loss,
+        encoder=enc,
+        decoder=dec,
+    )

@@ -27,7 +27,7 @@ from ..compute import vae
 from ..compute.projections import pca
 from ..errors import DashboardError
 from ..store import Dataset, DatasetWriter
-from .common import DEFAULT_LAYOUTS, compute_layouts, write_images
+from .common import DEFAULT_LAYOUTS, compute_layouts, train_vae_space, write_images
 
 NAME = "emoji"
 VERSION = "16.0.0"
@@ -262,7 +262,7 @@ def _write(
         )
         w.set_state(f"training VAEs: {len(dims) - len(todo)}/{len(dims)} done")
     for d in todo:
-        _train_dim(w, x, d, epochs)
+        train_vae_space(w, x, d, epochs)
         done = [k for k in map(str, dims) if w.has_space(k)]
         w.set_state(f"training VAEs: {len(done)}/{len(dims)} done")
     vae_dims = [d for d in dims if w.has_space(str(d))]
@@ -273,26 +273,3 @@ def _write(
     w.report.timings.update(compute_layouts(Dataset(w.path), layouts))
     w.report.timings["total_seconds"] = round(time.perf_counter() - started, 1)
     return w.finish()
-
-
-def _train_dim(w: DatasetWriter, x: np.ndarray, dim: int, epochs: int) -> None:
-    start = time.perf_counter()
-    with tqdm(total=epochs, desc=f"VAE latent {dim}", unit="epoch", leave=False) as bar:
-
-        def on_epoch(epoch: int, logs: dict) -> None:
-            bar.set_postfix(loss=f"{logs.get('loss', 0):.0f}", val=f"{logs.get('val_loss', 0):.0f}")
-            bar.update(1)
-
-        trained = vae.train(x, dim, epochs=epochs, on_epoch=on_epoch)
-    enc = w.save_keras(trained.encoder, "encoder", str(dim))
-    dec = w.save_keras(trained.decoder, "decoder", str(dim))
-    w.report.timings[f"vae{dim}_seconds"] = round(time.perf_counter() - start, 1)
-    w.write_latent(
-        str(dim),
-        vae.encode(trained.encoder, x),
-        kind="vae",
-        description=f"convolutional VAE, {dim}-d latent mean, {epochs} epochs",
-        val_loss=trained.val_loss,
-        encoder=enc,
-        decoder=dec,
-    )

@@ -30,7 +30,7 @@ from ..compute import features as features_mod
 from ..compute.projections import pca
 from ..errors import DashboardError
 from ..store import THUMB_SIZE, Dataset, DatasetWriter, atomic_path
-from .common import DEFAULT_LAYOUTS, compute_layouts, thumbnail
+from .common import DEFAULT_LAYOUTS, compute_layouts, thumbnail, train_vae_space
 from . import iiif
 from .metadata import match_metadata, read_metadata
 
@@ -165,6 +165,8 @@ def build(
     cell_size: int | None = None,
     n_neighbors: int = 15,
     min_dist: float = 0.01,
+    dims: tuple[int, ...] = (32,),
+    epochs: int = 25,
     fresh: bool = False,
     layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
 ) -> Dataset:
@@ -231,10 +233,19 @@ def build(
         w.manifest["projection_defaults"] = {"umap": umap_defaults}
         if cell_size:
             w.manifest["cell_size"] = int(cell_size)
-        X = np.stack(features).astype(np.float32)
-        space = extractor.space_id
-        w.write_latent(space, X, kind="features", description=extractor.description)
-        if X.shape[1] > PCA_DIMS and len(X) > 2:
+        if extractor.name == "vae":
+            from ..compute import vae
+
+            x = vae.premultiply(np.stack(features))
+            del features
+            for d in dims:
+                train_vae_space(w, x, d, epochs)
+            w.manifest["default_space"] = str(dims[len(dims) // 2])
+            X = None
+        else:
+            X = np.stack(features).astype(np.float32)
+            w.write_latent(extractor.space_id, X, kind="features", description=extractor.description)
+        if X is not None and X.shape[1] > PCA_DIMS and len(X) > 2:
             d = min(PCA_DIMS, len(X) - 1)
             w.write_latent(f"pca{d}", pca(X, n_components=d), kind="pca",
                            description=f"PCA of the {extractor.name} features to {d} dims (PixPlot's step before UMAP)")
@@ -306,7 +317,7 @@ def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], e
             _save(thumbnail(im, THUMB_SIZE), incoming / f"{k}.thumb.webp")
             if extractor.positional:
                 return k, True, note, extractor.row(k), key, None
-            cached = cache.get(f"features/{extractor.cache_id}/{key}", retry=True)
+            cached = cache.get(f"features/{extractor.cache_id}/{key}", retry=True) if extractor.cache_id else None
             return k, True, note, cached, key, (extractor.prepare(im) if cached is None else None)
 
         bar = tqdm(total=len(paths), desc="images", unit="img", leave=False)
@@ -336,8 +347,9 @@ def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], e
                 if todo:
                     out = extractor.run(np.stack([t[2] for t in todo]))
                     for (i, key, _), vec in zip(todo, out):
-                        features[i] = np.asarray(vec, np.float32)
-                        cache.set(f"features/{extractor.cache_id}/{key}", features[i], retry=True)
+                        features[i] = np.asarray(vec) if not extractor.cache_id else np.asarray(vec, np.float32)
+                        if extractor.cache_id:
+                            cache.set(f"features/{extractor.cache_id}/{key}", features[i], retry=True)
         bar.close()
     incoming.rmdir()
     w.report.counts["features_from_cache"] = int(from_cache)
