@@ -148,6 +148,12 @@
             }).catch((e) => { S.vector = null; S.keys.vector = view.vector; status("No vector overlay: " + e.message); })
           : Promise.resolve().then(() => { S.vector = null; S.keys.vector = null; }));
       }
+      if (S.keys.layoutOutline !== view.layoutOutline) {
+        jobs.push(view.layoutOutline
+          ? fetch("/api/layout_outline.json?" + view.layoutOutline).then((r) => r.json())
+            .then((rings) => { S.layoutOutline = rings.map((path) => ({path})); S.keys.layoutOutline = view.layoutOutline; })
+          : Promise.resolve().then(() => { S.layoutOutline = null; S.keys.layoutOutline = null; }));
+      }
       if (S.keys.layoutLabels !== view.layoutLabels) {
         jobs.push(view.layoutLabels
           ? fetch("/api/layout_labels.json?" + view.layoutLabels).then((r) => r.json())
@@ -241,6 +247,7 @@
     const colors = shownColors();
     const key = view.layout + "|" + view.colors + "|" + view.mask;
     const layers = [];
+    if (S.layoutOutline && S.layoutOutline.length) layers.push(template("outline", {id: "outline", data: S.layoutOutline}));
     if (S.edges) layers.push(edgeLayer());
     if (S.vector) layers.push(template("hulls", {id: "hulls", data: hullData()}));
     if (view.mode === "images" && S.atlas) {

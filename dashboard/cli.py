@@ -195,7 +195,7 @@ def _train_in_background(data_dir: Path, name: str) -> None:
 @click.option("--epochs", type=click.IntRange(1, 10_000), help="emoji, images --model vae: training epochs per VAE [default: 25].")
 @click.option("--limit", type=click.IntRange(1), help="emoji: use only the first N emoji (per platform).")
 @click.option("--quick", is_flag=True, help="emoji: stop after the images and the PCA space.")
-@click.option("--download-dir", type=click.Path(file_okay=False, path_type=Path), help="emoji: where npm tarballs are kept.")
+@click.option("--download-dir", type=click.Path(file_okay=False, path_type=Path), help="emoji, images: where npm tarballs are kept.")
 @click.option("--n-words", type=click.IntRange(10), help="words: how many words [default: 10000].")
 @click.option("--images", "images_glob", help="images: a glob of image files (quote it; ** recurses), a folder, or a text file of IIIF manifest URLs.")
 @click.option("--metadata", help="images: a CSV, or a glob of JSON files, with a filename column (PixPlot's columns).")
@@ -213,10 +213,11 @@ def _train_in_background(data_dir: Path, name: str) -> None:
 @click.option("--cell-size", type=click.Choice(["16", "32", "64", "128"]), help="images: atlas cell in px [default: 64 up to 20,000 images, else 32].")
 @click.option("--n-neighbors", type=click.IntRange(2, 200), help="images: UMAP n_neighbors [default: 15].")
 @click.option("--min-dist", type=click.FloatRange(0, 1), help="images: UMAP min_dist [default: 0.01, PixPlot's].")
+@click.option("--geojson", type=click.Path(dir_okay=False), help="images: GeoJSON shapes drawn under the geographic layout.")
 @click.pass_obj
 def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dims, epochs, limit, quick, download_dir,
           n_words, images_glob, metadata, model, weights, vectors, max_images, shuffle, seed, metric,
-          min_cluster_size, max_clusters, cell_size, n_neighbors, min_dist) -> None:
+          min_cluster_size, max_clusters, cell_size, n_neighbors, min_dist, geojson) -> None:
     """Build a dataset: digits, emoji or words from real sources, or images from your own folder."""
     from .ingest import recipe as get_recipe
 
@@ -226,10 +227,11 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
     images_only = {"--images": images_glob, "--metadata": metadata, "--model": model, "--weights": weights,
                    "--vectors": vectors, "--max-images": max_images, "--shuffle": shuffle, "--seed": seed,
                    "--metric": metric, "--min-cluster-size": min_cluster_size, "--max-clusters": max_clusters,
-                   "--cell-size": cell_size, "--n-neighbors": n_neighbors, "--min-dist": min_dist}
+                   "--cell-size": cell_size, "--n-neighbors": n_neighbors, "--min-dist": min_dist, "--geojson": geojson}
     vae_flags = ("--dims", "--epochs")  # also train an image folder's VAE
     misplaced = [flag for flag, v in emoji_only.items() if v is not None and recipe != "emoji"
-                 and not (recipe == "images" and model == "vae" and flag in vae_flags)]
+                 and not (recipe == "images" and model == "vae" and flag in vae_flags)
+                 and not (recipe == "images" and flag == "--download-dir")]  # where the world outline is kept
     misplaced += [flag for flag, v in words_only.items() if v is not None and recipe != "words"]
     misplaced += [flag for flag, v in images_only.items() if v is not None and recipe != "images"]
     if name_arg and recipe != "images":
@@ -251,7 +253,7 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
                       seed=24 if seed is None else seed, metric=metric or "cosine",
                       min_cluster_size=min_cluster_size or 20, max_clusters=10 if max_clusters is None else max_clusters,
                       cell_size=int(cell_size) if cell_size else None, n_neighbors=n_neighbors or 15,
-                      min_dist=0.01 if min_dist is None else min_dist)
+                      min_dist=0.01 if min_dist is None else min_dist, geojson=geojson, download_dir=download_dir)
         if model == "vae":
             kwargs["dims"] = _csv_list(dims, int) if dims else (32,)
             if not kwargs["dims"] or min(kwargs["dims"]) < 1:

@@ -68,6 +68,11 @@ def spec(mode: str, size: float, cell: float | None = None) -> dict:
             "IconLayer", data=[], id="step-images", pickable=False, size_units=_lit("pixels"), get_size=44,
             get_position="[x, y]", get_pixel_offset=[0, -30],
         ),
+        # shapes under a stored layout: the world's coastlines under the geographic one
+        "outline": pdk.Layer(
+            "PathLayer", data=[], id="outline", pickable=False, width_units=_lit("pixels"), get_width=1,
+            get_path="path", get_color=[150, 160, 175, 200],
+        ),
         # the labels of PixPlot's layouts: category boxes, years
         "layoutLabels": pdk.Layer(
             "TextLayer", data=[], id="layout-labels", pickable=False, size_units=_lit("pixels"), get_size=13,

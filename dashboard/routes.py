@@ -182,6 +182,14 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
             return _error(f"proj must name one of the dataset's stored layouts ({', '.join(ds.arrangements) or 'none'})")
         return Response(json.dumps(ds.arrangement(state.proj)[1]), mimetype="application/json")
 
+    @server.route("/api/layout_outline.json")
+    def layout_outline():
+        """Shapes drawn under a stored layout (the world's coastlines under the geographic one): [[[x, y], …], …]."""
+        ds, state = view()
+        if state.proj not in ds.arrangements:
+            return _error(f"proj must name one of the dataset's stored layouts ({', '.join(ds.arrangements) or 'none'})")
+        return _bytes(json.dumps(ds.arrangement_outline(state.proj)).encode(), "application/json", max_age=3600)
+
     @server.route("/api/vector.json")
     def vector_overlay():
         """The shown vector's group hulls and path (positions in the view's layout, support, decoded images)."""

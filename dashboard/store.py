@@ -285,6 +285,11 @@ class Dataset:
             raise DashboardError(f"dataset {self.name!r} has no {method!r} layout")
         return np.load(self.path / entry["file"], allow_pickle=False), entry.get("labels", [])
 
+    def arrangement_outline(self, method: str) -> list:
+        """The shapes drawn under an arrangement (rings of [x, y]); empty when it has none."""
+        rel = self.arrangements.get(method, {}).get("outline")
+        return json.loads((self.path / rel).read_text(encoding="utf-8")) if rel else []
+
     def stored_layout(self, space: str, method: str, params: dict) -> np.ndarray | None:
         for entry in self.stored_layouts.values():
             if entry["space"] == str(space) and entry["method"] == method and all(
@@ -561,15 +566,20 @@ class DatasetWriter:
     def write_hotspots(self, hotspots: list[dict]) -> None:
         write_json(self.path / HOTSPOTS, hotspots)
 
-    def write_arrangement(self, method: str, xy: np.ndarray, labels: list, description: str = "") -> None:
-        """Keep a layout that does not depend on a latent space, with its text labels."""
+    def write_arrangement(self, method: str, xy: np.ndarray, labels: list, description: str = "",
+                          outline: list | None = None) -> None:
+        """Keep a layout that does not depend on a latent space, with its text labels and the
+        shapes drawn under it (``outline``: rings of [x, y], e.g. coastlines under the geographic layout)."""
         rel = f"layouts/arrangement_{method}.npy"
         with atomic_path(self.path / rel) as tmp:
             with open(tmp, "wb") as f:
                 np.save(f, np.asarray(xy, dtype=np.float32), allow_pickle=False)
-        self.manifest.setdefault("arrangements", {})[method] = {
-            "file": rel, "labels": [[str(t), float(x), float(y)] for t, x, y in labels], "description": description,
-            "cell": _typical_spacing(xy)}
+        entry = {"file": rel, "labels": [[str(t), float(x), float(y)] for t, x, y in labels],
+                 "description": description, "cell": _typical_spacing(xy)}
+        if outline:
+            entry["outline"] = f"layouts/arrangement_{method}_outline.json"
+            write_json(self.path / entry["outline"], outline)
+        self.manifest.setdefault("arrangements", {})[method] = entry
         self.flush()
 
     def copy_in(self, source: Path, relative: str) -> None:

@@ -235,15 +235,29 @@ def test_pixplot_layouts():
     assert labels[0][0] == "no coordinates (1)" and xy[2, 1] < -0.5
 
 
-def test_build_stores_pixplot_layouts_from_the_metadata(folder, tmp_path):
+def test_build_stores_pixplot_layouts_from_the_metadata(folder, tmp_path, npm_dir):
+    import json
+
+    (tmp_path / "shapes.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [90, 0], [90, 45], [0, 0]]]}}]}))
     csv = tmp_path / "meta.csv"
     names = sorted(p.name for p in (folder / "a").glob("*.png"))
     lines = ["filename,category,year,lat,lng"] + [
         f"{n},{'odd' if k % 2 else 'even'},{1990 + k % 5},{-30 + k},{k * 5}" for k, n in enumerate(names)]
     csv.write_text("\n".join(lines))
     ds = images.build(tmp_path / "data", name="laid", images=str(folder / "a") + "/*.png", model="pixels",
-                      metadata=str(csv), layouts=("pca",))
+                      metadata=str(csv), layouts=("pca",), geojson=str(tmp_path / "shapes.geojson"),
+                      download_dir=npm_dir)
     assert set(ds.arrangements) == {"grid", "alphabetical", "categorical", "date", "geographic"}
+    outline = ds.arrangement_outline("geographic")
+    assert len(outline) > 100  # Natural Earth's land at 1:110m, from the world-atlas package
+    assert outline[-1] == [[0, 0], [0.5, 0], [0.5, 0.25], [0, 0]]  # the user's shape, in the layout's coordinates
+    xs = [p[0] for ring in outline[:-1] for p in ring]
+    assert min(xs) >= -1.0001 and max(xs) <= 1.0001
+    with pytest.raises(DashboardError, match="no polygons or lines"):
+        (tmp_path / "empty.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+        images.build(tmp_path / "data", name="bad", images=str(folder / "a"), model="pixels",
+                     geojson=str(tmp_path / "empty.geojson"))
     xy, labels = ds.arrangement("categorical")
     assert xy.shape == (30, 2) and sorted(t for t, _, _ in labels) == ["even (15)", "odd (15)"]
     from dashboard import mapdata
@@ -256,7 +270,7 @@ def test_build_stores_pixplot_layouts_from_the_metadata(folder, tmp_path):
 
 
 @pytest.mark.browser
-def test_layouts_in_the_browser(folder, tmp_path, browser):
+def test_layouts_in_the_browser(folder, tmp_path, browser, npm_dir):
     from .conftest import SCREENSHOTS, open_page, running_server
     from .test_viewer_browser import choose, wait_drawn
 
@@ -266,7 +280,8 @@ def test_layouts_in_the_browser(folder, tmp_path, browser):
         for k, n in enumerate(names)]
     (tmp_path / "meta.csv").write_text("\n".join(lines))
     ds = images.build(tmp_path / "data", name="photos", images=str(folder / "a") + "/*.png", model="pixels",
-                      metadata=str(tmp_path / "meta.csv"), layouts=("pca", "umap"), min_cluster_size=3)
+                      metadata=str(tmp_path / "meta.csv"), layouts=("pca", "umap"), min_cluster_size=3,
+                      download_dir=npm_dir)
     assert len(ds.default_hotspots) >= 2
     with running_server(tmp_path / "data", "photos", tmp_path / "server.log") as url:
         page, errors = open_page(browser, url + "/?dataset=photos&mode=images&proj=categorical&color=category")
@@ -278,6 +293,8 @@ def test_layouts_in_the_browser(folder, tmp_path, browser):
             page.wait_for_function(f"dashMap.stats().layout.endsWith('proj={layout.lower()}')", timeout=30_000)
             stats = wait_drawn(page, stats["drawnVersion"])
             page.screenshot(path=str(SCREENSHOTS / f"images_{layout.lower()}.png"))
+            if layout == "Geographic":
+                assert "outline" in stats["layers"]  # the world's coastlines under the points
         assert ("layout-labels" in stats["layers"]) is False  # the grid has no labels
 
         # hotspots: the build's clusters, renamed, one deleted, one made from the selection

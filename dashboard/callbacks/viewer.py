@@ -253,6 +253,8 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
         "labels": urlencode({"dataset": ds.name}) if state.mode == "words" else None,
         "edges": urlencode(state.graph_query()) if state.graph else None,
         "edgeScope": state.edges,
+        "layoutOutline": urlencode({"dataset": ds.name, "proj": state.proj, "build": ds.build_id})
+        if state.proj in ds.arrangements and ds.arrangements[state.proj].get("outline") and not state.y else None,
         "layoutLabels": urlencode({"dataset": ds.name, "proj": state.proj})
         if state.proj in ds.arrangements and ds.arrangements[state.proj].get("labels") and not state.y else None,
         # the vector overlay depends on the layout, the vector and the radius

@@ -47,9 +47,9 @@ NPM_HELP = (
 )
 
 
-def fetch_package(package: str, dest: Path) -> Path:
+def fetch_package(package: str, dest: Path, version: str = VERSION) -> Path:
     """``npm pack`` one package into ``dest`` (kept: a rebuild fetches nothing)."""
-    tarball = dest / f"{package}-{VERSION}.tgz"
+    tarball = dest / f"{package}-{version}.tgz"
     if tarball.exists():
         return tarball
     npm = shutil.which("npm")
@@ -60,14 +60,14 @@ def fetch_package(package: str, dest: Path) -> Path:
     # interrupted download never leaves a truncated tarball behind.
     with tempfile.TemporaryDirectory(dir=dest, prefix=".npm-") as scratch:
         proc = subprocess.run(
-            [npm, "pack", f"{package}@{VERSION}", "--pack-destination", scratch, "--silent"],
+            [npm, "pack", f"{package}@{version}", "--pack-destination", scratch, "--silent"],
             capture_output=True,
             text=True,
         )
         packed = Path(scratch) / tarball.name
         if proc.returncode != 0 or not packed.exists():
             detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise DashboardError(f"`npm pack {package}@{VERSION}` failed ({detail}); {NPM_HELP}")
+            raise DashboardError(f"`npm pack {package}@{version}` failed ({detail}); {NPM_HELP}")
         os.replace(packed, tarball)
     return tarball
 

@@ -31,7 +31,7 @@ from ..compute.projections import pca
 from ..errors import DashboardError
 from ..store import THUMB_SIZE, Dataset, DatasetWriter, atomic_path
 from .common import DEFAULT_LAYOUTS, compute_layouts, thumbnail, train_vae_space
-from . import iiif
+from . import geography, iiif
 from .metadata import match_metadata, read_metadata
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
@@ -167,11 +167,15 @@ def build(
     min_dist: float = 0.01,
     dims: tuple[int, ...] = (32,),
     epochs: int = 25,
+    geojson: str | None = None,
+    download_dir: Path | None = None,
     fresh: bool = False,
     layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
 ) -> Dataset:
     """Build dataset ``name`` from the images an ``--images`` glob names."""
     extractor = features_mod.extractor(model, weights=weights, vectors=vectors)  # fails before any work
+    if geojson:
+        geography.geojson_outline(geojson)  # a bad file fails now, not after the images
     failures: list[tuple[str, str]] = []
     table, messages = (read_metadata(metadata) if metadata else (None, []))
     if iiif.is_manifest_list(images):
@@ -254,15 +258,18 @@ def build(
         w.publish()
         ds = Dataset(w.path)
         w.report.timings.update(compute_layouts(ds, layouts))
-        write_arrangements(w, ds, "umap" if "umap" in layouts else "pca")
+        write_arrangements(w, ds, "umap" if "umap" in layouts else "pca", geojson=geojson,
+                           download_dir=Path(download_dir or Path(data_dir) / ".downloads"))
         w.write_hotspots(clusters.hotspots(ds.latent(ds.default_space), min_cluster_size=min_cluster_size,
                                            max_clusters=max_clusters))
         return w.finish()
 
 
-def write_arrangements(w: DatasetWriter, ds: Dataset, projection: str) -> None:
+def write_arrangements(w: DatasetWriter, ds: Dataset, projection: str, *, geojson: str | None = None,
+                       download_dir: Path | None = None) -> None:
     """PixPlot's layouts beside the projections: grid (of the default space's ``projection``), alphabetical,
-    and, when the metadata has them, categorical (category), date (year) and geographic (lat, lng)."""
+    and, when the metadata has them, categorical (category), date (year) and geographic (lat, lng; over
+    the world's coastlines and the ``geojson`` shapes)."""
     from ..computed import get_layout
 
     meta = ds.meta
@@ -277,9 +284,14 @@ def write_arrangements(w: DatasetWriter, ds: Dataset, projection: str) -> None:
         w.write_arrangement("date", *arrangements.date(meta["year"].to_numpy(dtype=float)),
                             description="a bar per year")
     if {"lat", "lng"} <= set(meta.columns) and (meta["lat"].notna() & meta["lng"].notna()).any():
+        outline = geography.geojson_outline(geojson) if geojson else []
+        try:
+            outline = geography.world_outline(download_dir) + outline
+        except DashboardError as e:  # offline without npm: the points still show, on a blank map
+            w.report.notes.append(f"geographic layout without the world outline: {e}")
         w.write_arrangement("geographic", *arrangements.geographic(meta["lat"].to_numpy(dtype=float),
                                                                    meta["lng"].to_numpy(dtype=float)),
-                            description="longitude and latitude")
+                            description="longitude and latitude", outline=outline)
 
 
 def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], extractor, data_dir: Path):
