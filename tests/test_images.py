@@ -288,7 +288,7 @@ def test_layouts_in_the_browser(folder, tmp_path, browser, npm_dir):
         stats = wait_drawn(page)
         assert "layout-labels" in stats["layers"] and stats["layout"].endswith("proj=categorical")
         page.screenshot(path=str(SCREENSHOTS / "images_categorical.png"))
-        for layout in ("Date", "Geographic", "Grid"):
+        for layout in ("UMAP", "Date", "Geographic", "Grid"):
             choose(page, "proj-select", layout)
             page.wait_for_function(f"dashMap.stats().layout.endsWith('proj={layout.lower()}')", timeout=30_000)
             stats = wait_drawn(page, stats["drawnVersion"])
@@ -387,3 +387,9 @@ def test_a_folder_can_train_the_vae_and_decode_along_a_path(folder, tmp_path):
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "build", "images", "x", "--images",
                                  str(folder / "a"), "--model", "pixels", "--dims", "8"])
     assert r.exit_code == 2 and "--dims does not apply" in r.output
+
+
+def test_a_folder_of_only_broken_files_is_one_clear_error(folder, tmp_path):
+    with pytest.raises(DashboardError, match=r"none of the 5 files could be used \(dangling.png: cannot read"):
+        images.build(tmp_path / "data", name="broken", images=str(folder / "bad"), model="pixels", layouts=())
+    assert not (tmp_path / "data" / "broken").exists()  # nothing half-built is published

@@ -172,7 +172,10 @@ def build(
     fresh: bool = False,
     layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
 ) -> Dataset:
-    """Build dataset ``name`` from the images an ``--images`` glob names."""
+    """Build dataset ``name`` from the images an ``--images`` glob, folder or IIIF manifest list names.
+
+    ``model`` defaults to the pixel baseline here; the CLI defaults to InceptionV3, as PixPlot.
+    """
     extractor = features_mod.extractor(model, weights=weights, vectors=vectors)  # fails before any work
     if geojson:
         geography.geojson_outline(geojson)  # a bad file fails now, not after the images
@@ -210,7 +213,9 @@ def build(
                                "features": extractor.description})
         keep, features, notes = _decode_and_extract(w, paths, names, extractor, data_dir)
         if not keep:
-            raise DashboardError(f"none of the {len(paths):,} files could be used; see the reasons above")
+            reasons = "; ".join(f"{s['item']}: {s['reason']}" for s in w.report.skipped[:3])
+            raise DashboardError(f"none of the {len(paths):,} files could be used ({reasons}"
+                                 + (" …" if len(w.report.skipped) > 3 else "") + ")")
         kept_names = [names[k] for k in keep]
         meta = pd.DataFrame({"i": np.arange(len(keep)), "name": kept_names,
                              "filename": [Path(n).name for n in kept_names],
