@@ -51,6 +51,24 @@
     return fetchArray("/api/" + kind + ".bin?" + key, Type);
   }
 
+  function optional(name, route, read, failure) {
+    // A part of the view that may be absent: fetched into S[name] when its key changes, dropped
+    // when the view has none. With ``failure``, an error leaves the rest of the map drawn and says so.
+    const key = S.view[name];
+    if (S.keys[name] === key) return null;
+    if (!key) return Promise.resolve().then(() => { S[name] = null; S.keys[name] = null; });
+    const job = read("/api/" + route + "?" + key).then((value) => { S[name] = value; S.keys[name] = key; });
+    return failure
+      ? job.catch((e) => { S[name] = null; S.keys[name] = key; status(failure + e.message); })
+      : job;
+  }
+
+  async function fetchJson(url) {
+    const r = await fetch(url);
+    if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
+    return r.json();
+  }
+
   async function fetchArray(url, Type) {
     const r = await fetch(url);
     if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
@@ -135,48 +153,20 @@
       if (S.keys.colors !== view.colors) {
         jobs.push(load("colors", view.colors, Uint8Array).then((a) => { S.colors = a; S.keys.colors = view.colors; }));
       }
-      if (S.keys.mask !== view.mask) {
-        jobs.push(view.mask
-          ? fetchArray("/api/mask.bin?" + view.mask, Uint8Array).then((a) => { S.mask = a; S.keys.mask = view.mask; })
-          : Promise.resolve().then(() => { S.mask = null; S.keys.mask = null; }));
-      }
-      if (S.keys.vector !== view.vector) {
-        jobs.push(view.vector
-          ? fetch("/api/vector.json?" + view.vector).then(async (r) => {
-              if (!r.ok) throw new Error((await r.text()).trim());
-              S.vector = await r.json(); S.keys.vector = view.vector;
-            }).catch((e) => { S.vector = null; S.keys.vector = view.vector; status("No vector overlay: " + e.message); })
-          : Promise.resolve().then(() => { S.vector = null; S.keys.vector = null; }));
-      }
-      if (S.keys.layoutOutline !== view.layoutOutline) {
-        jobs.push(view.layoutOutline
-          ? fetch("/api/layout_outline.json?" + view.layoutOutline).then((r) => r.json())
-            .then((rings) => { S.layoutOutline = rings.map((path) => ({path})); S.keys.layoutOutline = view.layoutOutline; })
-          : Promise.resolve().then(() => { S.layoutOutline = null; S.keys.layoutOutline = null; }));
-      }
-      if (S.keys.layoutLabels !== view.layoutLabels) {
-        jobs.push(view.layoutLabels
-          ? fetch("/api/layout_labels.json?" + view.layoutLabels).then((r) => r.json())
-            .then((labels) => { S.layoutLabels = labels.map(([text, x, y]) => ({text, x, y})); S.keys.layoutLabels = view.layoutLabels; })
-          : Promise.resolve().then(() => { S.layoutLabels = null; S.keys.layoutLabels = null; }));
-      }
-      if (S.keys.sizes !== view.sizes) {
-        jobs.push(view.sizes
-          ? fetchArray("/api/sizes.bin?" + view.sizes, Uint8Array).then((a) => { S.sizes = a; S.keys.sizes = view.sizes; })
-          : Promise.resolve().then(() => { S.sizes = null; S.keys.sizes = null; }));
-      }
-      if (S.keys.edges !== view.edges) {
-        jobs.push(view.edges
-          ? fetchArray("/api/edges.bin?" + view.edges, Uint8Array)
-            .then((a) => {
-              // m × 2 uint32 index pairs, then m opacities (see routes.edges)
-              const m = a.length / 9;
-              S.edges = {pairs: new Uint32Array(a.buffer, 0, 2 * m), alpha: a.subarray(8 * m)};
-              S.keys.edges = view.edges; S.edgeLines = null;
-            })
-            .catch((e) => { S.edges = null; S.keys.edges = view.edges; status("No neighbour graph: " + e.message); })
-          : Promise.resolve().then(() => { S.edges = null; S.keys.edges = null; S.edgeLines = null; }));
-      }
+      jobs.push(
+        optional("mask", "mask.bin", (url) => fetchArray(url, Uint8Array)),
+        optional("vector", "vector.json", fetchJson, "No vector overlay: "),
+        optional("layoutOutline", "layout_outline.json", (url) => fetchJson(url).then((rings) => rings.map((path) => ({path})))),
+        optional("layoutLabels", "layout_labels.json",
+          (url) => fetchJson(url).then((labels) => labels.map(([text, x, y]) => ({text, x, y})))),
+        optional("sizes", "sizes.bin", (url) => fetchArray(url, Uint8Array)),
+        optional("edges", "edges.bin", (url) => fetchArray(url, Uint8Array).then((a) => {
+          // m × 2 uint32 index pairs, then m opacities (see routes.edges)
+          const m = a.length / 9;
+          S.edgeLines = null;  // segments are rebuilt from the new edges
+          return {pairs: new Uint32Array(a.buffer, 0, 2 * m), alpha: a.subarray(8 * m)};
+        }), "No neighbour graph: "),
+      );
       if (view.mode === "words" && S.keys.labels !== view.labels) {
         jobs.push(fetch("/api/labels.txt?" + view.labels).then((r) => r.text()).then((t) => { S.labels = t.split("\n"); S.keys.labels = view.labels; }));
       }

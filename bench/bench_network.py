@@ -21,14 +21,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _results import save  # noqa: E402
+from _synthetic import write_synthetic  # noqa: E402
 from dashboard.network import build_network, write_network  # noqa: E402
-from dashboard.store import DatasetWriter  # noqa: E402
 
 SAMPLE = 1000
 
@@ -50,11 +49,7 @@ def main() -> int:
     centres = rng.normal(scale=4, size=(50, args.dim))
     X = (centres[rng.integers(0, 50, args.n)] + rng.normal(size=(args.n, args.dim))).astype(np.float32)
     with tempfile.TemporaryDirectory() as d:
-        with DatasetWriter(Path(d), "synthetic") as w:
-            w.set_info(type="other", metric="euclidean")
-            w.write_meta(pd.DataFrame({"i": np.arange(args.n), "name": [f"p{k}" for k in range(args.n)]}))
-            w.write_latent(str(args.dim), X, kind="raw")
-            ds = w.finish()
+        ds = write_synthetic(Path(d), X)
         rss_before = peak_rss_mb()
         start = time.perf_counter()
         net = build_network(ds, str(args.dim), projection="pca", n_neighbors=args.k)

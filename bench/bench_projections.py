@@ -26,14 +26,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _results import save  # noqa: E402
+from _synthetic import write_synthetic  # noqa: E402
 from dashboard.computed import get_layout  # noqa: E402
-from dashboard.store import DatasetWriter  # noqa: E402
 
 WARM_GOAL_S = 0.050
 
@@ -43,11 +42,7 @@ def make_dataset(data_dir: Path, n: int, dim: int):
     centres = rng.normal(scale=6, size=(10, dim))
     labels = rng.integers(0, 10, n)
     X = (centres[labels] + rng.normal(size=(n, dim))).astype(np.float32)
-    with DatasetWriter(data_dir, "synthetic") as w:
-        w.set_info(type="other", metric="euclidean")
-        w.write_meta(pd.DataFrame({"i": np.arange(n), "name": [f"p{k}" for k in range(n)], "blob": labels}))
-        w.write_latent(str(dim), X, kind="raw")
-        return w.finish()
+    return write_synthetic(data_dir, X, blob=labels)
 
 
 def time_methods(ds, space: str, methods: list[str], repeats: int = 20) -> list[dict]:

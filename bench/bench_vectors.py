@@ -19,15 +19,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from _results import save  # noqa: E402
+from _synthetic import write_synthetic  # noqa: E402
 from dashboard.compute import vectors as V  # noqa: E402
 from dashboard.computed import get_vector_layout, get_vector_scores  # noqa: E402
-from dashboard.store import DatasetWriter  # noqa: E402
 
 
 def timed(f, repeat: int = 3) -> tuple[float, object]:
@@ -68,11 +67,7 @@ def main() -> int:
     same = np.allclose(np.abs(np.corrcoef(xy[:, 1], lsc_xy[:, 1])[0, 1]), 1.0, atol=1e-3)
 
     with tempfile.TemporaryDirectory() as d:
-        with DatasetWriter(Path(d), "synthetic") as w:
-            w.set_info(type="other", metric="euclidean")
-            w.write_meta(pd.DataFrame({"i": np.arange(args.n), "name": [f"p{k}" for k in range(args.n)]}))
-            w.write_latent(str(args.dim), X, kind="raw")
-            ds = w.finish()
+        ds = write_synthetic(Path(d), X)
         ds.latent(str(args.dim))  # read once, as a running server has it
         start = time.perf_counter()
         get_vector_layout(ds, str(args.dim), start_idx, end_idx)

@@ -96,6 +96,17 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _checked_members(members, n: int, what: str) -> np.ndarray:
+    """Sorted unique int64 indices; refuses an empty set and lists indices outside 0..n-1."""
+    idx = np.unique(np.asarray(list(members), dtype=np.int64))
+    if not len(idx):
+        raise DashboardError(f"{what} is empty: select some items first")
+    bad = idx[(idx < 0) | (idx >= n)]
+    if len(bad):
+        raise DashboardError(f"{what}: indices {_listing(bad.tolist())} are outside 0–{n - 1}")
+    return idx
+
+
 def _clean_name(name: str, what: str) -> str:
     name = " ".join(str(name or "").split())
     if not name:
@@ -144,12 +155,7 @@ class GroupStore:
     def save_group(self, dataset: str, name: str, members, n: int) -> Group:
         """A new group of items ``members`` (indices below ``n``); refuses empty groups and taken names."""
         name = _clean_name(name, "a group")
-        idx = np.unique(np.asarray(list(members), dtype=np.int64))
-        if not len(idx):
-            raise DashboardError(f"group {name!r} is empty: select some items first")
-        bad = idx[(idx < 0) | (idx >= n)]
-        if len(bad):
-            raise DashboardError(f"group {name!r}: indices {_listing(bad.tolist())} are outside 0–{n - 1}")
+        idx = _checked_members(members, n, f"group {name!r}")
         try:
             with self._db() as db:
                 cur = db.execute("INSERT INTO groups (dataset, name, created) VALUES (?, ?, ?)", (dataset, name, _now()))
@@ -159,15 +165,28 @@ class GroupStore:
             raise DashboardError(f"there is already a group called {name!r}") from None
         return self.group(dataset, gid)
 
-    def rename_group(self, dataset: str, group_id: int, name: str) -> None:
-        name = _clean_name(name, "a group")
+    def _rename(self, table: str, column: str, what: str, dataset: str, row_id: int, value: str) -> bool:
+        """Set a name (after cleaning); False when it is already that (a redrawn list, not an edit).
+
+        ``table`` and ``column`` are this module's own literals, never user input.
+        """
+        value = _clean_name(value, f"a {what}")
         try:
             with self._db() as db:
-                cur = db.execute("UPDATE groups SET name = ? WHERE dataset = ? AND id = ?", (name, dataset, int(group_id)))
+                row = db.execute(f"SELECT {column} FROM {table} WHERE dataset = ? AND id = ?",
+                                 (dataset, int(row_id))).fetchone()
+                if row is None:
+                    raise DashboardError(f"dataset {dataset!r} has no {what} {row_id}")
+                if row[0] == value:
+                    return False
+                db.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", (value, int(row_id)))
         except sqlite3.IntegrityError:
-            raise DashboardError(f"there is already a group called {name!r}") from None
-        if cur.rowcount == 0:
-            raise DashboardError(f"dataset {dataset!r} has no group {group_id}")
+            raise DashboardError(f"there is already a {what} called {value!r}") from None
+        return True
+
+    def rename_group(self, dataset: str, group_id: int, name: str) -> bool:
+        """Rename a group; False when the name is unchanged."""
+        return self._rename("groups", "name", "group", dataset, group_id, name)
 
     def delete_group(self, dataset: str, group_id: int) -> None:
         """Delete a group; refused while a vector uses it (deleting the vector first loses nothing by surprise)."""
@@ -263,22 +282,16 @@ class HotspotStore(GroupStore):
                                                 (row[0],))]
         return Hotspot(row[0], row[1], row[2], len(members), np.asarray(members, np.int64))
 
-    def add_hotspot(self, dataset: str, label: str, members, representative: int, n: int) -> int:
+    def add_hotspot(self, dataset: str, label: str, members, representative: int, n: int) -> Hotspot:
         label = _clean_name(label, "a hotspot")
-        idx = np.unique(np.asarray(list(members), np.int64))
-        if not len(idx):
-            raise DashboardError(f"hotspot {label!r} is empty: select some items first")
-        if idx.min() < 0 or idx.max() >= n:
-            raise DashboardError(f"hotspot {label!r}: indices outside 0–{n - 1}")
+        idx = _checked_members(members, n, f"hotspot {label!r}")
         with self._db() as db:
-            return self._insert(db, dataset, label, idx, representative)
+            hid = self._insert(db, dataset, label, idx, representative)
+        return self.hotspot(dataset, hid)
 
-    def rename_hotspot(self, dataset: str, hotspot_id: int, label: str) -> None:
-        label = _clean_name(label, "a hotspot")
-        with self._db() as db:
-            cur = db.execute("UPDATE hotspots SET label = ? WHERE dataset = ? AND id = ?", (label, dataset, int(hotspot_id)))
-        if cur.rowcount == 0:
-            raise DashboardError(f"dataset {dataset!r} has no hotspot {hotspot_id}")
+    def rename_hotspot(self, dataset: str, hotspot_id: int, label: str) -> bool:
+        """Relabel a hotspot; False when the label is unchanged."""
+        return self._rename("hotspots", "label", "hotspot", dataset, hotspot_id, label)
 
     def delete_hotspot(self, dataset: str, hotspot_id: int) -> None:
         with self._db() as db:

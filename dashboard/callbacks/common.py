@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from dash import html
+from dash import ctx, html, no_update
 from flask import current_app
 
 from ..layouts import viewer as ids
@@ -28,3 +28,18 @@ def item_button(ds: Dataset, i: int, extra: str = "") -> html.Button:
     children = [html.Img(src=ds.image_url(i, thumb=True), alt=name)] if ds.type == "image" else []
     children.append(html.Span(name + extra, className="item-name"))
     return html.Button(id={"type": ids.NEIGHBOR, "index": int(i)}, className="item-button", title=name, children=children)
+
+
+def clicked():
+    """The id of the pattern-matched button that fired the callback, or None (a redraw, not a click)."""
+    return ctx.triggered_id if ctx.triggered_id and ctx.triggered and ctx.triggered[0]["value"] else None
+
+
+def done(message: str, version: int | None):
+    """A success message and the panel's next version (so its lists redraw)."""
+    return notices([message], "ok"), (version or 0) + 1
+
+
+def failed(e: Exception):
+    """The error as the panel's message; the lists stay as they are."""
+    return notices([str(e)]), no_update

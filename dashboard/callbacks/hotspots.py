@@ -10,7 +10,7 @@ from ..errors import DashboardError
 from ..groups import HotspotStore
 from ..layouts import hotspots as ids
 from ..layouts import viewer as viewer_ids
-from .common import data_dir, dataset, notices
+from .common import clicked, data_dir, dataset, done, failed
 
 
 def _store() -> HotspotStore:
@@ -46,13 +46,9 @@ def show_hotspots(_version, name):
     prevent_initial_call=True,
 )
 def fly_to_hotspot(clicks, name):
-    if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+    if not clicked():
         return no_update
-    return _store().hotspot(name, ctx.triggered_id["id"]).members.tolist()
-
-
-def _done(message: str, version: int):
-    return notices([message], "ok"), (version or 0) + 1
+    return _store().hotspot(name, clicked()["id"]).members.tolist()
 
 
 @callback(
@@ -72,10 +68,10 @@ def create_hotspot(_clicks, label, selection, name, dim, version):
         rep = medoid(ds.latent(dim if dim in ds.spaces else ds.default_space), members)
         store = _store()
         store.hotspots(ds.name, ds.build_id, ds.default_hotspots)  # seed first, so the new one is kept
-        store.add_hotspot(ds.name, label, members, rep, ds.n)
+        h = store.add_hotspot(ds.name, label, members, rep, ds.n)
     except DashboardError as e:
-        return notices([str(e)]), no_update
-    return _done(f"Created hotspot {' '.join(str(label).split())!r} ({len(members):,} items).", version)
+        return failed(e)
+    return done(f"Created hotspot {h.label!r} ({h.size:,} items).", version)
 
 
 @callback(
@@ -87,15 +83,12 @@ def create_hotspot(_clicks, label, selection, name, dim, version):
 def rename_hotspot(_labels, name, version):
     if not ctx.triggered_id or ctx.triggered[0]["value"] is None:
         return no_update, no_update
-    hid, new = ctx.triggered_id["id"], ctx.triggered[0]["value"]
-    store = _store()
     try:
-        if store.hotspot(name, hid).label == " ".join(str(new).split()):
+        if not _store().rename_hotspot(name, ctx.triggered_id["id"], ctx.triggered[0]["value"]):
             return no_update, no_update  # the list was redrawn, not edited
-        store.rename_hotspot(name, hid, new)
     except DashboardError as e:
-        return notices([str(e)]), no_update
-    return _done(f"Renamed the hotspot to {new!r}.", version)
+        return failed(e)
+    return done(f"Renamed the hotspot to {ctx.triggered[0]['value']!r}.", version)
 
 
 @callback(
@@ -105,10 +98,10 @@ def rename_hotspot(_labels, name, version):
     prevent_initial_call=True,
 )
 def delete_hotspot(clicks, name, version):
-    if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+    if not clicked():
         return no_update, no_update
-    _store().delete_hotspot(name, ctx.triggered_id["id"])
-    return _done("Deleted the hotspot.", version)
+    _store().delete_hotspot(name, clicked()["id"])
+    return done("Deleted the hotspot.", version)
 
 
 clientside_callback(

@@ -18,7 +18,7 @@ from ..layouts import vectors as ids
 from ..layouts import viewer as viewer_ids
 from ..mapdata import analogy, vector_overlay, vector_scores
 from ..viewstate import parse
-from .common import data_dir, dataset, item_button, notices
+from .common import clicked, data_dir, dataset, done, failed, item_button, notices
 
 MAX_UPLOAD_BYTES = 5_000_000
 
@@ -31,14 +31,6 @@ def vector_options(data_dir_, name: str) -> list[dict]:
 
 def _store() -> GroupStore:
     return GroupStore(data_dir())
-
-
-def _done(message: str, version: int):
-    return notices([message], "ok"), (version or 0) + 1
-
-
-def _failed(e: DashboardError):
-    return notices([str(e)]), no_update
 
 
 # --------------------------------------------------------------------------
@@ -105,8 +97,8 @@ def save_group(_clicks, name, selection, ds_name, version):
     try:
         g = _store().save_group(ds.name, name, selection or [], ds.n)
     except DashboardError as e:
-        return _failed(e)
-    return _done(f"Saved group {g.name!r} ({g.size:,} items).", version)
+        return failed(e)
+    return done(f"Saved group {g.name!r} ({g.size:,} items).", version)
 
 
 @callback(
@@ -136,8 +128,8 @@ def upload_group(contents, filename, ds_name, version):
     except (ValueError, binascii.Error):
         return notices([f"{filename}: could not read the upload"]), no_update
     except DashboardError as e:
-        return _failed(e)
-    return _done(f"Saved group {g.name!r} from {filename} ({g.size:,} items).", version)
+        return failed(e)
+    return done(f"Saved group {g.name!r} from {filename} ({g.size:,} items).", version)
 
 
 @callback(
@@ -149,15 +141,12 @@ def upload_group(contents, filename, ds_name, version):
 def rename_group(_names, ds_name, version):
     if not ctx.triggered_id or ctx.triggered[0]["value"] is None:
         return no_update, no_update
-    gid, new = ctx.triggered_id["id"], ctx.triggered[0]["value"]
-    store = _store()
     try:
-        if store.group(ds_name, gid).name == " ".join(str(new).split()):
+        if not _store().rename_group(ds_name, ctx.triggered_id["id"], ctx.triggered[0]["value"]):
             return no_update, no_update  # the list was redrawn, not edited
-        store.rename_group(ds_name, gid, new)
     except DashboardError as e:
-        return _failed(e)
-    return _done(f"Renamed the group to {new!r}.", version)
+        return failed(e)
+    return done(f"Renamed the group to {ctx.triggered[0]['value']!r}.", version)
 
 
 @callback(
@@ -167,13 +156,13 @@ def rename_group(_names, ds_name, version):
     prevent_initial_call=True,
 )
 def delete_group(clicks, ds_name, version):
-    if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+    if not clicked():
         return no_update, no_update
     try:
-        _store().delete_group(ds_name, ctx.triggered_id["id"])
+        _store().delete_group(ds_name, clicked()["id"])
     except DashboardError as e:
-        return _failed(e)
-    return _done("Deleted the group.", version)
+        return failed(e)
+    return done("Deleted the group.", version)
 
 
 @callback(
@@ -184,9 +173,9 @@ def delete_group(clicks, ds_name, version):
 )
 def select_group(clicks, ds_name):
     """A group's members become the selection (to look at, extend, or export)."""
-    if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+    if not clicked():
         return no_update
-    return _store().group(ds_name, ctx.triggered_id["id"]).members.tolist()
+    return _store().group(ds_name, clicked()["id"]).members.tolist()
 
 
 # --------------------------------------------------------------------------
@@ -204,8 +193,8 @@ def create_vector(_clicks, start, end, name, description, ds_name, version):
     try:
         v = _store().save_vector(ds_name, name, start, end, description or "")
     except DashboardError as e:
-        return _failed(e)
-    return _done(f"Saved vector {v.name!r} ({v.start_name} → {v.end_name}); press Show to see it.", version)
+        return failed(e)
+    return done(f"Saved vector {v.name!r} ({v.start_name} → {v.end_name}); press Show to see it.", version)
 
 
 @callback(
@@ -216,11 +205,11 @@ def create_vector(_clicks, start, end, name, description, ds_name, version):
     prevent_initial_call=True,
 )
 def delete_vector(clicks, ds_name, shown, version):
-    if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+    if not clicked():
         return no_update, no_update, no_update
-    vid = ctx.triggered_id["id"]
+    vid = clicked()["id"]
     _store().delete_vector(ds_name, vid)
-    message, version = _done("Deleted the vector.", version)
+    message, version = done("Deleted the vector.", version)
     return message, version, (None if shown == vid else no_update)
 
 
@@ -231,9 +220,9 @@ def delete_vector(clicks, ds_name, shown, version):
 )
 def show_vector(clicks):
     """Open a vector in the vector view."""
-    if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+    if not clicked():
         return no_update, no_update
-    return ctx.triggered_id["id"], "vector"
+    return clicked()["id"], "vector"
 
 
 @callback(
@@ -328,12 +317,12 @@ def apply_analogy(clicks, i, view):
     """The clicked item moved along the shown vector (or against it): the nearest items to the result."""
     if ctx.triggered_id == viewer_ids.CLICKED:
         return None  # another item: its analogy is asked for anew
-    if not ctx.triggered_id or not ctx.triggered[0]["value"] or i is None or not view or not view.get("vector"):
+    if not clicked() or i is None or not view or not view.get("vector"):
         return no_update
     state, _ = parse(data_dir(), view["vector"])
     ds = dataset(state.dataset)
     try:
-        result = analogy(ds, state, int(i), reverse=bool(ctx.triggered_id["reverse"]))
+        result = analogy(ds, state, int(i), reverse=bool(clicked()["reverse"]))
     except DashboardError as e:
         return notices([str(e)])
     own = set(result["own_neighbours"])

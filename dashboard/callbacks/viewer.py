@@ -16,9 +16,10 @@ from ..deckspec import spec
 from ..errors import DashboardError
 from ..layouts import viewer as ids
 from ..layouts.vectors import RADIUS
-from ..mapdata import color_legend, numeric_values, search_matches, sizes, visible
+from ..mapdata import color_legend, graph_metrics, numeric_values, search_matches, visible
 from ..store import Dataset, default_data_dir, open_dataset
-from ..viewstate import MODES, ViewState, default_mode, parse
+from ..viewstate import GRAPH_COLUMNS, MODES, ViewState, default_mode, parse
+from .common import clicked
 from .common import data_dir as _data_dir
 from .common import dataset as _dataset
 from .common import item_button as _item_button
@@ -213,9 +214,9 @@ def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, si
         notices.append(f"Colour by {state.color}: {e}")
         state.color = ""
         _, legend = color_legend(ds, state)
-    if state.size_by:
+    if state.size_by in GRAPH_COLUMNS:  # the one way a size column can be missing: graph columns not computed yet
         try:
-            sizes(ds, state)
+            graph_metrics(ds, state)
         except DashboardError as e:
             notices.append(f"Size by {state.size_by}: {e}")
             state.size_by = ""
@@ -390,9 +391,9 @@ def _space_of(view: dict) -> str:
 )
 def go_to_item(clicks):
     """Clicking a neighbour (or a selected item) moves to it."""
-    if not ctx.triggered_id or not ctx.triggered[0]["value"]:
+    if not clicked():
         return no_update
-    return ctx.triggered_id["index"]
+    return clicked()["index"]
 
 
 # --------------------------------------------------------------------------

@@ -138,6 +138,12 @@ def _save(im: Image.Image, path: Path) -> None:
         tmp.write_bytes(buf.getvalue())
 
 
+def write_web_images(im: Image.Image, web: Path, thumb: Path) -> None:
+    """An item's web image (WEB_SIZE px a side at most, for the details panel) and its thumbnail."""
+    _save(_web(im), web)
+    _save(thumbnail(im, THUMB_SIZE), thumb)
+
+
 def content_key(path: Path) -> str:
     """The file's content hash: the feature cache key (renaming or moving a file keeps its features)."""
     h = hashlib.sha1()
@@ -330,8 +336,7 @@ def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], e
                 return k, False, str(e), None, None, None
             except OSError as e:
                 return k, False, f"cannot read ({e.strerror or e})", None, None, None
-            _save(_web(im), incoming / f"{k}.webp")
-            _save(thumbnail(im, THUMB_SIZE), incoming / f"{k}.thumb.webp")
+            write_web_images(im, incoming / f"{k}.webp", incoming / f"{k}.thumb.webp")
             if extractor.positional:
                 return k, True, note, extractor.row(k), key, None
             cached = cache.get(f"features/{extractor.cache_id}/{key}", retry=True) if extractor.cache_id else None

@@ -19,8 +19,8 @@ import pandas as pd
 from ..compute.projections import pca
 from ..errors import DashboardError
 from ..store import THUMB_SIZE, Dataset, DatasetWriter
-from .common import compute_layouts, thumbnail
-from .images import PCA_DIMS, SkipImage, _save, _web, open_image
+from .common import compute_layouts
+from .images import PCA_DIMS, SkipImage, open_image, write_web_images
 
 # PixPlot layout key → our stored layout name
 LAYOUT_NAMES = {"umap": "pixplot_umap", "grid": "grid", "alphabetic": "alphabetical", "categorical": "categorical",
@@ -100,8 +100,7 @@ def import_pixplot(data_dir: Path, path: Path, *, name: str | None = None, force
                 from PIL import Image
 
                 im = Image.new("RGBA", (THUMB_SIZE, THUMB_SIZE), (0, 0, 0, 0))
-            _save(_web(im), w.path / "images" / f"{i}.webp")
-            _save(thumbnail(im, THUMB_SIZE), w.path / "thumbs" / f"{i}.webp")
+            write_web_images(im, w.path / "images" / f"{i}.webp", w.path / "thumbs" / f"{i}.webp")
 
         meta = pd.DataFrame({"i": np.arange(n), "name": filenames})
         rows = []
