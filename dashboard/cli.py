@@ -120,8 +120,9 @@ def serve(obj: dict, dataset: str | None, host: str, port: int) -> None:
 
 
 def _stop_children_at_exit() -> None:
-    """Projection jobs run in child processes that inherit the listening socket:
-    stop them with the server, or a killed server leaves its port taken."""
+    """Projection jobs (and the emoji VAE trainer) run in child processes: stop them with the server,
+    or a killed server leaves its port taken and a job or a training running. The one place that
+    handles SIGTERM for the server."""
     import psutil
 
     me = os.getpid()
@@ -136,8 +137,14 @@ def _stop_children_at_exit() -> None:
         psutil.wait_procs(children, timeout=5)
 
     atexit.register(stop)
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    def on_sigterm(*_) -> None:
+        # Stop the children here, not only at exit: the interpreter joins running threads (a request
+        # waiting on a job) before atexit handlers run, so a server with a job in flight never got there.
+        stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _build_for_serving(data_dir: Path, name: str) -> None:
@@ -170,12 +177,8 @@ def _train_in_background(data_dir: Path, name: str) -> None:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    # Stop training when the server stops (Ctrl-C or a plain `kill`); the
-    # next start resumes it dim by dim. SIGTERM would skip atexit handlers,
-    # so it is turned into a normal exit first.
-    atexit.register(proc.terminate)
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # The trainer is one of the server's children: _stop_children_at_exit stops it with the server
+    # (Ctrl-C or a plain `kill`), and the next start resumes it dim by dim.
     click.echo(f"Training {name}'s VAEs in the background (pid {proc.pid}, log {log}); the map shows PCA meanwhile.", err=True)
 
 

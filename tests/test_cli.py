@@ -99,3 +99,36 @@ def test_build_digits_from_the_cli(tmp_path):
     result = run("build", "digits", "--layouts", "pca", data_dir=tmp_path)
     assert result.exit_code == 0, result.output
     assert "digits: 1,797 items (image), state complete" in result.output
+
+
+def test_sigterm_stops_the_servers_children_even_with_a_request_in_flight(tmp_path):
+    """A server with a job running (a request thread waiting on it, a VAE trainer beside it) is stopped
+    with `kill`: its children must go with it, though the interpreter then waits on that thread."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    script = tmp_path / "server.py"
+    script.write_text(
+        "import subprocess, sys, threading, time\n"
+        "from dashboard.cli import _stop_children_at_exit\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        "_stop_children_at_exit()\n"
+        "threading.Thread(target=time.sleep, args=(300,)).start()  # non-daemon, like a request on a job\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(proc.stdout.readline())
+        assert psutil.pid_exists(child)
+        os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 15
+        while time.time() < deadline and psutil.pid_exists(child) and psutil.Process(child).status() != "zombie":
+            time.sleep(0.2)
+        assert not psutil.pid_exists(child) or psutil.Process(child).status() == "zombie"
+    finally:
+        proc.kill()
+        proc.wait()
