@@ -329,6 +329,10 @@ def add(obj: dict, path: Path, name, data_type, metric, columns, config, force) 
         ds = import_pixplot(obj["data_dir"], path, name=name, force=force)
         click.echo(summary(ds, time.perf_counter() - start))
         return
+    if path.is_dir() and not (path / "latent").is_dir() and not (path / "meta.csv").is_file():
+        raise DashboardError(
+            f"{path} is neither an LSC folder (latent/, meta.csv) nor PixPlot output (data/manifest.json); "
+            f"to map a folder of images: python -m dashboard build images NAME --images {path}")
     cfg = load_config(config, type=data_type, metric=metric, columns=_parse_columns(columns))
     ds = import_folder(obj["data_dir"], path, name=name, config=cfg, force=force)
     click.echo(summary(ds, time.perf_counter() - start))

@@ -132,3 +132,11 @@ def test_sigterm_stops_the_servers_children_even_with_a_request_in_flight(tmp_pa
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_add_on_a_folder_of_images_says_how_to_build_it(tmp_path):
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.png").write_bytes(b"")
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "add", str(tmp_path / "photos")])
+    assert r.exit_code == 1 and r.output.count("\n") == 1
+    assert "neither an LSC folder" in r.output and "build images NAME --images" in r.output
