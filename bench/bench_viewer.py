@@ -1,20 +1,23 @@
-"""The map in headless Chromium: bytes per point and time to the first frame, vs Plotly.
+"""The map in headless Chromium against a plain Dash + Plotly page and Embedding Atlas 0.22.0.
 
-For synthetic datasets of 100k and 1M points (8-d blobs, a category and a
-number per point) this measures, with Chromium's own network accounting
-(encoded bytes on the wire, after gzip):
+For synthetic datasets (8-d blobs, a category and a number per point, PCA
+layout) this measures, in one Chromium, with one rule for "drawn" (see
+``_drawn.py``: screenshots of the map until it stops changing; a frozen tab
+cannot be screenshotted, so it counts as not drawn yet):
 
-- first render: bytes per point of the binary data routes, and of everything
-  the page loaded (deck.gl, Dash's bundles, callbacks); time from navigation
-  to the first frame with every point drawn;
-- a colour-by change and a filter change: bytes per point of everything sent;
-- server time of a colour-by change at 100k (the /api/colors.bin work).
+- first render: seconds from navigation to the complete map; the time the
+  main thread is blocked by long tasks after the first frame; bytes per point
+  of the binary data routes (Chromium's encoded bytes, after gzip);
+- changes: colour-by, a legend entry hidden, a category filter and a search,
+  each from the control to the settled map.
 
-Baseline, in the same run: a Dash page with a plotly ``Scattergl`` of the same
-points (what most Dash apps do; dash-deck ships the same points as JSON),
-where colour and filter changes send a new figure. Ratios = baseline / ours.
+Baselines, in the same run and the same browser: a Dash page with a plotly
+``Scattergl`` of the same points (what most Dash apps do), and Embedding
+Atlas 0.22.0 (the last release that draws with WebGL2), installed by this
+script into its own virtual environment (``bench/.atlas-venv``) and given the
+same points as parquet with x/y precomputed, so that neither side projects.
 
-    python bench/bench_viewer.py [--sizes 100000,1000000]
+    python bench/bench_viewer.py [--sizes 100000,1000000] [--settle 3]
 """
 
 from __future__ import annotations
@@ -31,35 +34,26 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import _atlas  # noqa: E402
+import _drawn  # noqa: E402
 from _results import save  # noqa: E402
-from dashboard.store import DatasetWriter, open_dataset  # noqa: E402
+from dashboard import fixtures  # noqa: E402
+from dashboard.store import open_dataset  # noqa: E402
 
-CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", _drawn.CHROMIUM)
+ARGS = _drawn.ARGS
 CATEGORIES = 10
 
 
 def make_dataset(data_dir: Path, n: int) -> str:
-    name = f"synth{n // 1000}k"
-    if (data_dir / name / "manifest.json").exists():
-        return name
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, CATEGORIES, n)
-    centres = rng.normal(scale=4, size=(CATEGORIES, 8))
-    X = (centres[labels] + rng.normal(size=(n, 8))).astype(np.float32)
-    meta = pd.DataFrame({"i": np.arange(n), "name": [f"point {k}" for k in range(n)],
-                         "category": [f"c{k}" for k in labels], "value": rng.gamma(2.0, 1.0, n).round(3)})
-    with DatasetWriter(data_dir, name) as w:
-        w.set_info(type="other", metric="euclidean")
-        w.write_meta(meta, schema_overrides={"category": "categorical", "value": "numeric"})
-        w.write_latent(8, X, kind="raw")
-        w.finish()
+    """Synthetic blobs of ``n`` points (8-d, 10 categories, a number), made once per data directory."""
+    name = f"synth{n // 1000}k" if n >= 1000 else f"synth{n}"
+    if not (data_dir / name / "manifest.json").exists():
+        fixtures.blobs(data_dir, name, n=n, dim=8, categories=CATEGORIES)
     return name
 
 
@@ -144,79 +138,58 @@ class Wire:
         return sum(s for u, s in self.sizes if contains in u)
 
 
-def measure_ours(browser, url: str, name: str, n: int) -> dict:
+def measure_ours(browser, url: str, name: str, n: int, settle: float) -> dict:
+    """First render and four changes on our map, each until the map has settled."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _drawn.install(page)
     wire = Wire(page)
-    page.goto(f"{url}/?dataset={name}&mode=points&proj=pca&color=category")
-    t_first = page.wait_for_function("window.dashMap && dashMap.stats().drawnVersion > 0 ? performance.now() : false",
-                                     polling="raf", timeout=600_000).json_value()
-    page.wait_for_timeout(1000)
-    first_data, first_all = wire.total("/api/"), wire.total()
-    timings = page.evaluate("dashMap.stats().timings")
-    version = page.evaluate("dashMap.stats().drawnVersion")
-
-    wire.reset()
-    # set_props does what choosing in the control does (the page's callbacks run).
-    page.evaluate("dash_clientside.set_props('color-select', {value: 'value'})")
-    page.wait_for_function(f"dashMap.stats().drawnVersion > {version}", timeout=300_000)
-    page.wait_for_timeout(1500)
-    colour_all = wire.total()
-    version = page.evaluate("dashMap.stats().drawnVersion")
-
-    wire.reset()
-    page.wait_for_selector(".filter", timeout=300_000)
-    page.evaluate("dash_clientside.set_props({type: 'category', column: 'category'}, {value: ['c1']})")
-    page.wait_for_function(f"dashMap.stats().drawnVersion > {version}", timeout=300_000)
-    page.wait_for_timeout(1500)
-    filter_all = wire.total()
-    page.screenshot(path=str(ROOT / "bench" / "results" / f"viewer_{name}.png"), timeout=300_000)
+    t0 = time.perf_counter()
+    page.goto(f"{url}/?dataset={name}&mode=points&proj=pca&color=category", wait_until="commit")
+    load = _drawn.wait_drawn(page, "#map", t0, settle_s=settle)
+    blocked, _ = _drawn.longtasks(page, load["first_ms"])
+    out = {"first_s": load["drawn_s"], "first_frame_s": load["first_s"], "blocked_after_first_ms": blocked,
+           "first_data_bytes": wire.total("/api/"), "first_all_bytes": wire.total(),
+           "timings_ms": page.evaluate("dashMap.stats().timings")}
+    out["first_data_bpp"] = out["first_data_bytes"] / n
+    png = load["png"]
+    page.wait_for_selector(".legend-item", timeout=600_000)  # Dash's controls are attached
+    changes = {
+        # set_props does what choosing in a control does (the page's callbacks run)
+        "colour": lambda: page.evaluate("dash_clientside.set_props('color-select', {value: 'value'})"),
+        "legend": None,  # set below: needs the categorical legend back
+        "filter": lambda: page.evaluate("dash_clientside.set_props({type: 'category', column: 'category'}, {value: ['c1']})"),
+        "search": lambda: page.fill("#search-input", "p1") or page.press("#search-input", "Enter"),
+    }
+    for key, action in changes.items():
+        if key == "legend":
+            page.evaluate("dash_clientside.set_props('color-select', {value: 'category'})")
+            png = _drawn.wait_drawn(page, "#map", time.perf_counter(), settle_s=settle, changed_from=png)["png"]
+            action = lambda: page.locator(".legend-item").first.click()  # noqa: E731
+        wire.reset()
+        mark = _drawn.now_ms(page)
+        t = time.perf_counter()
+        action()
+        r = _drawn.wait_drawn(page, "#map", t, settle_s=settle, changed_from=png)
+        out[f"{key}_s"] = r["drawn_s"]
+        out[f"{key}_blocked_ms"], _ = _drawn.longtasks(page, mark)
+        out[f"{key}_bpp"] = wire.total() / n
+        png = r["png"]
+    (ROOT / "bench" / "results" / f"viewer_{name}.png").write_bytes(png)
     page.close()
-    return {"first_ms": t_first, "timings_ms": timings, "first_data_bytes": first_data, "first_all_bytes": first_all,
-            "colour_bytes": colour_all, "filter_bytes": filter_all,
-            "first_data_bpp": first_data / n, "first_all_bpp": first_all / n,
-            "colour_bpp": colour_all / n, "filter_bpp": filter_all / n}
+    return out
 
 
-def measure_plotly(browser, url: str, n: int) -> dict:
+def measure_plotly(browser, url: str, n: int, settle: float) -> dict:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _drawn.install(page)
     wire = Wire(page)
-    drawn = (f"(() => {{ const g = document.querySelector('#graph .js-plotly-plot'); "
-             f"return g && g._fullData && g._fullData[0] && g._fullData[0]._length === {n} && "
-             f"g.querySelector('canvas') ? performance.now() : false }})()")
-    page.goto(url + "/")
-    t_first = page.wait_for_function(drawn, polling="raf", timeout=600_000).json_value()
-    page.wait_for_timeout(1000)
-    first_all = wire.total()
-
-    # set_props does what a click on the control does (the callback runs, a new figure comes).
-    def colour():
-        page.evaluate("dash_clientside.set_props('color', {value: 'value'})")
-
-    def filt():
-        page.evaluate("dash_clientside.set_props('filter', {value: ['c1']})")
-
-    # dcc.Graph gives no "new figure drawn" signal: wait until the bytes stop.
-    colour_bytes = _settled(page, wire, colour)
-    filter_bytes = _settled(page, wire, filt)
+    t0 = time.perf_counter()
+    page.goto(url + "/", wait_until="commit")
+    load = _drawn.wait_drawn(page, "#graph", t0, settle_s=settle)
+    blocked, _ = _drawn.longtasks(page, load["first_ms"])
     page.close()
-    return {"first_ms": t_first, "first_all_bytes": first_all, "colour_bytes": colour_bytes, "filter_bytes": filter_bytes,
-            "first_all_bpp": first_all / n, "colour_bpp": colour_bytes / n, "filter_bpp": filter_bytes / n}
-
-
-def _settled(page, wire: Wire, action) -> int:
-    """Run ``action`` and wait until no bytes arrived for 3 s (the new figure is in)."""
-    wire.reset()
-    action()
-    last, quiet = -1, 0.0
-    deadline = time.time() + 600
-    while quiet < 3.0:
-        if time.time() > deadline:
-            raise SystemExit("the Plotly page did not answer a change within 10 minutes")
-        page.wait_for_timeout(500)  # (Playwright delivers network events only while it runs)
-        total = wire.total()
-        quiet = quiet + 0.5 if total == last and total > 0 else 0.0
-        last = total
-    return last
+    return {"first_s": load["drawn_s"], "first_frame_s": load["first_s"], "blocked_after_first_ms": blocked,
+            "first_all_bytes": wire.total()}
 
 
 def server_colour_ms(data_dir: Path, name: str) -> tuple[float, float]:
@@ -225,13 +198,15 @@ def server_colour_ms(data_dir: Path, name: str) -> tuple[float, float]:
 
     from dashboard.computed import get_layout
     from dashboard.mapdata import color_legend
+    from dashboard.viewstate import parse
 
     ds = open_dataset(data_dir, name)
     xy = get_layout(ds, ds.default_space, "pca").xy
-    color_legend(ds, "category")  # metadata read once per process, as in a running server
+    state, _ = parse(data_dir, f"dataset={name}&color=value")
+    color_legend(ds, state)  # metadata read once per process, as in a running server
 
     def ours():
-        rgba, _ = color_legend(ds, "value")
+        rgba, _ = color_legend(ds, state)
         return rgba.tobytes()
 
     def plotly():
@@ -249,53 +224,81 @@ def server_colour_ms(data_dir: Path, name: str) -> tuple[float, float]:
     return median_ms(ours), median_ms(plotly)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--data-dir", type=Path, help="keep the synthetic datasets here (default: a temporary folder)")
-    args = parser.parse_args()
+def atlas_parquet(data_dir: Path, name: str, path: Path) -> Path:
+    """The same points, at the same PCA positions, for Embedding Atlas."""
+    from dashboard.computed import get_layout
+
+    ds = open_dataset(data_dir, name)
+    xy = get_layout(ds, ds.default_space, "pca").xy
+    meta = ds.meta
+    return _atlas.write_parquet(path, xy[:, 0], xy[:, 1], meta["name"], meta["category"].astype(str), meta["value"])
+
+
+def run(sizes: list[int], data_dir: Path, tmp: Path, settle: float = 3.0) -> dict:
+    """Every measurement for every size; returns the figures (also what the test suite checks)."""
     from playwright.sync_api import sync_playwright
 
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    atlas_python = _atlas.ensure_venv()
     results = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for n in sizes:
+            name = make_dataset(data_dir, n)
+            port = free_port()
+            with serve([sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "--dataset", name,
+                        "--port", str(port)], port, tmp / f"ours{n}.log") as url:
+                ours = measure_ours(browser, url, name, n, settle)
+            port = free_port()
+            with serve([sys.executable, "-c", BASELINE_APP, str(data_dir), name, str(port)], port,
+                       tmp / f"plotly{n}.log") as url:
+                plotly = measure_plotly(browser, url, n, settle)
+            port = free_port()
+            parquet = atlas_parquet(data_dir, name, tmp / f"{name}.parquet")
+            with _atlas.serve(atlas_python, parquet, port, tmp / f"atlas{n}.log") as url:
+                atlas = _atlas.measure(browser, url, n, category="c1", settle_s=settle)
+            row = {"ours": ours, "plotly": plotly, "atlas": atlas,
+                   "ratio_first_vs_plotly": ours["first_s"] / plotly["first_s"],
+                   "ratio_first_vs_atlas": ours["first_s"] / atlas["load_s"],
+                   "ratio_colour_vs_atlas": ours["colour_s"] / atlas["colour_s"],
+                   "ratio_filter_vs_atlas": ours["filter_s"] / atlas["filter_s"]}
+            results[n] = row
+            report(n, row)
+        browser.close()
+    return results
+
+
+def report(n: int, row: dict) -> None:
+    o, p, a = row["ours"], row["plotly"], row["atlas"]
+    print(f"\n{n:,} points (seconds until the map stops changing; ratio = ours / theirs, lower is better)")
+    print(f"  first render: ours {o['first_s']:.2f} s, Plotly page {p['first_s']:.2f} s "
+          f"({row['ratio_first_vs_plotly']:.2f}x, goal <= 0.5), Atlas {a['load_s']:.2f} s "
+          f"({row['ratio_first_vs_atlas']:.2f}x, goal <= 1)")
+    print(f"  main thread blocked after the first frame: ours {o['blocked_after_first_ms']:.0f} ms (goal < 1000 at 1M), "
+          f"Atlas {a['load_longtask_ms']:.0f} ms, Plotly {p['blocked_after_first_ms']:.0f} ms")
+    print(f"  first render data: {o['first_data_bpp']:.2f} B/pt (goal <= 12)")
+    print(f"  colour change: ours {o['colour_s']:.2f} s vs Atlas {a['colour_s']:.2f} s ({row['ratio_colour_vs_atlas']:.2f}x); "
+          f"{o['colour_bpp']:.2f} B/pt")
+    print(f"  filter: ours {o['filter_s']:.2f} s vs Atlas {a['filter_s']:.2f} s ({row['ratio_filter_vs_atlas']:.2f}x); "
+          f"{o['filter_bpp']:.2f} B/pt")
+    print(f"  legend entry hidden: ours {o['legend_s']:.2f} s; search: ours {o['search_s']:.2f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--settle", type=float, default=3.0, help="seconds a picture must stay unchanged to count as drawn")
+    parser.add_argument("--data-dir", type=Path, help="keep the synthetic datasets here (default: a temporary folder)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data_dir or Path(tmp)
         data_dir.mkdir(parents=True, exist_ok=True)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            for n in (int(s) for s in args.sizes.split(",")):
-                name = make_dataset(data_dir, n)
-                port = free_port()
-                with serve([sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "--dataset", name,
-                            "--port", str(port)], port, Path(tmp) / f"ours{n}.log") as url:
-                    ours = measure_ours(browser, url, name, n)
-                port = free_port()
-                with serve([sys.executable, "-c", BASELINE_APP, str(data_dir), name, str(port)], port,
-                           Path(tmp) / f"plotly{n}.log") as url:
-                    base = measure_plotly(browser, url, n)
-                row = {"ours": ours, "plotly": base,
-                       "ratio_first_ms": base["first_ms"] / ours["first_ms"],
-                       "ratio_first_bytes": base["first_all_bytes"] / ours["first_all_bytes"],
-                       "ratio_colour_bytes": base["colour_bytes"] / max(ours["colour_bytes"], 1),
-                       "ratio_filter_bytes": base["filter_bytes"] / max(ours["filter_bytes"], 1)}
-                if n == 100_000:
-                    row["server_colour_ms"], row["plotly_server_colour_ms"] = server_colour_ms(data_dir, name)
-                results[n] = row
-                print(f"\n{n:,} points")
-                print(f"  first render: data {ours['first_data_bpp']:.2f} B/pt (goal <= 12), whole page {ours['first_all_bpp']:.2f} B/pt "
-                      f"vs plotly {base['first_all_bpp']:.2f} B/pt ({row['ratio_first_bytes']:.1f}x less)")
-                t = ours["timings_ms"]
-                print(f"  first frame: {ours['first_ms'] / 1000:.2f} s vs plotly {base['first_ms'] / 1000:.2f} s "
-                      f"({row['ratio_first_ms']:.1f}x); ours: view from Dash at {t.get('view', 0) / 1000:.2f} s, "
-                      f"data in at {t.get('data', 0) / 1000:.2f} s, drawn at {(t.get('firstFrame') or 0) / 1000:.2f} s")
-                print(f"  colour change: {ours['colour_bpp']:.3f} B/pt (goal <= 4) vs plotly {base['colour_bpp']:.2f} B/pt "
-                      f"({row['ratio_colour_bytes']:.0f}x less)")
-                print(f"  filter change: {ours['filter_bpp']:.3f} B/pt (goal <= 1) vs plotly {base['filter_bpp']:.2f} B/pt "
-                      f"({row['ratio_filter_bytes']:.0f}x less)")
-                if "server_colour_ms" in row:
-                    print(f"  server, colour change at 100k: {row['server_colour_ms']:.1f} ms (goal < 100) vs plotly figure "
-                          f"{row['plotly_server_colour_ms']:.1f} ms ({row['plotly_server_colour_ms'] / row['server_colour_ms']:.1f}x)")
-            browser.close()
+        sizes = [int(s) for s in args.sizes.split(",")]
+        results = run(sizes, data_dir, Path(tmp), args.settle)
+        if 100_000 in sizes:
+            ours_ms, plotly_ms = server_colour_ms(data_dir, make_dataset(data_dir, 100_000))
+            print(f"\nserver, colour change at 100k: {ours_ms:.1f} ms vs a Plotly figure {plotly_ms:.1f} ms")
+            results[100_000]["server_colour_ms"], results[100_000]["plotly_server_colour_ms"] = ours_ms, plotly_ms
     print("saved", save("viewer", {str(k): v for k, v in results.items()}))
     return 0
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dash
 import diskcache
+import flask
 
 from .errors import DashboardError
 from .routes import add_routes
@@ -20,6 +21,21 @@ def assets_folder() -> str:
         if candidate.is_dir():
             return str(candidate)
     return str(here.parent / "assets")
+
+
+class _MapApp(dash.Dash):
+    """Dash, with the map's first view inlined in the page (see :func:`mapview.boot_script`)."""
+
+    def interpolate_index(self, **kwargs) -> str:
+        page = super().interpolate_index(**kwargs)
+        if flask.request.path != "/":
+            return page
+        from .mapview import boot_script
+
+        config = self.server.config
+        boot = boot_script(config["DATA_DIR"], flask.request.query_string.decode("utf-8", "replace"),
+                           config["DEFAULT_DATASET"])
+        return page.replace("</head>", boot + "</head>", 1)
 
 
 def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -> dash.Dash:
@@ -37,7 +53,7 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
     multiprocess.set_start_method("spawn", force=True)
     # …which have no Flask app: they find the data directory here.
     os.environ["DASHBOARD_DATA_DIR"] = str(data_dir)
-    app = dash.Dash(
+    app = _MapApp(
         __name__,
         title="Latent space dashboard",
         assets_folder=assets_folder(),

@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from .errors import DashboardError
+from .registry import PROJECTIONS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -49,9 +50,24 @@ def _csv_list(value: str | None, cast=str) -> tuple | None:
         raise click.BadParameter(f"expected a comma-separated list, got {value!r}") from None
 
 
-def _layouts_option(value: str) -> tuple[str, ...]:
-    from .computed import PROJECTIONS
+def _projection_option(ctx, param, value: str) -> str:
+    """A registered projection (read at run time, so a projection registered later is accepted too)."""
+    if value not in PROJECTIONS:
+        raise click.BadParameter(f"unknown projection {value!r} (choose from {', '.join(PROJECTIONS)})")
+    return value
 
+
+def _param_option(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}")
+        out[key.strip().replace("-", "_")] = value.strip()
+    return out
+
+
+def _layouts_option(value: str) -> tuple[str, ...]:
     if value.strip().lower() == "none":
         return ()
     chosen = _csv_list(value) or ()
@@ -393,15 +409,18 @@ def info(obj: dict, name: str) -> None:
 @cli.command("export-layout")
 @click.argument("name")
 @click.option("--dim", "space", help="Latent space (its dimension, e.g. 32, or its id, e.g. pca50) [default: the dataset's default].")
-@click.option("--projection", type=click.Choice(["pca", "tsne", "umap"]), default="umap", show_default=True)
+@click.option("--projection", default="umap", show_default=True, callback=_projection_option,
+              help=f"A registered projection: {', '.join(PROJECTIONS)}.")
 @click.option("--perplexity", type=float, help="t-SNE perplexity [default: 30].")
 @click.option("--n-neighbors", type=int, help="UMAP n_neighbors [default: 15].")
 @click.option("--min-dist", type=float, help="UMAP min_dist [default: 0.1].")
 @click.option("--metric", type=click.Choice(["euclidean", "cosine"]), help="Distance [default: the dataset's].")
 @click.option("--label", help="UMAP: categorical column for a supervised layout.")
+@click.option("--param", "extra", multiple=True, metavar="NAME=VALUE", callback=_param_option,
+              help="Any other parameter of the projection; repeatable.")
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path), help="CSV file to write.")
 @click.pass_obj
-def export_layout(obj: dict, name, space, projection, perplexity, n_neighbors, min_dist, metric, label, output) -> None:
+def export_layout(obj: dict, name, space, projection, perplexity, n_neighbors, min_dist, metric, label, extra, output) -> None:
     """Write a layout as CSV: i, name, x, y and the metadata columns."""
     from .computed import get_layout
     from .export import layout_table, write_csv
@@ -410,7 +429,7 @@ def export_layout(obj: dict, name, space, projection, perplexity, n_neighbors, m
     d = open_dataset(obj["data_dir"], name)
     space = space or d.default_space
     params = {"perplexity": perplexity, "n_neighbors": n_neighbors, "min_dist": min_dist, "metric": metric, "label": label}
-    params = {k: v for k, v in params.items() if v is not None}
+    params = {**extra, **{k: v for k, v in params.items() if v is not None}}
     start = time.perf_counter()
     lay = get_layout(d, space, projection, **params)
     write_csv(layout_table(d, lay.xy), output)
@@ -424,8 +443,8 @@ def export_layout(obj: dict, name, space, projection, perplexity, n_neighbors, m
 @click.option("--dim", "space", help="Latent space [default: the dataset's default].")
 @click.option("--space", "on", type=click.Choice(["latent", "layout"]), default="latent", show_default=True,
               help="Find neighbours in the latent space (what the items are) or on the 2-D layout.")
-@click.option("--projection", type=click.Choice(["pca", "tsne", "umap"]), default="umap", show_default=True,
-              help="Layout giving the node positions (and the neighbours with --space layout).")
+@click.option("--projection", default="umap", show_default=True, callback=_projection_option,
+              help=f"Layout giving the node positions (and the neighbours with --space layout): {', '.join(PROJECTIONS)}.")
 @click.option("--n-neighbors", type=click.IntRange(1, 200), default=10, show_default=True)
 @click.option("--mutual", is_flag=True, help="Keep only edges whose reverse is also a nearest-neighbour edge.")
 @click.option("--output", "-o", default="network.csv", show_default=True, type=click.Path(dir_okay=False, path_type=Path),

@@ -8,76 +8,29 @@ then reads the cache or runs the pure function from :mod:`dashboard.compute`.
 from __future__ import annotations
 
 import hashlib
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from . import cache as cache_mod
+from . import registry
 from .compute import clusters as clusters_mod
 from .compute import graph as graph_mod
 from .compute import neighbors as neighbors_mod
 from .compute import projections
 from .compute import vectors as vectors_mod
 from .errors import DashboardError
-from .store import METRICS, Dataset
+from .registry import Param
+from .store import Dataset
 
 
-@dataclass(frozen=True)
-class Param:
-    """One parameter: its type, bounds or choices, and default."""
-
-    type: type
-    default: Any
-    low: float | None = None
-    high: float | None = None
-    choices: tuple | None = None
-    help: str = ""
-
-    def check(self, method: str, name: str, value: Any) -> Any:
-        if value is None:
-            return self.default
-        try:
-            v = self.type(value)
-        except (TypeError, ValueError):
-            raise DashboardError(
-                f"{method}: {name} must be {self.type.__name__}, got {value!r}"
-            ) from None
-        if isinstance(v, float) and not math.isfinite(v):
-            raise DashboardError(f"{method}: {name} must be a finite number, got {value!r}")
-        if self.choices is not None and v not in self.choices:
-            raise DashboardError(f"{method}: {name} must be one of {', '.join(map(str, self.choices))}, got {value!r}")
-        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
-            raise DashboardError(f"{method}: {name} must be between {self.low} and {self.high}, got {value!r}")
-        return v
-
-
-#: Projection methods and their parameters. ``metric`` defaults to the
-#: dataset's metric; ``label`` (UMAP) names a categorical column and makes
-#: the projection supervised.
-PROJECTION_PARAMS: dict[str, dict[str, Param]] = {
-    "pca": {},
-    "tsne": {
-        "perplexity": Param(float, 30.0, 2, 200, help="t-SNE perplexity"),
-        "metric": Param(str, None, choices=METRICS),
-    },
-    "umap": {
-        "n_neighbors": Param(int, 15, 2, 200, help="UMAP neighbourhood size"),
-        "min_dist": Param(float, 0.1, 0.0, 1.0, help="UMAP minimum distance"),
-        "metric": Param(str, None, choices=METRICS),
-        "label": Param(str, None, help="categorical column for supervised UMAP"),
-    },
-}
-PROJECTIONS = tuple(PROJECTION_PARAMS)
 RANDOM_STATE = 42
 
 
 def projection_params(dataset: Dataset, method: str, params: dict[str, Any]) -> dict[str, Any]:
     """Validated, fully defaulted parameters of a projection."""
-    if method not in PROJECTION_PARAMS:
-        raise DashboardError(f"unknown projection {method!r}: expected one of {', '.join(PROJECTIONS)}")
-    spec = PROJECTION_PARAMS[method]
+    spec = registry.get(method).params
     unknown = sorted(k for k, v in params.items() if k not in spec and v is not None)
     if unknown:
         allowed = ", ".join(spec) or "none"
@@ -139,15 +92,8 @@ def get_layout(
     key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, method, key_params)
 
     def compute() -> np.ndarray:
-        X = dataset.latent(s.id)
-        if method == "pca":
-            xy = projections.pca(X, random_state=RANDOM_STATE)
-        elif method == "tsne":
-            xy = projections.tsne(X, random_state=RANDOM_STATE, progress=progress, **full)
-        else:
-            y = _label_codes(dataset, full["label"]) if full["label"] else None
-            kw = {k: v for k, v in full.items() if k != "label"}
-            xy = projections.umap(X, y=y, random_state=RANDOM_STATE, progress=progress, **kw)
+        y = _label_codes(dataset, full["label"]) if full.get("label") else None
+        xy = registry.get(method).compute(dataset.latent(s.id), full, y=y, random_state=RANDOM_STATE, progress=progress)
         return projections.normalize_layout(xy)
 
     with cache_mod.open_cache(dataset.path.parent) as c:
@@ -222,8 +168,8 @@ def get_clusters(
     s = dataset.space(space)
     mcs = Param(int, 20, 2, 100_000).check("hdbscan", "min_cluster_size", min_cluster_size)
     ms = None if min_samples is None else Param(int, None, 1, 10_000).check("hdbscan", "min_samples", min_samples)
-    if layout is not None and layout not in PROJECTIONS:
-        raise DashboardError(f"hdbscan: layout must be one of {', '.join(PROJECTIONS)} or none, got {layout!r}")
+    if layout is not None and layout not in registry.PROJECTIONS:
+        raise DashboardError(f"hdbscan: layout must be one of {', '.join(registry.PROJECTIONS)} or none, got {layout!r}")
     key = cache_mod.make_key(
         dataset.name, s.fingerprint, s.id, "hdbscan", {"min_cluster_size": mcs, "min_samples": ms, "on": layout or "latent"}
     )

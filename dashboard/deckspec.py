@@ -28,8 +28,9 @@ def spec(mode: str, size: float, cell: float | None = None) -> dict:
     """
     transitions = {"getPosition": {"duration": TRANSITION_MS, "type": "interpolation"}}
     layers = {
+        # ScatterplotLayer's props drawn as GL points (assets/map-dots.js): one vertex per item
         "points": pdk.Layer(
-            "ScatterplotLayer", data=[], id="points", pickable=True, radius_units=_lit("pixels"),
+            "DotsLayer", data=[], id="points", pickable=True, radius_units=_lit("pixels"),
             get_radius=2.5 * size, radius_min_pixels=1, stroked=False, transitions=transitions,
             update_triggers={},
         ),

@@ -1,9 +1,15 @@
-"""The view a page URL describes, parsed and checked against the dataset.
+"""The view a page URL describes: one table of fields, one codec, one check against the dataset.
 
-One parser serves the page, the binary data routes and ``/export``, so a
-copied URL, a fetched buffer and a downloaded CSV always agree. Nothing in a
-URL can crash the page: every unknown or malformed value becomes a notice and
-a sensible default.
+``FIELDS`` lists every part of a view: its URL key, type, default, bounds or
+choices, and which of the map's buffers a change of it redraws. The codec
+(:func:`decode`, :meth:`ViewState.to_query`) reads and writes URLs only through
+that table, and the same table, served to the browser as JSON (:func:`fields_json`),
+drives ``assets/map-codec.js``: no name or default is typed twice. :func:`parse`
+then checks the decoded values against a dataset (its latent spaces, columns,
+saved vectors). One parser serves the page, the binary data routes and
+``/export``, so a copied URL, a fetched buffer and a downloaded CSV always agree.
+Nothing in a URL can crash the page: every unknown or malformed value becomes a
+notice and a sensible default.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 from urllib.parse import parse_qs, urlencode
 
-from .computed import PROJECTION_PARAMS, projection_params
+from . import registry
+from .computed import projection_params
 from .errors import DashboardError
 from .groups import GroupStore
 from .store import Dataset, list_datasets, open_dataset
@@ -28,43 +35,115 @@ MAX_GRAPH_K = 30
 DEFAULT_GRAPH_K = 10
 #: Which edges the overlay draws: all, those of the selection, those of the clicked item.
 EDGE_SCOPES = ("all", "selection", "item")
-#: Columns computed from the kNN graph of the shown latent space (Louvain
-#: communities, centralities), offered beside the metadata columns.
 #: The layout that puts a saved attribute vector on x (LSC's vector view).
 VECTOR_VIEW = "vector"
-LAYOUTS = (*PROJECTION_PARAMS, VECTOR_VIEW)
+#: Columns computed from the kNN graph of the shown latent space (Louvain
+#: communities, centralities), offered beside the metadata columns.
 GRAPH_COLUMNS = {"graph:community": "categorical", "graph:degree": "numeric", "graph:eigenvector": "numeric"}
 #: Selections longer than this (encoded) are left out of the URL; the page says so.
 MAX_SELECTION_CHARS = 6000
+#: What a change of a field redraws in the browser.
+REDRAWS = ("dataset", "layout", "colors", "mask", "sizes", "edges", "overlay", "style", "selection", "camera")
 
 
-@dataclass
+@dataclass(frozen=True)
+class Field:
+    """One part of a view: how the URL spells it and what changing it redraws.
+
+    ``kind`` is the value's type in the URL codec: ``str``, ``int``, ``float``,
+    ``bool`` (``1`` when on), ``list`` (the key repeated), ``params`` (the
+    projection's parameters, each under its own name), ``filters``
+    (``f.<column>`` repeated), ``ranges`` (``r.<column>=low,high``),
+    ``selection`` (``0-4.9``), ``camera`` (``x,y,zoom``). ``always``: written
+    even at its default, because the default depends on the dataset.
+    """
+
+    name: str
+    key: str
+    kind: str
+    default: Any
+    redraws: str
+    choices: tuple | None = None
+    bounds: tuple[float, float] | None = None
+    optional: bool = False  # None means "not set"
+    always: bool = False
+    aliases: tuple[str, ...] = ()  # older URL keys still read
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "key": self.key, "kind": self.kind, "default": self.default,
+                "redraws": self.redraws, "optional": self.optional, "always": self.always,
+                "aliases": list(self.aliases), "choices": list(self.choices) if self.choices else None,
+                "bounds": list(self.bounds) if self.bounds else None}
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("dataset", "dataset", "str", "", "dataset", always=True),
+    Field("space", "space", "str", "", "layout", always=True, aliases=("dim",)),
+    Field("proj", "proj", "str", "umap", "layout", always=True),
+    Field("params", "", "params", {}, "layout"),  # only non-default projection parameters
+    Field("color", "color", "str", "", "colors", always=True),
+    Field("y", "y", "str", "", "layout"),
+    Field("mode", "mode", "str", "points", "style", choices=MODES, always=True),
+    Field("search", "q", "str", "", "mask"),
+    Field("search_field", "field", "str", "name", "mask"),
+    Field("hide", "hide", "list", [], "mask"),  # legend entries switched off
+    Field("size", "size", "float", 1.0, "style", bounds=SIZE_RANGE),
+    Field("cell", "cell", "int", 32, "style", choices=CELLS, always=True),
+    Field("graph", "graph", "int", 0, "edges", bounds=(0, MAX_GRAPH_K)),  # neighbours drawn as edges (0: none)
+    Field("mutual", "mutual", "bool", False, "edges"),  # only edges whose reverse is also a kNN edge
+    Field("edges", "edges", "str", "all", "edges", choices=EDGE_SCOPES),
+    Field("size_by", "sizeby", "str", "", "sizes"),  # a numeric or graph column scaling each item
+    Field("vector", "vector", "int", None, "overlay", optional=True),  # the saved attribute vector shown
+    Field("radius", "radius", "float", None, "overlay", bounds=(1e-12, 1e12), optional=True),  # path radius
+    Field("regex", "regex", "bool", False, "mask"),
+    Field("filters", "f.", "filters", {}, "mask"),
+    Field("ranges", "r.", "ranges", {}, "mask"),
+    Field("selection", "sel", "selection", [], "selection"),
+    Field("camera", "cam", "camera", None, "camera", optional=True),
+)
+FIELD = {f.name: f for f in FIELDS}
+
+
+def fields_json() -> list[dict]:
+    """The table as the browser reads it (``assets/map-codec.js``)."""
+    return [f.to_json() for f in FIELDS]
+
+
+def _num(v: float) -> str:
+    return f"{float(v):.6g}"
+
+
+def _default(f: Field) -> Any:
+    return type(f.default)(f.default) if isinstance(f.default, (list, dict)) else f.default
+
+
+@dataclass(frozen=True)
 class ViewState:
-    """Everything a view shows; ``to_query`` and ``parse`` round-trip it."""
+    """Everything a view shows (the fields of ``FIELDS``, in order); ``to_query`` and ``parse`` round-trip it."""
 
     dataset: str
     space: str
-    proj: str = "umap"
-    params: dict = field(default_factory=dict)  # only non-default projection parameters
-    color: str = ""
-    hide: list[str] = field(default_factory=list)  # legend entries switched off
-    y: str = ""
-    size: float = 1.0
-    mode: str = "points"
-    cell: int = 32
-    search: str = ""
-    search_field: str = "name"
-    regex: bool = False
+    proj: str = FIELD["proj"].default
+    params: dict = field(default_factory=dict)
+    color: str = FIELD["color"].default
+    y: str = FIELD["y"].default
+    mode: str = FIELD["mode"].default
+    search: str = FIELD["search"].default
+    search_field: str = FIELD["search_field"].default
+    hide: list[str] = field(default_factory=list)
+    size: float = FIELD["size"].default
+    cell: int = FIELD["cell"].default
+    graph: int = FIELD["graph"].default
+    mutual: bool = FIELD["mutual"].default
+    edges: str = FIELD["edges"].default
+    size_by: str = FIELD["size_by"].default
+    vector: int | None = None
+    radius: float | None = None
+    regex: bool = FIELD["regex"].default
     filters: dict[str, list[str]] = field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     selection: list[int] = field(default_factory=list)
     camera: tuple[float, float, float] | None = None
-    graph: int = 0  # neighbours per item drawn as edges (0: no graph)
-    mutual: bool = False  # only edges whose reverse is also a kNN edge
-    edges: str = "all"  # which edges are drawn: EDGE_SCOPES
-    size_by: str = ""  # a numeric or graph column scaling each item
-    vector: int | None = None  # the saved attribute vector shown (its groups, path and scores)
-    radius: float | None = None  # "items within" radius along the vector's path (None: the dataset's default)
 
     @property
     def graph_k(self) -> int:
@@ -73,7 +152,7 @@ class ViewState:
 
     def graph_query(self) -> dict:
         """The parameters that decide the kNN graph (edges and graph columns)."""
-        q = {"dataset": self.dataset, "dim": self.space, "graph": self.graph_k}
+        q = {"dataset": self.dataset, "space": self.space, "graph": self.graph_k}
         if self.mutual:
             q["mutual"] = 1
         return q
@@ -85,7 +164,7 @@ class ViewState:
 
     def layout_query(self) -> dict:
         """The parameters that decide positions (and nothing else)."""
-        q = {"dataset": self.dataset, "dim": self.space, "proj": self.proj, **self.params}
+        q = {"dataset": self.dataset, "space": self.space, "proj": self.proj, **self.params}
         if self.proj == VECTOR_VIEW:
             q["vector"] = self.vector
         if self.y:
@@ -93,46 +172,50 @@ class ViewState:
         return q
 
     def to_query(self, *, selection: bool = True, camera: bool = True) -> str:
-        pairs: list[tuple[str, str]] = [("dataset", self.dataset), ("dim", self.space), ("proj", self.proj)]
-        pairs += [(k, _num(v) if isinstance(v, float) else str(v)) for k, v in self.params.items()]
-        for key, value, default in (("color", self.color, ""), ("y", self.y, ""), ("mode", self.mode, None),
-                                    ("q", self.search, ""), ("field", self.search_field, "name")):
-            if value != default:
-                pairs.append((key, value))
-        pairs += [("hide", h) for h in self.hide]
-        if self.size != 1.0:
-            pairs.append(("size", _num(self.size)))
-        if self.cell != 32:
-            pairs.append(("cell", str(self.cell)))
-        if self.graph:
-            pairs.append(("graph", str(self.graph)))
-        if self.mutual:
-            pairs.append(("mutual", "1"))
-        if self.edges != "all":
-            pairs.append(("edges", self.edges))
-        if self.size_by:
-            pairs.append(("sizeby", self.size_by))
-        if self.vector is not None:
-            pairs.append(("vector", str(self.vector)))
-        if self.radius is not None:
-            pairs.append(("radius", _num(self.radius)))
-        if self.regex:
-            pairs.append(("regex", "1"))
-        for col, values in self.filters.items():
-            pairs += [(f"f.{col}", v) for v in values]
-        for col, (lo, hi) in self.ranges.items():
-            pairs.append((f"r.{col}", f"{_num(lo)},{_num(hi)}"))
-        if selection and self.selection:
-            encoded = encode_selection(self.selection)
-            if len(encoded) <= MAX_SELECTION_CHARS:
-                pairs.append(("sel", encoded))
-        if camera and self.camera:
-            pairs.append(("cam", ",".join(_num(c) for c in self.camera)))
-        return urlencode(pairs)
+        """The URL query of this view (through ``FIELDS``; defaults left out where they do not depend on the dataset)."""
+        skip = {"selection"} if not selection else set()
+        if not camera:
+            skip.add("camera")
+        return urlencode(encode({f.name: getattr(self, f.name) for f in FIELDS if f.name not in skip}))
+
+    def to_json(self) -> dict:
+        """The state as JSON values (what the browser's codec reads)."""
+        out = {f.name: getattr(self, f.name) for f in FIELDS}
+        out["ranges"] = {k: list(v) for k, v in self.ranges.items()}
+        out["camera"] = list(self.camera) if self.camera else None
+        return out
 
 
-def _num(v: float) -> str:
-    return f"{float(v):.6g}"
+def encode(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """URL pairs for field values (by ``FIELDS``, in its order); fields left out of ``values`` are not written."""
+    pairs: list[tuple[str, str]] = []
+    for f in FIELDS:
+        if f.name not in values:
+            continue
+        v = values[f.name]
+        if v is None or (v == f.default and not f.always):
+            continue
+        if f.kind in ("str", "int"):
+            pairs.append((f.key, str(v)))
+        elif f.kind == "float":
+            pairs.append((f.key, _num(v)))
+        elif f.kind == "bool":
+            pairs.append((f.key, "1"))
+        elif f.kind == "list":
+            pairs += [(f.key, str(x)) for x in v]
+        elif f.kind == "params":
+            pairs += [(k, _num(x) if isinstance(x, float) else str(x)) for k, x in v.items()]
+        elif f.kind == "filters":
+            pairs += [(f.key + col, str(x)) for col, xs in v.items() for x in xs]
+        elif f.kind == "ranges":
+            pairs += [(f.key + col, f"{_num(lo)},{_num(hi)}") for col, (lo, hi) in v.items()]
+        elif f.kind == "selection":
+            text = encode_selection(v)
+            if len(text) <= MAX_SELECTION_CHARS:
+                pairs.append((f.key, text))
+        elif f.kind == "camera":
+            pairs.append((f.key, ",".join(_num(c) for c in v)))
+    return pairs
 
 
 def encode_selection(indices) -> str:
@@ -177,6 +260,11 @@ def default_cell(ds: Dataset) -> int:
     return 64 if ds.n <= 20_000 else 32
 
 
+def layouts(ds: Dataset) -> list[str]:
+    """Every layout ``proj=`` may name for a dataset: registered projections, the vector view, stored layouts."""
+    return [*registry.PROJECTIONS, VECTOR_VIEW, *ds.arrangements]
+
+
 def parse(
     data_dir: Path | str,
     query: str | Mapping[str, list[str]],
@@ -192,9 +280,13 @@ def parse(
     q = parse_qs(query.lstrip("?"), keep_blank_values=True) if isinstance(query, str) else dict(query)
     notices: list[str] = []
 
-    def one(key: str) -> str | None:
-        values = q.get(key)
-        return values[-1] if values else None
+    def one(name: str) -> str | None:
+        """The last value of a field's key (or of an older alias) in the query."""
+        f = FIELD[name]
+        for key in (f.key, *f.aliases):
+            if q.get(key):
+                return q[key][-1]
+        return None
 
     names = [d.name for d in list_datasets(data_dir)]
     if not names:
@@ -206,43 +298,43 @@ def parse(
         wanted = None
     ds = open_dataset(data_dir, wanted or fallback)
     schema = ds.schema
-    state = ViewState(dataset=ds.name, space=ds.default_space, mode=default_mode(ds), cell=default_cell(ds),
-                      color=ds.label_column or "")
+    v: dict[str, Any] = {f.name: _default(f) for f in FIELDS}
+    v.update(dataset=ds.name, space=ds.default_space, mode=default_mode(ds), cell=default_cell(ds),
+             color=ds.label_column or "")
 
-    dim = one("dim")
-    if dim is not None:
-        if dim in ds.spaces:
-            state.space = dim
+    space = one("space")
+    if space is not None:
+        if space in ds.spaces:
+            v["space"] = space
         else:
-            notices.append(f"Dataset {ds.name!r} has no latent space {dim!r} (it has {', '.join(ds.spaces)}); showing {state.space}.")
+            notices.append(f"Dataset {ds.name!r} has no latent space {space!r} (it has {', '.join(ds.spaces)}); showing {v['space']}.")
 
     vector = one("vector")
     if vector not in (None, ""):
-        saved = {v.id: v for v in GroupStore(data_dir).vectors(ds.name)}
+        saved = {s.id: s for s in GroupStore(data_dir).vectors(ds.name)}
         if vector.isdigit() and int(vector) in saved:
-            state.vector = int(vector)
+            v["vector"] = int(vector)
         else:
-            names = ", ".join(f"{v.id} ({v.name})" for v in saved.values()) or "none yet"
-            notices.append(f"Dataset {ds.name!r} has no vector {vector!r} (saved vectors: {names}).")
+            listed = ", ".join(f"{s.id} ({s.name})" for s in saved.values()) or "none yet"
+            notices.append(f"Dataset {ds.name!r} has no vector {vector!r} (saved vectors: {listed}).")
     radius = one("radius")
     if radius not in (None, ""):
-        r = _number(radius, "Radius", (1e-12, 1e12), 0.0, notices)
-        state.radius = r or None
+        v["radius"] = _number(radius, "Radius", FIELD["radius"].bounds, 0.0, notices) or None
 
     proj = one("proj")
-    if proj is not None and proj not in LAYOUTS and proj not in ds.arrangements:
-        notices.append(f"Unknown projection {proj!r} (expected {', '.join([*LAYOUTS, *ds.arrangements])}); "
-                       f"showing {state.proj}.")
+    allowed = layouts(ds)
+    if proj is not None and proj not in allowed:
+        notices.append(f"Unknown projection {proj!r} (expected {', '.join(allowed)}); showing {v['proj']}.")
         proj = None
-    if proj == VECTOR_VIEW and state.vector is None:
-        notices.append(f"The vector view needs a saved vector (vector=<id>); showing {state.proj}.")
+    if proj == VECTOR_VIEW and v["vector"] is None:
+        notices.append(f"The vector view needs a saved vector (vector=<id>); showing {v['proj']}.")
         proj = None
-    state.proj = proj or state.proj
-    if state.proj in PROJECTION_PARAMS:
-        state.params = _projection_params(ds, state.proj, one, notices)
+    v["proj"] = proj or v["proj"]
+    if v["proj"] in registry.PROJECTIONS:
+        v["params"] = _projection_params(ds, v["proj"], q, notices)
 
-    def column(key: str, allowed: tuple[str, ...], what: str, graph: bool = False) -> str | None:
-        value = one(key)
+    def column(name: str, allowed: tuple[str, ...], what: str, graph: bool = False) -> str | None:
+        value = one(name)
         if value is None:
             return None
         kinds = {**schema, **GRAPH_COLUMNS} if graph else schema
@@ -254,92 +346,91 @@ def parse(
 
     color = column("color", ("categorical", "numeric", "color", "date"), "Colour by", graph=True)
     if color is not None:
-        state.color = color
-    state.hide = [h for h in q.get("hide", []) if h]
-    y = column("y", ("categorical", "numeric", "date"), "Y axis")
-    state.y = y or ""
-    state.size_by = column("sizeby", ("numeric", "date"), "Size by", graph=True) or ""
-    field_ = column("field", ("index", "categorical", "text", "numeric", "date", "color"), "Search field")
-    state.search_field = field_ or "name"
-    state.search = (one("q") or "")[:500]
-    state.regex = one("regex") in ("1", "true", "on")
-    if state.regex and state.search:
+        v["color"] = color
+    v["hide"] = [h for h in q.get(FIELD["hide"].key, []) if h]
+    v["y"] = column("y", ("categorical", "numeric", "date"), "Y axis") or ""
+    v["size_by"] = column("size_by", ("numeric", "date"), "Size by", graph=True) or ""
+    v["search_field"] = column("search_field", ("index", "categorical", "text", "numeric", "date", "color"),
+                               "Search field") or FIELD["search_field"].default
+    v["search"] = (one("search") or "")[:500]
+    v["regex"] = one("regex") in ("1", "true", "on")
+    if v["regex"] and v["search"]:
         try:
-            re.compile(state.search)
+            re.compile(v["search"])
         except re.error as e:
-            notices.append(f"Search: {state.search!r} is not a valid regular expression ({e}); searching for it as text.")
-            state.regex = False
+            notices.append(f"Search: {v['search']!r} is not a valid regular expression ({e}); searching for it as text.")
+            v["regex"] = False
 
     mode = one("mode")
     if mode is not None:
         allowed_modes = [m for m in MODES if m == "points" or m == default_mode(ds)]
         if mode in allowed_modes:
-            state.mode = mode
+            v["mode"] = mode
         else:
-            notices.append(f"Mode {mode!r} is not available for this dataset (choose from {', '.join(allowed_modes)}); showing {state.mode}.")
-    state.size = _number(one("size"), "Size", SIZE_RANGE, 1.0, notices)
+            notices.append(f"Mode {mode!r} is not available for this dataset (choose from {', '.join(allowed_modes)}); showing {v['mode']}.")
+    v["size"] = _number(one("size"), "Size", SIZE_RANGE, FIELD["size"].default, notices)
     graph = one("graph")
     if graph not in (None, "", "0"):
         if graph.isdigit() and 1 <= int(graph) <= MAX_GRAPH_K:
-            state.graph = int(graph)
+            v["graph"] = int(graph)
         else:
             notices.append(f"Graph {graph!r} must be a number of neighbours from 1 to {MAX_GRAPH_K}; no graph shown.")
-    state.mutual = one("mutual") in ("1", "true", "on")
+    v["mutual"] = one("mutual") in ("1", "true", "on")
     edges = one("edges")
     if edges not in (None, ""):
         if edges in EDGE_SCOPES:
-            state.edges = edges
+            v["edges"] = edges
         else:
             notices.append(f"Edges {edges!r} must be one of {', '.join(EDGE_SCOPES)}; showing all.")
     cell = one("cell")
     if cell is not None:
         if cell.isdigit() and int(cell) in CELLS:
-            state.cell = int(cell)
+            v["cell"] = int(cell)
         else:
-            notices.append(f"Cell size {cell!r} must be one of {', '.join(map(str, CELLS))}; using {state.cell}.")
+            notices.append(f"Cell size {cell!r} must be one of {', '.join(map(str, CELLS))}; using {v['cell']}.")
 
     for key, values in q.items():
-        if key.startswith("f."):
-            col = key[2:]
+        if key.startswith(FIELD["filters"].key):
+            col = key[len(FIELD["filters"].key):]
             if schema.get(col) == "categorical":
-                state.filters[col] = [v for v in values if v != ""]
+                v["filters"][col] = [x for x in values if x != ""]
             else:
                 notices.append(f"Filter: {col!r} is not a categorical column; ignored.")
-        elif key.startswith("r."):
-            col = key[2:]
+        elif key.startswith(FIELD["ranges"].key):
+            col = key[len(FIELD["ranges"].key):]
             try:
-                lo, hi = (float(v) for v in values[-1].split(","))
+                lo, hi = (float(x) for x in values[-1].split(","))
                 if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
                     raise ValueError
             except ValueError:
                 notices.append(f"Range filter on {col!r}: {values[-1]!r} is not 'low,high'; ignored.")
                 continue
             if schema.get(col) in ("numeric", "date"):
-                state.ranges[col] = (lo, hi)
+                v["ranges"][col] = (lo, hi)
             else:
                 notices.append(f"Range filter: {col!r} is not a numeric column; ignored.")
 
-    sel = one("sel")
+    sel = one("selection")
     if sel:
         try:
-            state.selection = decode_selection(sel, ds.n)
+            v["selection"] = decode_selection(sel, ds.n)
         except ValueError as e:
             notices.append(f"Selection in the link ignored: {e}.")
-    cam = one("cam")
+    cam = one("camera")
     if cam:
         try:
-            x, y_, z = (float(v) for v in cam.split(","))
+            x, y_, z = (float(c) for c in cam.split(","))
             if not all(map(math.isfinite, (x, y_, z))) or not -10 <= z <= 30:
                 raise ValueError
-            state.camera = (x, y_, z)
+            v["camera"] = (x, y_, z)
         except ValueError:
             notices.append(f"Camera {cam!r} is not 'x,y,zoom'; showing the whole map.")
-    return state, notices
+    return ViewState(**v), notices
 
 
-def _projection_params(ds: Dataset, proj: str, one, notices: list[str]) -> dict:
+def _projection_params(ds: Dataset, proj: str, q: Mapping[str, list[str]], notices: list[str]) -> dict:
     """The non-default parameters of a projection the query gives (bad ones: a notice and the defaults)."""
-    given = {k: one(k) for k in PROJECTION_PARAMS[proj] if one(k) not in (None, "")}
+    given = {k: q[k][-1] for k in registry.get(proj).params if q.get(k) and q[k][-1] != ""}
     try:
         full = projection_params(ds, proj, given)
     except DashboardError as e:

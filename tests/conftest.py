@@ -177,3 +177,17 @@ def open_page(browser, url):
     return page, errors
 
 
+
+
+@pytest.fixture
+def make_dataset(tmp_path):
+    """A factory: ``make_dataset(n=300, dim=8, categories=5, name="blobs", **columns)`` writes a synthetic
+    dataset of Gaussian blobs (``category`` and ``value`` columns, plus ``columns``) into a fresh data
+    directory of this test and returns it opened."""
+    from dashboard import fixtures
+
+    def make(name: str = "blobs", **kwargs):
+        return fixtures.blobs(tmp_path / "data", name, **kwargs)
+
+    (tmp_path / "data").mkdir()
+    return make

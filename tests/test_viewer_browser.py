@@ -109,14 +109,14 @@ def test_switching_dim_projection_and_colour_changes_the_map(server, browser):
     stats = wait_drawn(page, stats["drawnVersion"])
     pca32 = map_pixels(page, "switch_1_pca32_meanwhile.png")
     assert changed(pca32, umap64) > 1000
-    page.wait_for_function("dashMap.stats().layout === 'dataset=digits&dim=32&proj=umap'", timeout=240_000)
+    page.wait_for_function("dashMap.stats().layout === 'dataset=digits&space=32&proj=umap'", timeout=240_000)
     stats = wait_drawn(page, stats["drawnVersion"])
     umap32 = map_pixels(page, "switch_2_umap32.png")
     assert changed(umap32, pca32) > 1000 and changed(umap32, umap64) > 1000
 
     choose(page, "proj-select", "PCA")
     stats = wait_drawn(page, stats["drawnVersion"])
-    assert stats["layout"] == "dataset=digits&dim=32&proj=pca"
+    assert stats["layout"] == "dataset=digits&space=32&proj=pca"
 
     choose(page, "color-select", "ink")
     stats = wait_drawn(page, stats["drawnVersion"])
@@ -262,7 +262,7 @@ def test_words_are_drawn_decluttered(server, browser):
 def test_a_link_to_a_projection_not_computed_yet_opens_cleanly(server, browser):
     page, errors = open_page(browser, server + "/?dataset=digits&dim=16&proj=tsne&perplexity=11&mode=points")
     stats = wait_drawn(page)
-    assert stats["layout"] == "dataset=digits&dim=16&proj=pca"  # PCA meanwhile
+    assert stats["layout"] == "dataset=digits&space=16&proj=pca"  # PCA meanwhile
     assert "showing PCA meanwhile" in page.inner_text("#map-status")
     page.wait_for_function("dashMap.stats().layout.includes('proj=tsne')", timeout=240_000)
     assert errors == []
@@ -383,7 +383,7 @@ def test_groups_vector_view_analogy_and_compare_grid(server, browser, viewer_dat
     assert "one to seven" in page.inner_text("#compare-grid")
     page.screenshot(path=str(SCREENSHOTS / "compare_digits.png"))
     page.locator("#compare-grid td.score-cell a").nth(2).click()
-    page.wait_for_function("window.dashMap && dashMap.stats().vector && dashMap.stats().layout.includes('dim=16')",
+    page.wait_for_function("window.dashMap && dashMap.stats().vector && dashMap.stats().layout.includes('space=16')",
                            timeout=60_000)
     assert errors == []
     page.close()

@@ -3,7 +3,6 @@ details, selection. Thin: they parse, read the store and the cache, and render."
 
 from __future__ import annotations
 
-from dataclasses import replace
 from urllib.parse import parse_qs, quote, urlencode
 
 import numpy as np
@@ -11,14 +10,13 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 from flask import current_app
 
 from ..compute.neighbors import query as nearest
+from .. import registry
 from ..computed import get_layout
-from ..deckspec import spec
-from ..errors import DashboardError
 from ..layouts import viewer as ids
-from ..layouts.vectors import RADIUS
-from ..mapdata import color_legend, graph_metrics, numeric_values, search_matches, visible
+from ..mapdata import numeric_values, visible
+from ..mapview import resolve
 from ..store import Dataset, default_data_dir, open_dataset
-from ..viewstate import GRAPH_COLUMNS, MODES, ViewState, default_mode, parse
+from ..viewstate import FIELD, MODES, VECTOR_VIEW, ViewState, default_mode, encode, parse
 from .common import clicked
 from .common import data_dir as _data_dir
 from .common import dataset as _dataset
@@ -66,67 +64,80 @@ def _filters_panel(ds: Dataset, state: ViewState) -> list:
     return out or [html.P("No columns to filter on.", className="muted")]
 
 
+def _to_control(name: str, value):
+    """A view-state value as its control holds it."""
+    if name in ids.CHECKBOXES:
+        return [ids.CHECKBOXES[name]] if value else []
+    if name in ("y", "size_by") and not value:
+        return None  # a clearable dropdown shows its placeholder
+    return value
+
+
+def _from_control(name: str, value):
+    """A control's value as the view-state field it edits."""
+    if name in ids.CHECKBOXES:
+        return bool(value)
+    return FIELD[name].default if value is None or value == "" and name != "color" else value
+
+
+_CONTROL_OUTPUTS = {name: Output(id_, "value") for name, id_ in ids.CONTROLS.items()}
+_OPTIONS = {name: Output(ids.CONTROLS[name], "options")
+            for name in ("space", "proj", "color", "y", "mode", "size_by", "vector", "search_field")}
+
+
 @callback(
-    Output(ids.DATASET, "value"),
-    Output(ids.DIM, "options"), Output(ids.DIM, "value"),
-    Output(ids.PROJ, "options"), Output(ids.PROJ, "value"),
-    Output(ids.PERPLEXITY, "value"), Output(ids.N_NEIGHBORS, "value"), Output(ids.MIN_DIST, "value"),
-    Output(ids.COLOR, "options"), Output(ids.COLOR, "value"),
-    Output(ids.Y, "options"), Output(ids.Y, "value"),
-    Output(ids.MODE, "options"), Output(ids.MODE, "value"),
-    Output(ids.SIZE, "value"), Output(ids.CELL, "value"), Output(ids.GRAPH, "value"),
-    Output(ids.MUTUAL, "value"), Output(ids.EDGES, "value"), Output(ids.SIZE_BY, "options"), Output(ids.SIZE_BY, "value"),
-    Output(ids.VECTOR, "options"), Output(ids.VECTOR, "value"), Output(RADIUS, "value"),
-    Output(ids.SEARCH_FIELD, "options"), Output(ids.SEARCH_FIELD, "value"),
-    Output(ids.SEARCH, "value"), Output(ids.REGEX, "value"),
-    Output(ids.FILTERS, "children"),
-    Output(ids.HIDE, "data"), Output(ids.SELECTION, "data"), Output(ids.CAMERA, "data"),
-    Output(ids.CLICKED, "data"),
-    Output(ids.NOTICE, "children"),
-    Input(ids.URL, "search"),
-    Input(ids.DATASET, "value"),
+    output=dict(
+        dataset=Output(ids.DATASET, "value"), controls=_CONTROL_OUTPUTS, options=_OPTIONS,
+        params={id_: Output(id_, "value") for id_ in ids.param_inputs().values()},
+        filters=Output(ids.FILTERS, "children"), hide=Output(ids.HIDE, "data"), selection=Output(ids.SELECTION, "data"),
+        camera=Output(ids.CAMERA, "data"), clicked=Output(ids.CLICKED, "data"), notice=Output(ids.NOTICE, "children"),
+    ),
+    inputs=dict(search=Input(ids.URL, "search"), chosen=Input(ids.DATASET, "value")),
 )
 def load_view(search: str | None, chosen: str | None):
     """Fill every control from the page URL (on load) or from a newly chosen dataset."""
     query = f"dataset={quote(chosen)}" if ctx.triggered_id == ids.DATASET and chosen else (search or "")
     state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
     if state is None:
-        return (None, [], None, _PROJECTIONS, "pca", None, None, None, [], None, [], None, [], "points", 1, 32, 0, [], "all", [], None, [], None, None,
-                [], None, "", [], [], [], [], None, None, _notices(notices))
+        return dict(dataset=None, controls={k: no_update for k in _CONTROL_OUTPUTS}, options={k: [] for k in _OPTIONS},
+                    params={k: None for k in ids.param_inputs().values()}, filters=[], hide=[], selection=[],
+                    camera=None, clicked=None, notice=_notices(notices))
     ds = _dataset(state.dataset)
     schema = ds.schema
-    spaces = [{"label": s.label, "value": s.id} for s in ds.spaces.values()]
-    colorable = [c for c, t in schema.items() if t in ("categorical", "numeric", "color", "date")]
-    y_options = [c for c, t in schema.items() if t in ("categorical", "numeric", "date")]
-    sizable = [c for c, t in schema.items() if t in ("numeric", "date")]
-    searchable = [c for c, t in schema.items() if t in ("text", "categorical", "index", "numeric", "date", "color")]
-    modes = [m for m in MODES if m == "points" or m == default_mode(ds)]
-    return (
-        state.dataset,
-        spaces, state.space,
-        _PROJECTIONS + [{"label": _LAYOUT_LABELS.get(a, a.capitalize()), "value": a} for a in ds.arrangements], state.proj,
-        state.params.get("perplexity"), state.params.get("n_neighbors"), state.params.get("min_dist"),
-        [{"label": "(none)", "value": ""}] + [{"label": f"{c} ({schema[c]})", "value": c} for c in colorable]
+
+    def columns(*kinds: str) -> list[str]:
+        return [c for c, t in schema.items() if t in kinds]
+
+    options = {
+        "space": [{"label": s.label, "value": s.id} for s in ds.spaces.values()],
+        "proj": projection_options(ds),
+        "color": [{"label": "(none)", "value": ""}]
+        + [{"label": f"{c} ({schema[c]})", "value": c} for c in columns("categorical", "numeric", "color", "date")]
         + _GRAPH_OPTIONS["color"],
-        state.color,
-        y_options, state.y or None,
-        [{"label": m, "value": m} for m in modes], state.mode,
-        state.size, state.cell, state.graph,
-        ["mutual"] if state.mutual else [], state.edges,
-        [{"label": c, "value": c} for c in sizable] + _GRAPH_OPTIONS["size"], state.size_by or None,
-        vector_options(_data_dir(), ds.name), state.vector, state.radius,
-        searchable, state.search_field,
-        state.search, ["regex"] if state.regex else [],
-        _filters_panel(ds, state),
-        state.hide, state.selection,
-        list(state.camera) if state.camera else None,
-        None,
-        _notices(notices),
+        "y": columns("categorical", "numeric", "date"),
+        "mode": [{"label": m, "value": m} for m in MODES if m == "points" or m == default_mode(ds)],
+        "size_by": [{"label": c, "value": c} for c in columns("numeric", "date")] + _GRAPH_OPTIONS["size"],
+        "vector": vector_options(_data_dir(), ds.name),
+        "search_field": columns("text", "categorical", "index", "numeric", "date", "color"),
+    }
+    return dict(
+        dataset=state.dataset,
+        controls={name: _to_control(name, getattr(state, name)) for name in _CONTROL_OUTPUTS},
+        options=options,
+        params={id_: state.params.get(name) if method == state.proj else None
+                for (method, name), id_ in ids.param_inputs().items()},
+        filters=_filters_panel(ds, state), hide=state.hide, selection=state.selection,
+        camera=list(state.camera) if state.camera else None, clicked=None, notice=_notices(notices),
     )
 
 
-_PROJECTIONS = [{"label": "PCA", "value": "pca"}, {"label": "t-SNE", "value": "tsne"}, {"label": "UMAP", "value": "umap"},
-                {"label": "Vector view", "value": "vector"}]
+def projection_options(ds: Dataset) -> list[dict]:
+    """The projection menu: every registered projection, the vector view, the dataset's stored layouts."""
+    return ([{"label": p.label, "value": p.name} for p in registry.PROJECTIONS.values()]
+            + [{"label": "Vector view", "value": VECTOR_VIEW}]
+            + [{"label": _LAYOUT_LABELS.get(a, a.capitalize()), "value": a} for a in ds.arrangements])
+
+
 _LAYOUT_LABELS = {"pixplot_umap": "UMAP (PixPlot's)"}
 # Columns of the kNN graph, offered beside the metadata columns.
 _GRAPH_OPTIONS = {
@@ -165,107 +176,47 @@ def _legend(legend: dict, hidden: list[str]):
 
 
 @callback(
-    Output(ids.VIEW, "data"), Output(ids.JOB, "data"),
-    Output(ids.LEGEND, "children"), Output(ids.SEARCH_COUNT, "children"),
-    Output("view-notice", "children"),
-    Input(ids.DIM, "value"), Input(ids.PROJ, "value"),
-    Input(ids.PERPLEXITY, "value"), Input(ids.N_NEIGHBORS, "value"), Input(ids.MIN_DIST, "value"),
-    Input(ids.COLOR, "value"), Input(ids.Y, "value"), Input(ids.MODE, "value"), Input(ids.SIZE, "value"),
-    Input(ids.CELL, "value"), Input(ids.GRAPH, "value"), Input(ids.SEARCH, "value"), Input(ids.SEARCH_FIELD, "value"), Input(ids.REGEX, "value"),
-    Input({"type": ids.CATEGORY, "column": ALL}, "value"), Input({"type": ids.RANGE, "column": ALL}, "value"),
-    Input(ids.HIDE, "data"), Input(ids.MUTUAL, "value"), Input(ids.EDGES, "value"), Input(ids.SIZE_BY, "value"),
-    Input(ids.VECTOR, "value"), Input(RADIUS, "value"),
-    State(ids.DATASET, "value"), State(ids.JOB, "data"),
+    output=dict(view=Output(ids.VIEW, "data"), job=Output(ids.JOB, "data"), legend=Output(ids.LEGEND, "children"),
+                count=Output(ids.SEARCH_COUNT, "children"), notice=Output("view-notice", "children")),
+    inputs=dict(
+        controls={name: Input(id_, "value") for name, id_ in ids.CONTROLS.items()},
+        params={id_: Input(id_, "value") for id_ in ids.param_inputs().values()},
+        categories=Input({"type": ids.CATEGORY, "column": ALL}, "value"),
+        ranges=Input({"type": ids.RANGE, "column": ALL}, "value"),
+        hide=Input(ids.HIDE, "data"),
+        dataset=State(ids.DATASET, "value"), running_job=State(ids.JOB, "data"),
+    ),
 )
-def update_view(dim, proj, perplexity, n_neighbors, min_dist, color, y, mode, size, cell, graph, search, field, regex,
-                categories, ranges, hide, mutual, edges, size_by, vector, radius, dataset, running_job):
+def update_view(controls: dict, params: dict, categories: list, ranges: list, hide: list | None, dataset: str | None,
+                running_job: dict | None):
     """The controls as one checked view; a projection not cached yet becomes a background job."""
-    if not dataset or not dim:
-        return no_update, no_update, no_update, no_update, no_update
-    pairs: list[tuple[str, str]] = [("dataset", dataset), ("dim", dim), ("proj", proj or "pca")]
-    params = {"tsne": {"perplexity": perplexity}, "umap": {"n_neighbors": n_neighbors, "min_dist": min_dist}}.get(proj, {})
-    pairs += [(k, str(v)) for k, v in params.items() if v is not None]
-    pairs += [("color", color or ""), ("y", y or ""), ("mode", mode or ""), ("size", str(size or 1)), ("cell", str(cell or 32)), ("graph", str(graph or 0)),
-              ("q", search or ""), ("field", field or "name"), ("edges", edges or "all"), ("sizeby", size_by or "")]
-    if regex:
-        pairs.append(("regex", "1"))
-    if mutual:
-        pairs.append(("mutual", "1"))
-    if vector is not None:
-        pairs.append(("vector", str(vector)))
-    if radius:
-        pairs.append(("radius", str(radius)))
-    for item, values in zip(ctx.inputs_list[14], categories):
-        pairs += [(f"f.{item['id']['column']}", v) for v in values or []]
+    unchanged = dict(view=no_update, job=no_update, legend=no_update, count=no_update, notice=no_update)
+    if not dataset or not controls["space"]:
+        return unchanged
+    values = {name: _from_control(name, value) for name, value in controls.items()}
+    proj = values["proj"]
+    values.update(
+        dataset=dataset, hide=hide or [],
+        params={name: params[id_] for (method, name), id_ in ids.param_inputs().items()
+                if method == proj and params[id_] is not None},
+        filters={item["id"]["column"]: item["value"] for item in ctx.args_grouping["categories"] if item["value"]},
+        ranges={},
+    )
     shown_ds = _dataset(dataset) if ranges else None
-    for item, value in zip(ctx.inputs_list[15], ranges):
-        col = item["id"]["column"]
+    for item in ctx.args_grouping["ranges"]:
+        col, value = item["id"]["column"], item["value"]
         span = _value_range(shown_ds, col) if col in shown_ds.schema else None
         # a slider at its full span is no filter (and stays out of the URL)
         if value and span and (value[0] > span[0] or value[1] < span[1]):
-            pairs.append((f"r.{col}", f"{value[0]},{value[1]}"))
-    state, notices = parse(_data_dir(), urlencode(pairs))
+            values["ranges"][col] = tuple(value)
+    state, notices = parse(_data_dir(), urlencode(encode(values)))
     if state is None:
-        return no_update, no_update, no_update, no_update, _notices(notices)
-    ds = _dataset(state.dataset)
-    try:
-        _, legend = color_legend(ds, state)
-    except DashboardError as e:  # graph columns of a large dataset not computed yet
-        notices.append(f"Colour by {state.color}: {e}")
-        state.color = ""
-        _, legend = color_legend(ds, state)
-    if state.size_by in GRAPH_COLUMNS:  # the one way a size column can be missing: graph columns not computed yet
-        try:
-            graph_metrics(ds, state)
-        except DashboardError as e:
-            notices.append(f"Size by {state.size_by}: {e}")
-            state.size_by = ""
-    if legend["kind"] == "categorical":
-        shown = {e["value"] for e in legend["entries"]}
-        state.hide = [h for h in hide or [] if h in shown]
-
-    job = no_update
-    layout_state = state
-    pending = None
-    if state.proj in ("tsne", "umap") and get_layout(ds, state.space, state.proj, cached_only=True, **state.params) is None:
-        wanted = {"dataset": ds.name, "dim": state.space, "proj": state.proj, "params": state.params}
-        # Re-sending the same job would restart it: only a different one is sent.
-        job = wanted if wanted != running_job else no_update
-        pending = f"Computing {state.proj.upper()} of latent space {state.space}; showing PCA meanwhile."
-        layout_state = replace(state, proj="pca", params={})
-
-    count = None
-    if state.search:
-        try:
-            count = f"{int(search_matches(ds, state).sum()):,} of {ds.n:,} match"
-        except DashboardError as e:
-            notices.append(str(e))
-    filtered = bool(state.filters or state.ranges or state.hide or state.search)
-    view = {
-        "dataset": ds.name, "n": ds.n, "type": ds.type, "mode": state.mode, "cell": state.cell,
-        "size": state.size, "color": state.color,
-        "query": state.to_query(selection=False, camera=False),
-        "layout": urlencode(layout_state.layout_query()),
-        "wanted_layout": urlencode(state.layout_query()),
-        "colors": urlencode(state.column_query("color", state.color)),
-        "sizes": urlencode(state.column_query("sizeby", state.size_by)) if state.size_by else None,
-        "mask": state.to_query(selection=False, camera=False) if filtered else None,
-        "searching": bool(state.search),
-        "labels": urlencode({"dataset": ds.name}) if state.mode == "words" else None,
-        "edges": urlencode(state.graph_query()) if state.graph else None,
-        "edgeScope": state.edges,
-        "layoutOutline": urlencode({"dataset": ds.name, "proj": state.proj, "build": ds.build_id})
-        if state.proj in ds.arrangements and ds.arrangements[state.proj].get("outline") and not state.y else None,
-        "layoutLabels": urlencode({"dataset": ds.name, "proj": state.proj})
-        if state.proj in ds.arrangements and ds.arrangements[state.proj].get("labels") and not state.y else None,
-        # the vector overlay depends on the layout, the vector and the radius
-        "vector": state.to_query(selection=False, camera=False) if state.vector is not None else None,
-        "pending": pending,
-        # grid-like stored layouts: images fill their cells (geographic points are not on a grid)
-        "spec": spec(state.mode, state.size, ds.arrangements.get(state.proj, {}).get("cell")
-                     if state.proj in ds.arrangements and state.proj != "geographic" and not state.y else None),
-    }
-    return view, job, _legend(legend, state.hide), count, _notices(notices)
+        return {**unchanged, "notice": _notices(notices)}
+    resolved = resolve(_dataset(state.dataset), state)
+    # Re-sending the same job would restart it: only a different one is sent.
+    job = resolved.job if resolved.job and resolved.job != running_job else no_update
+    return dict(view=resolved.view, job=job, legend=_legend(resolved.legend, resolved.state.hide),
+                count=resolved.search_count, notice=_notices(notices + resolved.notices))
 
 
 def _value_range(ds: Dataset, column: str) -> tuple[float, float, bool] | None:
@@ -307,13 +258,13 @@ def compute_projection(set_progress, job):
     if not job:
         return no_update
     ds = open_dataset(default_data_dir(), job["dataset"])  # a job process has no Flask app
-    label = f"{job['proj'].upper()} of latent space {job['dim']}"
+    label = f"{registry.get(job['proj']).label} of latent space {job['space']}"
     set_progress(("0", f"Computing {label}…"))
 
     def progress(fraction: float) -> None:
         set_progress((str(int(fraction * 100)), f"Computing {label}… {fraction:.0%}"))
 
-    get_layout(ds, job["dim"], job["proj"], progress=progress, **job["params"])
+    get_layout(ds, job["space"], job["proj"], progress=progress, **job["params"])
     return job
 
 
@@ -330,7 +281,7 @@ def apply_projection(job, view):
     if not job or not view or not view.get("pending"):
         return no_update
     state, _ = parse(_data_dir(), view["wanted_layout"])
-    wanted = {"dataset": state.dataset, "dim": state.space, "proj": state.proj, "params": state.params}
+    wanted = {"dataset": state.dataset, "space": state.space, "proj": state.proj, "params": state.params}
     if wanted != job:
         return no_update
     return {**view, "layout": view["wanted_layout"], "pending": None}
@@ -381,7 +332,7 @@ def show_details(i, view):
 
 
 def _space_of(view: dict) -> str:
-    return parse_qs(view["layout"])["dim"][0]
+    return parse_qs(view["layout"])["space"][0]
 
 
 @callback(
@@ -462,10 +413,13 @@ clientside_callback(
     Output("camera-ack", "data"), Input(ids.CAMERA, "data"),
 )
 clientside_callback(
-    # CSS shows only the chosen projection's parameters and, for images, the cell size.
+    # Only the chosen projection's parameters are shown, and for images the cell size (CSS).
     """function(mode, proj) {
         const v = document.querySelector('.viewer');
         if (v) { v.dataset.mode = mode || ''; v.dataset.proj = proj || ''; }
+        document.querySelectorAll('.param').forEach((el) => {
+            el.style.display = el.classList.contains('param-' + proj) ? 'flex' : '';
+        });
         return [mode, proj];
     }""",
     Output("controls-ack", "data"), Input(ids.MODE, "value"), Input(ids.PROJ, "value"),

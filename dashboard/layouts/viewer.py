@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from ..computed import PROJECTION_PARAMS
+from .. import registry
 from ..network import FORMATS
+from ..viewstate import CELLS
 from . import hotspots as hotspot_layout
 from . import vectors as vector_layout
-from ..viewstate import CELLS
 
 # Component ids, imported by the callbacks and named in assets/map.js.
 URL = "url"
 DATASET = "dataset-select"
 DIM = "dim-select"
 PROJ = "proj-select"
-PERPLEXITY = "param-perplexity"
-N_NEIGHBORS = "param-n-neighbors"
-MIN_DIST = "param-min-dist"
 COLOR = "color-select"
 Y = "y-select"
 MODE = "mode-select"
@@ -58,14 +55,41 @@ LEGEND_ITEM = "legend-item"
 NEIGHBOR = "neighbor"
 
 
+#: The view-state field each control edits, and the property that holds it (read and written
+#: by the view callbacks through this table; filters, the legend and the selection have their own).
+CONTROLS = {
+    "space": DIM, "proj": PROJ, "color": COLOR, "y": Y, "mode": MODE, "size": SIZE, "cell": CELL,
+    "graph": GRAPH, "mutual": MUTUAL, "edges": EDGES, "size_by": SIZE_BY, "vector": VECTOR,
+    "search_field": SEARCH_FIELD, "search": SEARCH, "regex": REGEX, "radius": vector_layout.RADIUS,
+}
+#: Fields whose control is a one-item checklist: on = [name].
+CHECKBOXES = {"mutual": "mutual", "regex": "regex"}
+
+
+def param_id(method: str, name: str) -> str:
+    """The id of a projection parameter's input, e.g. ``param-umap-n-neighbors``."""
+    return f"param-{method}-{name.replace('_', '-')}"
+
+
+def param_inputs() -> dict[tuple[str, str], str]:
+    """(projection, parameter) → input id, for every registered parameter the map offers an input for."""
+    return {(p.name, name): param_id(p.name, name) for p in registry.PROJECTIONS.values()
+            for name, param in p.params.items() if param.step is not None}
+
+
 def _control(label: str, component, cls: str = "") -> html.Label:
     return html.Label(className=f"control {cls}".strip(), children=[html.Span(label), component])
 
 
-def _param(id_: str, label: str, method: str, name: str, step: float) -> html.Label:
-    p = PROJECTION_PARAMS[method][name]
-    return _control(label, dcc.Input(id=id_, type="number", min=p.low, max=p.high, step=step,
-                                     placeholder=str(p.default), debounce=True), cls=f"param param-{method}")
+def _params() -> list[html.Label]:
+    """A number input per parameter of every registered projection; CSS shows the chosen projection's."""
+    out = []
+    for (method, name), id_ in param_inputs().items():
+        p = registry.get(method).params[name]
+        label = name.replace("_", " ").capitalize()
+        out.append(_control(label, dcc.Input(id=id_, type="number", min=p.low, max=p.high, step=p.step,
+                                             placeholder=str(p.default), debounce=True), cls=f"param param-{method}"))
+    return out
 
 
 def _graph_panel() -> html.Section:
@@ -111,9 +135,7 @@ def page(dataset_names: list[str]) -> html.Div:
                     _control("Latent dim", dcc.Dropdown(id=DIM, **dropdown, className="dd dd-small")),
                     _control("Projection", dcc.Dropdown(id=PROJ, **dropdown, className="dd dd-small")),
                     _control("Vector", dcc.Dropdown(id=VECTOR, clearable=True, placeholder="none", className="dd")),
-                    _param(PERPLEXITY, "Perplexity", "tsne", "perplexity", 1),
-                    _param(N_NEIGHBORS, "Neighbours", "umap", "n_neighbors", 1),
-                    _param(MIN_DIST, "Min dist", "umap", "min_dist", 0.05),
+                    *_params(),
                     _control("Colour by", dcc.Dropdown(id=COLOR, **dropdown, className="dd")),
                     _control("Y axis", dcc.Dropdown(id=Y, clearable=True, placeholder="layout", className="dd")),
                     _control("Show", dcc.RadioItems(id=MODE, inline=True, className="radio")),

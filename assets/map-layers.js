@@ -1,0 +1,208 @@
+/* deck.gl layers from the specs pydeck wrote (dashboard/deckspec.py) and the binary buffers.
+ *
+ * A layer is rebuilt only when what it shows changed (its key): the same layer object
+ * is handed back to deck.gl otherwise, so a selection or a click never re-uploads a
+ * million positions or redraws what did not change. Software GL draws a million points
+ * in seconds, so every frame counts.
+ */
+(function (M) {
+  "use strict";
+
+  const DIM_ALPHA = 28;               // what filtered-out items fade to (of 255)
+  const SIZE_BY_RANGE = [0.35, 3.0];  // radius factors of the smallest and largest "size by" value
+  const EDGE_RGB = [70, 80, 95];
+  const START_RGB = [47, 111, 176], END_RGB = [214, 96, 39];  // a vector's start and end groups
+  // Layout changes animate only below this many items: each frame of a transition
+  // draws every point again (a million points take seconds a frame in software GL).
+  const ANIMATE_MAX = 50000;
+
+  function converter() {
+    const S = M.S;
+    if (!S.converter) S.converter = new deck.JSONConverter({configuration: {classes: {...deck, DotsLayer: M.DotsLayer}}});
+    return S.converter;
+  }
+
+  /** The layer ``id`` for ``key``: the one built last time if the key is the same. */
+  function cached(id, key, make) {
+    const hit = M.S.layerCache.get(id);
+    if (hit && hit.key === key) return hit.layer;
+    const layer = make();
+    M.S.layerCache.set(id, {key, layer});
+    return layer;
+  }
+
+  function template(kind, props) {
+    // The spec pydeck wrote, turned into a deck.gl layer, then given our data.
+    const layer = converter().convert(M.S.spec.layers[kind]);
+    const transitions = props.animated && M.S.animate ? layer.props.transitions : {};
+    return layer.clone({transitions, ...props});
+  }
+
+  function shownColors() {
+    // Full colour for what passes the filters (and matches the search); faded otherwise.
+    const S = M.S, c = S.colors, m = S.mask;
+    if (!m) return c;
+    const key = S.keys.colors + "|" + S.keys.mask + "|" + S.view.searching;
+    if (S.shown && S.shown.key === key) return S.shown.values;
+    const out = new Uint8Array(c), n = S.view.n, searching = S.view.searching;
+    for (let i = 0; i < n; i++) {
+      const v = m[i];
+      if (!(v & 1) || (searching && !(v & 2))) out[4 * i + 3] = DIM_ALPHA;
+    }
+    S.shown = {key, values: out};
+    return out;
+  }
+
+  function isShown(i) {
+    const S = M.S, m = S.mask;
+    if (!m) return true;
+    return (m[i] & 1) && (!S.view.searching || (m[i] & 2));
+  }
+
+  function sizeAttribute(accessor, kind, a, b) {
+    // "Size by": one byte per item from the server, scaled around the layer's own size.
+    const S = M.S;
+    if (!S.sizes) return {};
+    const key = S.keys.sizes + "|" + kind + "|" + S.view.size;
+    if (!S.sizeScaled || S.sizeScaled.key !== key) {
+      const base = S.spec.layers[kind][accessor], [lo, hi] = SIZE_BY_RANGE, out = new Float32Array(S.sizes.length);
+      for (let i = 0; i < out.length; i++) out[i] = base * (lo + (hi - lo) * S.sizes[i] / 255);
+      S.sizeScaled = {key, values: out};
+    }
+    return {[accessor]: {value: S.sizeScaled.values.subarray(a, b), size: 1}};
+  }
+
+  function itemLayers(dataKey) {
+    const S = M.S, view = S.view, pos = S.positions, n = view.n;
+    if (view.mode === "images" && S.atlas) {
+      return S.atlas.textures.map((t, k) => cached("images-" + k, dataKey + "|" + S.atlasKey, () => {
+        const a = t.first, b = t.first + t.count, colors = shownColors();
+        return template("images", {
+          id: "images-" + k, animated: true,
+          data: {length: t.count, attributes: {
+            getPosition: {value: pos.subarray(2 * a, 2 * b), size: 2},
+            getColor: {value: colors.subarray(4 * a, 4 * b), size: 4},
+            ...sizeAttribute("getSize", "images", a, b),
+          }},
+          iconAtlas: "/api/atlas/" + encodeURIComponent(view.dataset) + "/" + S.atlas.cell + "/" + k + ".png",
+          iconMapping: S.mappings[k],
+          getIcon: (_, {index}) => index,
+          updateTriggers: {getIcon: S.atlasKey},
+          first: a,
+        });
+      }));
+    }
+    return [cached("points", dataKey, () => template("points", {
+      id: "points", animated: true,
+      data: {length: n, attributes: {
+        getPosition: {value: pos, size: 2},
+        getFillColor: {value: shownColors(), size: 4},
+        ...sizeAttribute("getRadius", "points", 0, n),
+      }},
+      first: 0,
+    }))];
+  }
+
+  function wordLayer(dataKey) {
+    const S = M.S, pos = S.positions, n = S.view.n;
+    return cached("words", dataKey + "|" + S.level + "|" + S.keys.labels, () => {
+      const colors = shownColors(), shown = [];
+      for (let i = 0; i < n; i++) if (S.levels[i] <= S.level && isShown(i)) shown.push(i);
+      return template("words", {
+        id: "words", data: shown,
+        getPosition: (i) => [pos[2 * i], pos[2 * i + 1]],
+        getText: (i) => S.labels[i] || "",
+        getColor: (i) => [Math.round(colors[4 * i] * 0.7), Math.round(colors[4 * i + 1] * 0.7), Math.round(colors[4 * i + 2] * 0.7), 255],
+        wordsLayer: true,
+      });
+    });
+  }
+
+  function edgeScope() {
+    // Which sources' edges are drawn: every item, the selection or the clicked item.
+    const S = M.S, scope = S.view.edgeScope || "all";
+    if (scope === "selection") return {key: "selection:" + S.selection.join(","), keep: new Set(S.selection)};
+    if (scope === "item") return {key: "item:" + S.focus, keep: new Set(S.focus === null ? [] : [S.focus])};
+    return {key: "all", keep: null};
+  }
+
+  function edgeLayer() {
+    // Segment end points and colours gathered once per (layout, graph, scope): 20 bytes
+    // per edge on the GPU, nothing sent but the 9-byte edges (index pairs and opacity).
+    const S = M.S, scope = edgeScope();
+    const key = S.keys.layout + "|" + S.keys.edges + "|" + scope.key;
+    return cached("edges", key, () => {
+      const {pairs, alpha} = S.edges, pos = S.positions, keep = scope.keep;
+      const chosen = [];
+      for (let k = 0; k < alpha.length; k++) if (!keep || keep.has(pairs[2 * k])) chosen.push(k);
+      const m = chosen.length;
+      const src = new Float32Array(2 * m), dst = new Float32Array(2 * m), rgba = new Uint8Array(4 * m);
+      chosen.forEach((k, j) => {
+        const a = pairs[2 * k], b = pairs[2 * k + 1];
+        src[2 * j] = pos[2 * a]; src[2 * j + 1] = pos[2 * a + 1];
+        dst[2 * j] = pos[2 * b]; dst[2 * j + 1] = pos[2 * b + 1];
+        rgba.set(EDGE_RGB, 4 * j); rgba[4 * j + 3] = keep ? Math.min(255, 2 * alpha[k]) : alpha[k];
+      });
+      S.edgeCount = m;
+      return template("edges", {id: "edges", data: {length: m, attributes: {
+        getSourcePosition: {value: src, size: 2}, getTargetPosition: {value: dst, size: 2}, getColor: {value: rgba, size: 4}}}});
+    });
+  }
+
+  function vectorLayers() {
+    // The shown vector: its groups' hulls; the path between the centroids (9 steps and the
+    // overshoot to 1.5), its steps, and for generative datasets each step's decoded image.
+    const S = M.S, v = S.vector, key = S.keys.vector + "|" + S.keys.layout;
+    const hulls = cached("hulls", key, () => template("hulls", {id: "hulls", data: [[v.start, START_RGB], [v.end, END_RGB]].map(
+      ([g, rgb]) => ({hull: g.hull, fill: rgb.concat([30]), line: rgb.concat([230])}))}));
+    const steps = v.steps;
+    const path = [
+      cached("path", key, () => template("path", {id: "path", data: [{path: steps.map((s) => [s.x, s.y])}]})),
+      cached("steps", key, () => template("steps", {id: "steps", data: steps})),
+    ];
+    if (steps.length && steps[0].image) {
+      path.push(cached("step-images", key, () => template("stepImages", {
+        id: "step-images", data: steps,
+        getIcon: (s) => ({url: s.image, width: 64, height: 64, id: S.keys.vector + "#" + s.k}),
+      })));
+    }
+    return {hulls, path};
+  }
+
+  function marker(kind, id, indices, key) {
+    const pos = M.S.positions;
+    return cached(id, key + "|" + M.S.keys.layout, () => template(kind, {
+      id, data: indices, getPosition: (i) => [pos[2 * i], pos[2 * i + 1]],
+    }));
+  }
+
+  /** Give deck.gl the layers the state asks for; unchanged layers are the same objects. */
+  function draw() {
+    const S = M.S;
+    if (!S.deck || !S.positions || !S.colors) return;
+    const view = S.view, n = view.n;
+    const dataKey = [S.keys.layout, S.keys.colors, S.keys.mask, view.searching, S.keys.sizes, view.size, view.mode,
+                     JSON.stringify(S.spec.layers.points), JSON.stringify(S.spec.layers.images)].join("|");
+    const layers = [];
+    if (S.layoutOutline && S.layoutOutline.length) {
+      layers.push(cached("outline", S.keys.layoutOutline, () => template("outline", {id: "outline", data: S.layoutOutline})));
+    }
+    if (S.edges) layers.push(edgeLayer());
+    const vector = S.vector ? vectorLayers() : null;
+    if (vector) layers.push(vector.hulls);
+    layers.push(...itemLayers(dataKey));
+    if (view.mode === "words" && S.labels && S.levels) layers.push(wordLayer(dataKey));
+    if (vector) layers.push(...vector.path);
+    if (S.layoutLabels && S.layoutLabels.length) {
+      layers.push(cached("layout-labels", S.keys.layoutLabels, () => template("layoutLabels", {id: "layout-labels", data: S.layoutLabels})));
+    }
+    if (S.selection.length) layers.push(marker("selection", "selection", S.selection, S.selection.join(",")));
+    if (S.focus !== null && S.focus < n) layers.push(marker("focus", "focus", [S.focus], String(S.focus)));
+    S.animate = false;  // only the draw right after a layout change animates
+    const current = S.deck.props.layers || [];
+    if (current.length === layers.length && current.every((l, k) => l === layers[k])) return;
+    S.deck.setProps({layers});
+  }
+
+  M.layers = {draw, isShown, ANIMATE_MAX};
+})(window.dashMapModules = window.dashMapModules || {});

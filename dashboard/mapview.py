@@ -1,0 +1,121 @@
+"""The view the map draws, resolved from a :class:`ViewState`: what the browser fetches and how.
+
+One function serves both the page's first frame (inlined in the HTML, so the map
+starts downloading before Dash has started) and every later change (the
+``update_view`` callback), so the two always name the same buffers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlencode
+
+from . import registry
+from .compute.declutter import BASE_SCALE
+from .computed import get_layout
+from .deckspec import spec
+from .errors import DashboardError
+from .mapdata import color_legend, graph_metrics, search_matches
+from .store import Dataset, open_dataset
+from .viewstate import GRAPH_COLUMNS, MAX_SELECTION_CHARS, ViewState, fields_json, parse
+
+
+@dataclass
+class ResolvedView:
+    """The map's view (buffer keys, layer specs), the legend, and what the page should say."""
+
+    view: dict
+    state: ViewState  # the state as drawn (columns that could not be served are dropped)
+    legend: dict
+    job: dict | None = None  # a projection to compute in the background
+    search_count: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
+    """Check what the state asks against what is computed, and name every buffer the map needs."""
+    notices: list[str] = []
+    try:
+        _, legend = color_legend(ds, state)
+    except DashboardError as e:  # graph columns of a large dataset not computed yet
+        notices.append(f"Colour by {state.color}: {e}")
+        state = replace(state, color="")
+        _, legend = color_legend(ds, state)
+    if state.size_by in GRAPH_COLUMNS:  # the one way a size column can be missing: graph columns not computed yet
+        try:
+            graph_metrics(ds, state)
+        except DashboardError as e:
+            notices.append(f"Size by {state.size_by}: {e}")
+            state = replace(state, size_by="")
+    if legend["kind"] == "categorical":
+        shown = {e["value"] for e in legend["entries"]}
+        state = replace(state, hide=[h for h in state.hide if h in shown])
+
+    job = None
+    layout_state = state
+    pending = None
+    background = state.proj in registry.PROJECTIONS and registry.get(state.proj).background
+    if background and get_layout(ds, state.space, state.proj, cached_only=True, **state.params) is None:
+        job = {"dataset": ds.name, "space": state.space, "proj": state.proj, "params": state.params}
+        pending = f"Computing {registry.get(state.proj).label} of latent space {state.space}; showing PCA meanwhile."
+        layout_state = replace(state, proj="pca", params={})
+
+    count = None
+    if state.search:
+        try:
+            count = f"{int(search_matches(ds, state).sum()):,} of {ds.n:,} match"
+        except DashboardError as e:
+            notices.append(str(e))
+    filtered = bool(state.filters or state.ranges or state.hide or state.search)
+    query = state.to_query(selection=False, camera=False)
+    stored = ds.arrangements.get(state.proj) if state.proj in ds.arrangements and not state.y else None
+    view = {
+        "dataset": ds.name, "n": ds.n, "type": ds.type, "mode": state.mode, "cell": state.cell,
+        "size": state.size, "color": state.color,
+        "query": query,
+        "state": state.to_json(),
+        "layout": urlencode(layout_state.layout_query()),
+        "wanted_layout": urlencode(state.layout_query()),
+        "colors": urlencode(state.column_query("color", state.color)),
+        "sizes": urlencode(state.column_query("sizeby", state.size_by)) if state.size_by else None,
+        "mask": query if filtered else None,
+        "searching": bool(state.search),
+        "labels": urlencode({"dataset": ds.name}) if state.mode == "words" else None,
+        "edges": urlencode(state.graph_query()) if state.graph else None,
+        "edgeScope": state.edges,
+        "layoutOutline": urlencode({"dataset": ds.name, "proj": state.proj, "build": ds.build_id})
+        if stored and stored.get("outline") else None,
+        "layoutLabels": urlencode({"dataset": ds.name, "proj": state.proj}) if stored and stored.get("labels") else None,
+        # the vector overlay depends on the layout, the vector and the radius
+        "vector": query if state.vector is not None else None,
+        "pending": pending,
+        # grid-like stored layouts: images fill their cells (geographic points are not on a grid)
+        "spec": spec(state.mode, state.size, stored.get("cell") if stored and state.proj != "geographic" else None),
+    }
+    return ResolvedView(view=view, state=state, legend=legend, job=job, search_count=count, notices=notices)
+
+
+def browser_config() -> dict:
+    """Numbers and tables the browser must agree on with the server, sent in the page instead of retyped."""
+    return {"baseScale": BASE_SCALE, "maxSelectionChars": MAX_SELECTION_CHARS, "fields": fields_json(),
+            "projections": {p.name: list(p.params) for p in registry.PROJECTIONS.values()}}
+
+
+def boot_script(data_dir: Path, query: str, default_dataset: str | None) -> str:
+    """The ``<script id="map-boot">`` of the map page for a URL query: the view it draws first.
+
+    Without a view when there is nothing to draw yet (no dataset; the page says why through Dash).
+    """
+    boot: dict = {"config": browser_config()}
+    try:
+        state, _ = parse(data_dir, query, default_dataset=default_dataset)
+        if state is not None:
+            resolved = resolve(open_dataset(data_dir, state.dataset), state)
+            boot.update(view=resolved.view, selection=state.selection, camera=list(state.camera) if state.camera else None)
+    except DashboardError:  # the Dash callbacks show the notice; the map then waits for them
+        pass
+    # "</" could close the script element early: JSON allows it escaped.
+    text = json.dumps(boot, separators=(",", ":")).replace("</", "<\\/")
+    return f'<script id="map-boot" type="application/json">{text}</script>'
