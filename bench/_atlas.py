@@ -21,8 +21,10 @@ import numpy as np
 
 try:  # imported as bench._atlas or run as a script from bench/
     from . import _drawn
+    from ._results import RESULTS
 except ImportError:
     import _drawn
+    from _results import RESULTS
 
 VERSION = "0.22.0"
 TORCH = "torch==2.13.0"
@@ -156,7 +158,7 @@ def measure(browser, url: str, n: int, *, category: str = "c0", out: Path | None
     the moment the control was used, for the interactions. The final screenshots
     are saved as ``atlas_<n>_{load,colour,filter}.png`` under ``out``.
     """
-    out = Path(out) if out else Path(__file__).resolve().parent / "results"
+    out = Path(out) if out else RESULTS
     out.mkdir(parents=True, exist_ok=True)
     kw = {"settle_s": settle_s, "timeout_s": timeout_s}
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -207,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 10, a.n)
     xy = rng.normal(scale=6, size=(10, 2))[labels] + rng.normal(size=(a.n, 2))
-    results = Path(__file__).resolve().parent / "results"
-    results.mkdir(exist_ok=True)
+    results = RESULTS
+    results.mkdir(parents=True, exist_ok=True)
     pq = write_parquet(results / f"atlas_{a.n}.parquet", xy[:, 0], xy[:, 1], [f"point {k}" for k in range(a.n)],
                        [f"c{k}" for k in labels], rng.gamma(2.0, 1.0, a.n))
     with socket.socket() as s:

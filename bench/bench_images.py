@@ -88,6 +88,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--npm-dir", type=Path, default=Path(os.environ.get("DASHBOARD_TEST_NPM_DIR", "npm")))
     ap.add_argument("--sample", type=int, default=128, help="images through InceptionV3 each way")
+    ap.add_argument("--sizes", default="1000,4000", help="two folder sizes for the end-to-end builds")
     args = ap.parse_args()
     from dashboard.ingest.emoji import fetch_package
 
@@ -96,7 +97,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        files = extract_pngs(args.npm_dir, d / "all", 4000)
+        small, large = (int(x) for x in args.sizes.split(","))
+        files = extract_pngs(args.npm_dir, d / "all", max(large, args.sample))
         print(f"{len(files):,} real PNG files")
 
         # 1. the feature step, batched vs one at a time, same model and inputs
@@ -128,9 +130,9 @@ def main() -> int:
                   f"one at a time {len(inputs) / single_s:.1f} img/s → {single_s / batched_s:.1f}× faster (goal ≥ 5×)")
 
         # 2 + 3. end to end, 1k and 4k files of 512 px (1 MB each decoded), each build in its own process
-        big = extract_pngs(args.npm_dir, d / "big", 4000, side=512)
+        big = extract_pngs(args.npm_dir, d / "big", large, side=512)
         runs = {}
-        for n in (1000, 4000):
+        for n in (small, large):
             folder = d / f"f{n}"
             folder.mkdir()
             for f in big[:n]:
@@ -142,11 +144,11 @@ def main() -> int:
             print(f"build images, {n:,} files of 512 px (pixel features): {r['seconds']:.1f} s, "
                   f"{r['items'] / r['seconds']:.0f} images/s end to end, process peak {r['peak_mb']:.0f} MB, "
                   f"of which the build added {r['build_added_mb']:.0f} MB")
-        growth = runs[4000]["build_added_mb"] / max(runs[1000]["build_added_mb"], 1e-9)
-        print(f"memory the build adds, 4k / 1k files: {growth:.2f}× for 4× the images")
+        growth = runs[large]["build_added_mb"] / max(runs[small]["build_added_mb"], 1e-9)
+        print(f"memory the build adds, {large:,} / {small:,} files: {growth:.2f}× for {large / small:g}× the images")
 
     save("images", {"feature_sample": args.sample, "features": models,
-                    "build": {str(k): v for k, v in runs.items()}, "memory_growth_4k_vs_1k": round(growth, 2)})
+                    "build": {str(k): v for k, v in runs.items()}, "memory_growth_large_vs_small": round(growth, 2)})
     return 0
 
 

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import _atlas  # noqa: E402
 import _drawn  # noqa: E402
-from _results import save  # noqa: E402
+from _results import RESULTS, save  # noqa: E402
 from dashboard import fixtures  # noqa: E402
 from dashboard.store import open_dataset  # noqa: E402
 
@@ -174,7 +174,7 @@ def measure_ours(browser, url: str, name: str, n: int, settle: float) -> dict:
         out[f"{key}_blocked_ms"], _ = _drawn.longtasks(page, mark)
         out[f"{key}_bpp"] = wire.total() / n
         png = r["png"]
-    (ROOT / "bench" / "results" / f"viewer_{name}.png").write_bytes(png)
+    (RESULTS / f"viewer_{name}.png").write_bytes(png)
     page.close()
     return out
 
@@ -238,7 +238,7 @@ def run(sizes: list[int], data_dir: Path, tmp: Path, settle: float = 3.0) -> dic
     """Every measurement for every size; returns the figures (also what the test suite checks)."""
     from playwright.sync_api import sync_playwright
 
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     atlas_python = _atlas.ensure_venv()
     results = {}
     with sync_playwright() as p:

@@ -1,0 +1,65 @@
+"""Every benchmark in bench/ runs at a tiny size, so that none can rot unnoticed.
+
+The figures at this size mean nothing; what is checked is that each script
+still runs end to end against its baseline and prints its comparison. Results
+go to a temporary folder (``DASHBOARD_BENCH_RESULTS``), not bench/results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY = {
+    "bench_build.py": (["--skip-emoji"], "store overhead"),
+    "bench_projections.py": (["--n", "300", "--dim", "8"], "umap"),
+    "bench_network.py": (["--n", "2000", "--dim", "8", "--k", "5"], "edges"),
+    "bench_vectors.py": (["--n", "2000", "--dim", "16"], "vector view"),
+}
+
+
+def _run(script: str, args: list[str], results: Path, timeout: float = 1200) -> str:
+    env = {**os.environ, "DASHBOARD_BENCH_RESULTS": str(results)}
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], capture_output=True, text=True,
+                         cwd=ROOT, env=env, timeout=timeout)
+    assert out.returncode == 0, f"{script} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out.stdout
+
+
+@pytest.mark.parametrize("script", sorted(TINY))
+def test_benchmark_runs_tiny(script, tmp_path):
+    args, expected = TINY[script]
+    out = _run(script, args, tmp_path)
+    assert expected in out.lower(), out
+    assert list(tmp_path.glob("*.json")), "no figures saved"
+
+
+def test_every_benchmark_is_covered():
+    scripts = {p.name for p in (ROOT / "bench").glob("bench_*.py")}
+    assert scripts == set(TINY) | {"bench_images.py", "bench_viewer.py"}
+
+
+@pytest.mark.slow
+def test_bench_images_runs_tiny(npm_dir, tmp_path):
+    out = _run("bench_images.py", ["--npm-dir", str(npm_dir), "--sample", "4", "--sizes", "20,40"], tmp_path)
+    assert "faster" in out and "images/s end to end" in out
+
+
+@pytest.mark.browser
+def test_bench_viewer_runs_tiny(tmp_path):
+    """Ours, the Plotly page and Embedding Atlas 0.22.0 (installed into bench/.atlas-venv on first use)."""
+    out = _run("bench_viewer.py", ["--sizes", "2000", "--settle", "1"], tmp_path, timeout=1800)
+    assert "Plotly page" in out and "Atlas" in out
+    figures = json.loads((tmp_path / "viewer.json").read_text())["2000"]
+    ours = figures["ours"]
+    for key in ("first_s", "colour_s", "legend_s", "filter_s", "search_s"):
+        assert ours[key] > 0
+    assert figures["atlas"]["load_s"] > 0 and figures["plotly"]["first_s"] > 0
+    assert ours["first_data_bpp"] <= 12
