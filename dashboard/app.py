@@ -91,7 +91,7 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
         return summary_layout.page(known, dataset if dataset in known else fallback)
 
     def compare_page(dataset: str | None = None, **_query):
-        from .mapdata import vector_score_table
+        from .vectorview import vector_score_table
         from .store import open_dataset
 
         known = names()

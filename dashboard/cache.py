@@ -61,6 +61,19 @@ def get_or_compute(cache: diskcache.Cache, key: str, compute: Callable[[], Any])
     return value, False
 
 
+def cached(data_dir: Path | str, key: str, compute: Callable[[], Any] | None) -> tuple[Any, bool]:
+    """``(value, hit)`` of ``key`` in a data directory's cache, computed and stored on a miss.
+
+    With ``compute=None`` nothing is computed: ``(None, False)`` on a miss (what a page
+    request uses for results that take minutes, such as UMAP).
+    """
+    with open_cache(data_dir) as c:
+        if compute is None:
+            value = c.get(key, default=None, retry=True)
+            return value, value is not None
+        return get_or_compute(c, key, compute)
+
+
 def entries_for(cache: diskcache.Cache, dataset: str) -> list[dict]:
     """Every cache entry of one dataset, decoded from its key."""
     out = []

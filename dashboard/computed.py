@@ -96,11 +96,9 @@ def get_layout(
         xy = registry.get(method).compute(dataset.latent(s.id), full, y=y, random_state=RANDOM_STATE, progress=progress)
         return projections.normalize_layout(xy)
 
-    with cache_mod.open_cache(dataset.path.parent) as c:
-        if cached_only:
-            xy = c.get(key, retry=True)
-            return None if xy is None else Layout(xy, True, "cache")
-        xy, hit = cache_mod.get_or_compute(c, key, compute)
+    xy, hit = cache_mod.cached(dataset.path.parent, key, None if cached_only else compute)
+    if xy is None:
+        return None
     return Layout(xy, hit, "cache" if hit else "computed")
 
 
@@ -114,13 +112,8 @@ def get_neighbors(
     s = dataset.space(space)
     k = Param(int, 20, 1, 200).check("neighbors", "k", k)
     key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "knn", {"k": k, "metric": dataset.metric})
-    with cache_mod.open_cache(dataset.path.parent) as c:
-        if cached_only:
-            return c.get(key, retry=True)
-        value, _ = cache_mod.get_or_compute(
-            c, key, lambda: neighbors_mod.knn(dataset.latent(s.id), k=k, metric=dataset.metric)
-        )
-    return value
+    compute = None if cached_only else (lambda: neighbors_mod.knn(dataset.latent(s.id), k=k, metric=dataset.metric))
+    return cache_mod.cached(dataset.path.parent, key, compute)[0]
 
 
 #: Graph metrics (Louvain above all) are computed on request up to this many
@@ -149,11 +142,7 @@ def get_graph_metrics(
         edges = graph_mod.knn_edges(idx, dist, mutual=bool(mutual))
         return graph_mod.metrics(dataset.n, edges, seed=RANDOM_STATE)
 
-    with cache_mod.open_cache(dataset.path.parent) as c:
-        if cached_only:
-            return c.get(key, retry=True)
-        value, _ = cache_mod.get_or_compute(c, key, compute)
-    return value
+    return cache_mod.cached(dataset.path.parent, key, None if cached_only else compute)[0]
 
 
 def get_clusters(
@@ -178,9 +167,7 @@ def get_clusters(
         X = get_layout(dataset, s.id, layout).xy if layout else dataset.latent(s.id)
         return clusters_mod.hdbscan_labels(X, min_cluster_size=mcs, min_samples=ms)
 
-    with cache_mod.open_cache(dataset.path.parent) as c:
-        value, _ = cache_mod.get_or_compute(c, key, compute)
-    return value
+    return cache_mod.cached(dataset.path.parent, key, compute)[0]
 
 
 def _vector_key(dataset: Dataset, space: str | int, what: str, start: np.ndarray, end: np.ndarray) -> str:
@@ -199,8 +186,7 @@ def get_vector_layout(dataset: Dataset, space: str | int, start: np.ndarray, end
         xy, _, _ = vectors_mod.vector_view(X, vectors_mod.direction(X, start, end))
         return projections.normalize_layout(xy)
 
-    with cache_mod.open_cache(dataset.path.parent) as c:
-        xy, hit = cache_mod.get_or_compute(c, key, compute)
+    xy, hit = cache_mod.cached(dataset.path.parent, key, compute)
     return Layout(xy, hit, "cache" if hit else "computed")
 
 
@@ -218,19 +204,15 @@ def get_vector_scores(dataset: Dataset, space: str | int, start: np.ndarray, end
         out["length"] = float(np.linalg.norm(centroid_dir))
         return out
 
-    with cache_mod.open_cache(dataset.path.parent) as c:
-        value, _ = cache_mod.get_or_compute(c, key, compute)
-    return value
+    return cache_mod.cached(dataset.path.parent, key, compute)[0]
 
 
 def get_radius(dataset: Dataset, space: str | int) -> float:
     """The default "items within" radius of a latent space (median distance to the 10th neighbour), cached."""
     s = dataset.space(space)
     key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "radius", {"k": 10, "metric": dataset.metric})
-    with cache_mod.open_cache(dataset.path.parent) as c:
-        value, _ = cache_mod.get_or_compute(
-            c, key, lambda: vectors_mod.default_radius(dataset.latent(s.id), dataset.metric, seed=RANDOM_STATE))
-    return value
+    compute = lambda: vectors_mod.default_radius(dataset.latent(s.id), dataset.metric, seed=RANDOM_STATE)  # noqa: E731
+    return cache_mod.cached(dataset.path.parent, key, compute)[0]
 
 
 def cached_layouts(dataset: Dataset) -> list[str]:

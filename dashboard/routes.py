@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import numpy as np
 from flask import Response, abort, request, send_file
 
-from . import mapdata
+from . import atlases, mapdata, vectorview
 from .errors import DashboardError
 from .export import neutralize_formulas
 from .network import network_bytes
@@ -160,7 +160,7 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
     @server.route("/api/atlas.json")
     def atlas_info():
         ds, state = view()
-        return mapdata.atlas_info(ds, state.cell)
+        return atlases.atlas_info(ds, state.cell)
 
     @server.route("/api/atlas/<name>/<int:cell>/<int:k>.png")
     def atlas_texture(name: str, cell: int, k: int):
@@ -170,7 +170,7 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
             abort(404)
         if cell not in CELLS:
             abort(404)
-        resp = Response(mapdata.atlas_texture(ds, cell, k), mimetype="image/png")
+        resp = Response(atlases.atlas_texture(ds, cell, k), mimetype="image/png")
         resp.headers["Cache-Control"] = "private, max-age=3600"
         return resp
 
@@ -196,7 +196,7 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         ds, state = view()
         if state.vector is None:
             return _error("vector must name a saved vector, e.g. vector=1")
-        return Response(json.dumps(mapdata.vector_overlay(ds, state)), mimetype="application/json")
+        return Response(json.dumps(vectorview.vector_overlay(ds, state)), mimetype="application/json")
 
     @server.route("/api/item")
     def item():
@@ -230,7 +230,7 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         """Every saved vector's scores in every latent space of a dataset (the compare grid) as CSV."""
         ds, _ = view(name)
         buf = io.StringIO()
-        neutralize_formulas(mapdata.vector_score_table(ds)).to_csv(buf, index=False)
+        neutralize_formulas(vectorview.vector_score_table(ds)).to_csv(buf, index=False)
         resp = Response(buf.getvalue().encode("utf-8"), mimetype="text/csv; charset=utf-8")
         resp.headers["Content-Disposition"] = f'attachment; filename="{ds.name}-vector-scores.csv"'
         return resp

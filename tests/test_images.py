@@ -375,14 +375,14 @@ def test_build_options_become_the_datasets_defaults(folder, tmp_path):
 
 
 def test_a_folder_can_train_the_vae_and_decode_along_a_path(folder, tmp_path):
-    from dashboard import mapdata
+    from dashboard import vectorview
 
     ds = images.build(tmp_path / "data", name="vae", images=str(folder / "a"), model="vae", dims=(4,), epochs=1,
                       layouts=())
     s = ds.spaces["4"]
     assert s.kind == "vae" and s.decoder and s.val_loss > 0 and ds.default_space == "4"
     assert ds.latent("4").shape == (30, 4) and np.isfinite(ds.latent("4")).all()
-    decoded = mapdata.reconstructions(ds, "4", ds.latent("4")[:2])
+    decoded = vectorview.reconstructions(ds, "4", ds.latent("4")[:2])
     assert len(decoded) == 2 and decoded[0].startswith("data:image/png;base64,")
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "build", "images", "x", "--images",
                                  str(folder / "a"), "--model", "pixels", "--dims", "8"])

@@ -61,7 +61,7 @@ def test_emoji_vector_path_is_decoded_by_the_vae(emoji_ds):
     import base64
     import io
 
-    from dashboard import mapdata
+    from dashboard import vectorview
     from dashboard.groups import GroupStore
     from dashboard.viewstate import parse
 
@@ -72,12 +72,12 @@ def test_emoji_vector_path_is_decoded_by_the_vae(emoji_ds):
     v = store.save_vector("emoji", "google → twitter", a.id, b.id)
     state, notices = parse(emoji_ds.path.parent, f"dataset=emoji&dim=8&proj=vector&vector={v.id}")
     assert notices == []
-    steps = mapdata.vector_overlay(emoji_ds, state)["steps"]
+    steps = vectorview.vector_overlay(emoji_ds, state)["steps"]
     assert len(steps) == 10
     images = [Image.open(io.BytesIO(base64.b64decode(s["image"].split(",", 1)[1]))) for s in steps]
     assert all(im.size == (64, 64) and im.mode == "RGBA" for im in images)
     assert np.asarray(images[0]).tobytes() != np.asarray(images[-1]).tobytes()  # the path changes the picture
-    assert mapdata.reconstructions(emoji_ds, "pca50", np.zeros((1, 50))) is None  # PCA has no decoder
+    assert vectorview.reconstructions(emoji_ds, "pca50", np.zeros((1, 50))) is None  # PCA has no decoder
 
 
 @pytest.mark.slow

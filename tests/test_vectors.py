@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard import mapdata
+from dashboard import mapdata, vectorview
 from dashboard.compute import vectors as V
 from dashboard.groups import GroupStore
 from dashboard.viewstate import parse
@@ -94,21 +94,21 @@ def test_groups_vector_and_overlay_through_the_store(data_dir, digits_ds):
     xy = mapdata.positions(digits_ds, state)
     # the ones sit left of the sevens along the vector
     assert xy[ones.members, 0].mean() < xy[sevens.members, 0].mean()
-    overlay = mapdata.vector_overlay(digits_ds, state)
+    overlay = vectorview.vector_overlay(digits_ds, state)
     steps = overlay["steps"]
     assert [s["k"] for s in steps] == [round(k, 3) for k in V.PATH_STEPS] and steps[0]["image"] is None
     assert steps[0]["x"] < steps[8]["x"] < steps[9]["x"]  # linear placement along x
     assert label.iloc[steps[0]["nearest"]] == "1" and label.iloc[steps[8]["nearest"]] == "7"
     assert len(overlay["start"]["hull"]) >= 3 and overlay["radius"] > 0
-    scores = mapdata.vector_scores(digits_ds, state)
+    scores = vectorview.vector_scores(digits_ds, state)
     assert scores["d"] > 0.5 and 0 < scores["classifier_cosine"] <= 1
-    result = mapdata.analogy(digits_ds, state, int(ones.members[0]))
+    result = vectorview.analogy(digits_ds, state, int(ones.members[0]))
     assert sum(label.iloc[r["i"]] == "7" for r in result["results"]) >= 10
-    table = mapdata.vector_score_table(digits_ds)
+    table = vectorview.vector_score_table(digits_ds)
     assert list(table["latent_dim"]) == list(digits_ds.spaces) and table["cohens_d"].notna().all()
     # the same vector shown over another projection: placed among neighbours
     state, _ = parse(data_dir, f"dataset=digits&dim=64&proj=umap&vector={v.id}")
-    assert mapdata.vector_overlay(digits_ds, state)["placement"] == "neighbours"
+    assert vectorview.vector_overlay(digits_ds, state)["placement"] == "neighbours"
     store.delete_vector("digits", v.id)
     state, notices = parse(data_dir, f"dataset=digits&proj=vector&vector={v.id}")
     assert state.proj != "vector" and any("no vector" in n for n in notices)

@@ -1,5 +1,5 @@
 """Callbacks of the groups and vectors panel: save, upload, rename, delete, create vectors,
-show a vector (its scores, path and analogies). Thin: the store and mapdata do the work."""
+show a vector (its scores, path and analogies). Thin: the store and vectorview do the work."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ..errors import DashboardError
 from ..groups import GroupStore
 from ..layouts import vectors as ids
 from ..layouts import viewer as viewer_ids
-from ..mapdata import analogy, vector_overlay, vector_scores
+from ..vectorview import analogy, vector_overlay, vector_scores
 from ..viewstate import parse
 from .common import clicked, data_dir, dataset, done, failed, item_button, notices
 
