@@ -15,6 +15,8 @@
   // Layout changes animate only below this many items: each frame of a transition
   // draws every point again (a million points take seconds a frame in software GL).
   const ANIMATE_MAX = 50000;
+  // Above this many items, software GL draws only the items that pass the filters (see itemLayers).
+  const COMPACT_MIN = 200000;
 
   function converter() {
     const S = M.S;
@@ -92,7 +94,24 @@
         });
       }));
     }
-    return [cached("points", dataKey, () => template("points", {
+    if (S.mask && n > COMPACT_MIN && softwareGL()) {
+      // Without a GPU every drawn point costs microseconds: draw only what passes, not a faded million.
+      return [cached("points", dataKey, () => {
+        const keep = [];
+        for (let i = 0; i < n; i++) if (isShown(i)) keep.push(i);
+        const m = keep.length, xy = new Float32Array(2 * m), rgba = new Uint8Array(4 * m), colors = S.colors;
+        keep.forEach((i, j) => {
+          xy[2 * j] = pos[2 * i]; xy[2 * j + 1] = pos[2 * i + 1];
+          rgba[4 * j] = colors[4 * i]; rgba[4 * j + 1] = colors[4 * i + 1];
+          rgba[4 * j + 2] = colors[4 * i + 2]; rgba[4 * j + 3] = colors[4 * i + 3];
+        });
+        S.compacted = `Showing the ${m.toLocaleString()} matching items; the other ${(n - m).toLocaleString()} are ` +
+                      "hidden, not faded, as this browser draws without a GPU.";
+        return template("points", {id: "points", data: {length: m, attributes: {
+          getPosition: {value: xy, size: 2}, getFillColor: {value: rgba, size: 4}}}, indexMap: Uint32Array.from(keep)});
+      })];
+    }
+    return [cached("points", dataKey, () => (S.compacted = null) || template("points", {
       id: "points", animated: true,
       data: {length: n, attributes: {
         getPosition: {value: pos, size: 2},
@@ -101,6 +120,18 @@
       }},
       first: 0,
     }))];
+  }
+
+  let software = null;
+  /** Whether WebGL runs in software here (SwiftShader, llvmpipe): headless browsers, machines without a GPU. */
+  function softwareGL() {
+    if (software === null) {
+      const gl = document.createElement("canvas").getContext("webgl2");
+      const info = gl && gl.getExtension("WEBGL_debug_renderer_info");
+      software = /swiftshader|llvmpipe|software/i.test(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : "");
+      if (gl) { const lose = gl.getExtension("WEBGL_lose_context"); if (lose) lose.loseContext(); }
+    }
+    return software;
   }
 
   function wordLayer(dataKey) {
@@ -191,6 +222,7 @@
     const vector = S.vector ? vectorLayers() : null;
     if (vector) layers.push(vector.hulls);
     layers.push(...itemLayers(dataKey));
+    if (S.compacted && !view.pending) M.status(S.compacted);
     if (view.mode === "words" && S.labels && S.levels) layers.push(wordLayer(dataKey));
     if (vector) layers.push(...vector.path);
     if (S.layoutLabels && S.layoutLabels.length) {
@@ -201,6 +233,7 @@
     S.animate = false;  // only the draw right after a layout change animates
     const current = S.deck.props.layers || [];
     if (current.length === layers.length && current.every((l, k) => l === layers[k])) return;
+    M.note("layers " + layers.filter((l, k) => l !== current[k]).map((l) => l.id).join(","));
     S.deck.setProps({layers});
   }
 

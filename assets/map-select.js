@@ -8,6 +8,7 @@
 
   function globalIndex(info) {
     if (!info || !info.layer || info.index < 0) return -1;
+    if (info.layer.props.indexMap) return info.layer.props.indexMap[info.index];  // only what passes is drawn
     const first = info.layer.props.first;
     if (first === undefined) return info.layer.props.wordsLayer ? info.object : -1;
     return first + info.index;

@@ -15,7 +15,14 @@
     selection: [], focus: null, focusFromMap: null,
     camera: null, wantedCamera: null, fitted: false, level: 0, animate: false,
     tool: "pan", spaceHeld: false, version: 0, drawnVersion: -1, firstFrameAt: null,
-    tooltipFor: -1, items: new Map(), urlTimer: null, timings: {}, layerCache: new Map(),
+    tooltipFor: -1, items: new Map(), urlTimer: null, timings: {}, layerCache: new Map(), events: [],
+  };
+
+  /** Keep the last few things the map did, with their times (dashMap.stats().events): what redrew and why. */
+  M.note = function (what) {
+    const events = M.S.events;
+    events.push([Math.round(performance.now()), what]);
+    if (events.length > 30) events.shift();
   };
 
   /** The page's boot JSON (inlined by the server): the view the URL asks for and shared constants. */

@@ -23,15 +23,19 @@
     const el = document.getElementById("map");
     if (!el) return false;
     if (S.deck && S.container === el) return true;
-    if (S.deck) { S.deck.finalize(); S.deck = null; }
+    if (S.deck) { S.deck.finalize(); S.deck = null; S.layerCache.clear(); }
     S.container = el;
-    S.spec = view.spec;
-    S.keys = {};
-    S.layerCache.clear();
-    S.fitted = false;
+    S.decks = (S.decks || 0) + 1;
+    const camera = S.wantedCamera;
+    S.wantedCamera = null;
+    S.fitted = true;
     S.deck = createDeck({container: el, jsonInput: view.spec.deck});
+    M.note("deck");
+    // Ready once deck.gl has its device and the canvas has been measured (a frame later).
+    S.deckReady = new Promise((resolve) => S.deck.setProps({onLoad: () => requestAnimationFrame(() => requestAnimationFrame(resolve))}));
+    S.camera = camera ? {target: [camera[0], camera[1], 0], zoom: camera[2]} : fitViewState();
     S.deck.setProps({
-      initialViewState: fitViewState(),
+      initialViewState: S.camera,
       onViewStateChange: ({viewState}) => { S.camera = viewState; onZoom(); M.url.schedule(); },
       onHover: M.select.onHover,
       onClick: M.select.onClick,
@@ -43,6 +47,8 @@
   }
 
   function onAfterRender() {
+    S.frames = (S.frames || 0) + 1;
+    M.note("frame " + ((S.deck && S.deck.props.layers) || []).length + " layers");
     if (!S.deck || !S.positions) return;
     const layers = S.deck.props.layers || [];
     if (layers.length && layers.every((l) => l.isLoaded)) {
@@ -54,7 +60,8 @@
   // ------------------------------------------------------------------ render
 
   async function render(view) {
-    if (!view || !window.deck || !ensureDeck(view)) return window.dash_clientside ? window.dash_clientside.no_update : null;
+    const none = window.dash_clientside ? window.dash_clientside.no_update : null;
+    if (!view || !window.deck || !ensureDeck(view)) return none;
     const T = M.transport, previous = S.view;
     S.view = view;
     S.spec = view.spec;
@@ -90,15 +97,17 @@
       if (view.mode === "words" && S.keys.labels !== view.labels) {
         jobs.push(fetch("/api/labels.txt?" + view.labels).then((r) => r.text()).then((t) => { S.labels = t.split("\n"); S.keys.labels = view.labels; }));
       }
+      // …and the deck's canvas has its size: layers given before that are drawn twice.
+      jobs.push(S.deckReady);
       await Promise.all(jobs);
       if (view.mode === "words" && !S.levels) S.levels = await T.load("levels.bin", view.layout, Uint8Array);
     } catch (e) {
       M.status("Could not load the map: " + e.message);
-      return window.dash_clientside ? window.dash_clientside.no_update : null;
+      return none;
     }
-    if (version !== S.version) return window.dash_clientside ? window.dash_clientside.no_update : null;  // a newer view is on its way
+    if (version !== S.version) return none;  // a newer view is on its way
     if (S.timings.data === undefined) S.timings.data = performance.now();
-    if (datasetChanged) {
+    if (datasetChanged && previous) {
       S.items.clear();
       if (!S.wantedCamera) S.fitted = false;
     }
@@ -131,6 +140,7 @@
     let vs = camera ? {target: [camera[0], camera[1], 0], zoom: camera[2]} : fitViewState();
     if (duration) vs = {...vs, transitionDuration: duration, transitionInterpolator: new deck.LinearInterpolator(["target", "zoom"])};
     S.camera = vs;
+    M.note("camera");
     S.deck.setProps({initialViewState: vs});
     onZoom();
   }
@@ -269,6 +279,7 @@
       edges: S.edges ? (S.edgeCount || 0) : 0, sized: !!S.sizes,
       vector: S.vector ? {name: S.vector.name, steps: S.vector.steps.length, images: !!(S.vector.steps[0] || {}).image} : null,
       timings: {...S.timings, firstFrame: S.firstFrameAt},
+      frames: S.frames || 0, decks: S.decks || 0, events: S.events.slice(),
     }),
     project: (i) => {
       const vp = S.deck.getViewports()[0];

@@ -138,10 +138,17 @@ class Wire:
         return sum(s for u, s in self.sizes if contains in u)
 
 
+# The map's own controls float over the canvas (tools, status line): hidden here, so the screenshots
+# see only the map and an empty canvas counts as blank (not drawn).
+HIDE_OVERLAYS = "document.head.insertAdjacentHTML('beforeend', '<style>.map-tools, .map-status, .progress, " \
+                ".map-tooltip { visibility: hidden !important; }</style>')"
+
+
 def measure_ours(browser, url: str, name: str, n: int, settle: float) -> dict:
     """First render and four changes on our map, each until the map has settled."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     _drawn.install(page)
+    page.add_init_script(f"document.addEventListener('DOMContentLoaded', () => {{ {HIDE_OVERLAYS}; }});")
     wire = Wire(page)
     t0 = time.perf_counter()
     page.goto(f"{url}/?dataset={name}&mode=points&proj=pca&color=category", wait_until="commit")

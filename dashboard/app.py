@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlencode
 
 import dash
 import diskcache
@@ -82,8 +83,9 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
         # Read per request, so datasets built while the server runs appear on reload.
         return [d.name for d in list_datasets(data_dir)]
 
-    def viewer_page(**_query):
-        return viewer_layout.page(names())
+    def viewer_page(**query):
+        # Dash passes the page URL's query (repeated keys as lists): the page comes filled in for it.
+        return viewer_layout.page(names(), _viewer_callbacks.initial_props(urlencode(query, doseq=True)))
 
     def summary_page(dataset: str | None = None, **_query):
         known = names()

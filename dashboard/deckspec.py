@@ -10,6 +10,7 @@ expression.
 from __future__ import annotations
 
 import json
+import math
 
 import pydeck as pdk
 
@@ -21,17 +22,28 @@ def _lit(s: str) -> str:
     return f"'{s}'"
 
 
-def spec(mode: str, size: float, cell: float | None = None) -> dict:
+#: Points keep their full radius up to this many items; above it they shrink with the density.
+FULL_RADIUS_MAX = 50_000
+
+
+def point_radius(n: int, size: float = 1.0) -> float:
+    """Pixels of a point's radius: smaller as maps get denser (a million points at full size are one blob,
+    and each pixel a point covers costs time in software GL)."""
+    return 2.5 * size * min(1.0, math.sqrt(FULL_RADIUS_MAX / max(n, 1)))
+
+
+def spec(mode: str, size: float, cell: float | None = None, n: int = 0) -> dict:
     """The deck (view, camera, controller) and one template per layer kind.
 
-    ``cell``: the spacing of a grid layout, which images then fill (PixPlot sized cells per layout).
+    ``cell``: the spacing of a grid layout, which images then fill (PixPlot sized cells per layout);
+    ``n``: how many items the map draws (dense maps draw smaller points).
     """
     transitions = {"getPosition": {"duration": TRANSITION_MS, "type": "interpolation"}}
     layers = {
         # ScatterplotLayer's props drawn as GL points (assets/map-dots.js): one vertex per item
         "points": pdk.Layer(
             "DotsLayer", data=[], id="points", pickable=True, radius_units=_lit("pixels"),
-            get_radius=2.5 * size, radius_min_pixels=1, stroked=False, transitions=transitions,
+            get_radius=point_radius(n, size), radius_min_pixels=1, stroked=False, transitions=transitions,
             update_triggers={},
         ),
         "images": pdk.Layer(

@@ -7,6 +7,7 @@ starts downloading before Dash has started) and every later change (the
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -91,8 +92,9 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         # the vector overlay depends on the layout, the vector and the radius
         "vector": query if state.vector is not None else None,
         "pending": pending,
+        "job": job,
         # grid-like stored layouts: images fill their cells (geographic points are not on a grid)
-        "spec": spec(state.mode, state.size, stored.get("cell") if stored and state.proj != "geographic" else None),
+        "spec": spec(state.mode, state.size, stored.get("cell") if stored and state.proj != "geographic" else None, ds.n),
     }
     return ResolvedView(view=view, state=state, legend=legend, job=job, search_count=count, notices=notices)
 
@@ -118,4 +120,11 @@ def boot_script(data_dir: Path, query: str, default_dataset: str | None) -> str:
         pass
     # "</" could close the script element early: JSON allows it escaped.
     text = json.dumps(boot, separators=(",", ":")).replace("</", "<\\/")
-    return f'<script id="map-boot" type="application/json">{text}</script>'
+    # The browser starts downloading the first frame's buffers with the page itself, before any
+    # script has run; map-transport.js's fetches of the same URLs take these responses.
+    view = boot.get("view")
+    urls = [f"/api/positions.bin?{view['layout']}", f"/api/colors.bin?{view['colors']}"] if view else []
+    if view and view["mask"]:
+        urls.append(f"/api/mask.bin?{view['mask']}")
+    links = "".join(f'<link rel="preload" as="fetch" crossorigin href="{html.escape(u)}">' for u in urls)
+    return f'{links}<script id="map-boot" type="application/json">{text}</script>'

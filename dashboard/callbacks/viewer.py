@@ -85,19 +85,8 @@ _OPTIONS = {name: Output(ids.CONTROLS[name], "options")
             for name in ("space", "proj", "color", "y", "mode", "size_by", "vector", "search_field")}
 
 
-@callback(
-    output=dict(
-        dataset=Output(ids.DATASET, "value"), controls=_CONTROL_OUTPUTS, options=_OPTIONS,
-        params={id_: Output(id_, "value") for id_ in ids.param_inputs().values()},
-        filters=Output(ids.FILTERS, "children"), hide=Output(ids.HIDE, "data"), selection=Output(ids.SELECTION, "data"),
-        camera=Output(ids.CAMERA, "data"), clicked=Output(ids.CLICKED, "data"), notice=Output(ids.NOTICE, "children"),
-    ),
-    inputs=dict(search=Input(ids.URL, "search"), chosen=Input(ids.DATASET, "value")),
-)
-def load_view(search: str | None, chosen: str | None):
-    """Fill every control from the page URL (on load) or from a newly chosen dataset."""
-    query = f"dataset={quote(chosen)}" if ctx.triggered_id == ids.DATASET and chosen else (search or "")
-    state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
+def controls_for(state: ViewState | None, notices: list[str]) -> dict:
+    """Every control's value and options, the filters panel and the stores, for a view (load_view's outputs)."""
     if state is None:
         return dict(dataset=None, controls={k: no_update for k in _CONTROL_OUTPUTS}, options={k: [] for k in _OPTIONS},
                     params={k: None for k in ids.param_inputs().values()}, filters=[], hide=[], selection=[],
@@ -129,6 +118,54 @@ def load_view(search: str | None, chosen: str | None):
         filters=_filters_panel(ds, state), hide=state.hide, selection=state.selection,
         camera=list(state.camera) if state.camera else None, clicked=None, notice=_notices(notices),
     )
+
+
+def view_for(state: ViewState, notices: list[str]) -> dict:
+    """What the map draws for a state, its legend, the search count and the notices (update_view's outputs)."""
+    resolved = resolve(_dataset(state.dataset), state)
+    return dict(view=resolved.view, legend=_legend(resolved.legend, resolved.state.hide), count=resolved.search_count,
+                notice=_notices(notices + resolved.notices))
+
+
+_LOAD_OUTPUTS = dict(
+    dataset=Output(ids.DATASET, "value"), controls=_CONTROL_OUTPUTS, options=_OPTIONS,
+    params={id_: Output(id_, "value") for id_ in ids.param_inputs().values()},
+    filters=Output(ids.FILTERS, "children"), hide=Output(ids.HIDE, "data"), selection=Output(ids.SELECTION, "data"),
+    camera=Output(ids.CAMERA, "data"), clicked=Output(ids.CLICKED, "data"), notice=Output(ids.NOTICE, "children"),
+)
+_VIEW_OUTPUTS = dict(view=Output(ids.VIEW, "data"), legend=Output(ids.LEGEND, "children"),
+                     count=Output(ids.SEARCH_COUNT, "children"), notice=Output("view-notice", "children"))
+
+
+def initial_props(query: str) -> dict[tuple[str, str], object]:
+    """(component id, property) → value for the whole page at a URL: the page is built filled in, so
+    nothing waits for a callback round trip after it appears (the callbacks run on changes only)."""
+    state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
+    values = controls_for(state, notices)
+    if state is not None:
+        values = {**values, "notice": None, **view_for(state, notices)}
+    out = {}
+
+    def flatten(outputs: dict, got: dict) -> None:
+        for key, output in outputs.items():
+            if isinstance(output, dict):
+                flatten(output, got[key])
+            elif key in got and got[key] is not no_update:
+                out[(output.component_id, output.component_property)] = got[key]
+
+    flatten(_LOAD_OUTPUTS, values)
+    if state is not None:
+        flatten(_VIEW_OUTPUTS, values)
+    return out
+
+
+@callback(output=_LOAD_OUTPUTS, inputs=dict(search=Input(ids.URL, "search"), chosen=Input(ids.DATASET, "value")),
+          prevent_initial_call=True)
+def load_view(search: str | None, chosen: str | None):
+    """Fill every control from a changed URL or from a newly chosen dataset (the first page comes filled)."""
+    query = f"dataset={quote(chosen)}" if ctx.triggered_id == ids.DATASET and chosen else (search or "")
+    state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
+    return controls_for(state, notices)
 
 
 def projection_options(ds: Dataset) -> list[dict]:
@@ -176,21 +213,20 @@ def _legend(legend: dict, hidden: list[str]):
 
 
 @callback(
-    output=dict(view=Output(ids.VIEW, "data"), job=Output(ids.JOB, "data"), legend=Output(ids.LEGEND, "children"),
-                count=Output(ids.SEARCH_COUNT, "children"), notice=Output("view-notice", "children")),
+    output=_VIEW_OUTPUTS,
+    prevent_initial_call=True,
     inputs=dict(
         controls={name: Input(id_, "value") for name, id_ in ids.CONTROLS.items()},
         params={id_: Input(id_, "value") for id_ in ids.param_inputs().values()},
         categories=Input({"type": ids.CATEGORY, "column": ALL}, "value"),
         ranges=Input({"type": ids.RANGE, "column": ALL}, "value"),
         hide=Input(ids.HIDE, "data"),
-        dataset=State(ids.DATASET, "value"), running_job=State(ids.JOB, "data"),
+        dataset=State(ids.DATASET, "value"),
     ),
 )
-def update_view(controls: dict, params: dict, categories: list, ranges: list, hide: list | None, dataset: str | None,
-                running_job: dict | None):
-    """The controls as one checked view; a projection not cached yet becomes a background job."""
-    unchanged = dict(view=no_update, job=no_update, legend=no_update, count=no_update, notice=no_update)
+def update_view(controls: dict, params: dict, categories: list, ranges: list, hide: list | None, dataset: str | None):
+    """The controls as one checked view (a projection not cached yet names its background job in it)."""
+    unchanged = dict(view=no_update, legend=no_update, count=no_update, notice=no_update)
     if not dataset or not controls["space"]:
         return unchanged
     values = {name: _from_control(name, value) for name, value in controls.items()}
@@ -212,11 +248,15 @@ def update_view(controls: dict, params: dict, categories: list, ranges: list, hi
     state, notices = parse(_data_dir(), urlencode(encode(values)))
     if state is None:
         return {**unchanged, "notice": _notices(notices)}
-    resolved = resolve(_dataset(state.dataset), state)
+    return view_for(state, notices)
+
+
+@callback(Output(ids.JOB, "data"), Input(ids.VIEW, "data"), State(ids.JOB, "data"))
+def request_job(view: dict | None, running: dict | None):
+    """Start the background job a view names (a projection not computed yet), once."""
+    job = (view or {}).get("job")
     # Re-sending the same job would restart it: only a different one is sent.
-    job = resolved.job if resolved.job and resolved.job != running_job else no_update
-    return dict(view=resolved.view, job=job, legend=_legend(resolved.legend, resolved.state.hide),
-                count=resolved.search_count, notice=_notices(notices + resolved.notices))
+    return job if job and job != running else no_update
 
 
 def _value_range(ds: Dataset, column: str) -> tuple[float, float, bool] | None:
@@ -284,7 +324,7 @@ def apply_projection(job, view):
     wanted = {"dataset": state.dataset, "space": state.space, "proj": state.proj, "params": state.params}
     if wanted != job:
         return no_update
-    return {**view, "layout": view["wanted_layout"], "pending": None}
+    return {**view, "layout": view["wanted_layout"], "pending": None, "job": None}
 
 
 # --------------------------------------------------------------------------

@@ -78,7 +78,10 @@ def param_inputs() -> dict[tuple[str, str], str]:
 
 
 def _control(label: str, component, cls: str = "") -> html.Label:
-    return html.Label(className=f"control {cls}".strip(), children=[html.Span(label), component])
+    # The control takes its widget's width (w-<class>) before the widget's code has loaded, so the
+    # top bar wraps the same way before and after, and the map below it never moves.
+    widths = [f"w-{c}" for c in (getattr(component, "className", "") or "").split() if c.startswith(("dd", "size-slider"))]
+    return html.Label(className=" ".join(["control", *widths[-1:], cls]).strip(), children=[html.Span(label), component])
 
 
 def _params() -> list[html.Label]:
@@ -117,8 +120,26 @@ def _graph_panel() -> html.Section:
     ])
 
 
-def page(dataset_names: list[str]) -> html.Div:
-    """The whole viewer page. Values and options are filled in from the URL by a callback."""
+def page(dataset_names: list[str], initial: dict[tuple[str, str], object] | None = None) -> html.Div:
+    """The whole viewer page, its controls filled with ``initial``: (component id, property) → value."""
+    initial = initial or {}
+    tree = _page(dataset_names)
+    for component in tree._traverse():
+        for (id_, prop), value in initial.items():
+            if getattr(component, "id", None) == id_:
+                setattr(component, prop, value)
+    # What CSS and the controls callback show (the chosen projection's parameters, the image cell size),
+    # set here too, so the top bar has its final height before any callback runs.
+    proj, mode = initial.get((PROJ, "value")), initial.get((MODE, "value"))
+    setattr(tree, "data-proj", proj or "")
+    setattr(tree, "data-mode", mode or "")
+    for component in tree._traverse():
+        if f"param-{proj}" in (getattr(component, "className", "") or "").split():
+            component.style = {"display": "flex"}
+    return tree
+
+
+def _page(dataset_names: list[str]) -> html.Div:
     dropdown = dict(clearable=False, searchable=True)
     return html.Div(
         className="viewer",
