@@ -204,16 +204,16 @@ def server_colour_ms(data_dir: Path, name: str) -> tuple[float, float]:
     import plotly.graph_objects as go
 
     from dashboard.computed import get_layout
-    from dashboard.mapdata import color_legend
+    from dashboard.mapdata import _color_legend
     from dashboard.viewstate import parse
 
     ds = open_dataset(data_dir, name)
     xy = get_layout(ds, ds.default_space, "pca").xy
     state, _ = parse(data_dir, f"dataset={name}&color=value")
-    color_legend(ds, state)  # metadata read once per process, as in a running server
+    _color_legend(ds, state)  # metadata read once per process, as in a running server
 
-    def ours():
-        rgba, _ = color_legend(ds, state)
+    def ours():  # computed each time (the server keeps the last few; this is the first request's cost)
+        rgba, _ = _color_legend(ds, state)
         return rgba.tobytes()
 
     def plotly():

@@ -387,3 +387,33 @@ def test_groups_vector_view_analogy_and_compare_grid(server, browser, viewer_dat
                            timeout=60_000)
     assert errors == []
     page.close()
+
+
+def test_a_change_redraws_only_what_changed(browser, server):
+    """The first view is drawn in one frame, without waiting for a Dash callback; a selection or a click
+    rebuilds only its marker layer; a colour change rebuilds the points once."""
+    page, errors = open_page(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label")
+    stats = wait_drawn(page, after=-1)
+    points_frames = [e for e in stats["events"] if e[1].startswith("layers")]
+    assert stats["decks"] == 1 and len(points_frames) == 1, stats["events"]
+    assert stats["timings"]["view"] < stats["timings"]["dash"]  # the boot view, not a Dash callback, drew first
+
+    def events_after(mark: int) -> list[str]:
+        return [what for t, what in page.evaluate("dashMap.stats().events") if t > mark]
+
+    mark = page.evaluate("performance.now()")
+    page.evaluate("dash_clientside.set_props('selection-store', {data: [1, 2, 3]})")
+    page.wait_for_function("dashMap.stats().selection === 3")
+    page.evaluate("dash_clientside.set_props('clicked-store', {data: 5})")
+    page.wait_for_function("dashMap.stats().layers.includes('focus')")
+    rebuilt = [e for e in events_after(mark) if e.startswith("layers")]
+    assert rebuilt and all("points" not in e for e in rebuilt), rebuilt
+
+    mark = page.evaluate("performance.now()")
+    version = page.evaluate("dashMap.stats().drawnVersion")
+    page.evaluate("dash_clientside.set_props('color-select', {value: 'ink'})")
+    wait_drawn(page, after=version)
+    rebuilt = [e for e in events_after(mark) if e.startswith("layers")]
+    assert sum("points" in e for e in rebuilt) == 1, rebuilt
+    assert errors == []
+    page.close()
