@@ -33,6 +33,7 @@ class Param:
     choices: tuple | None = None
     help: str = ""
     step: float | None = None  # the map's number input steps by this; None: no input on the map
+    label: str = ""  # the input's label on the map (default: the name)
 
     def check(self, method: str, name: str, value: Any) -> Any:
         """The value as this parameter's type; DashboardError names the parameter, what it allows and what it got."""
@@ -100,7 +101,7 @@ register(Projection(
 register(Projection(
     "tsne", "t-SNE",
     lambda X, p, *, y, random_state, progress: fn.tsne(X, random_state=random_state, progress=progress, **p),
-    params={"perplexity": Param(float, 30.0, 2, 200, help="t-SNE perplexity", step=1), "metric": _metric()},
+    params={"perplexity": Param(float, 30.0, 2, 200, help="t-SNE perplexity", step=1, label="Perplexity"), "metric": _metric()},
     background=True,
 ))
 register(Projection(
@@ -108,8 +109,8 @@ register(Projection(
     lambda X, p, *, y, random_state, progress: fn.umap(
         X, y=y, random_state=random_state, progress=progress, **{k: v for k, v in p.items() if k != "label"}),
     params={
-        "n_neighbors": Param(int, 15, 2, 200, help="UMAP neighbourhood size", step=1),
-        "min_dist": Param(float, 0.1, 0.0, 1.0, help="UMAP minimum distance", step=0.05),
+        "n_neighbors": Param(int, 15, 2, 200, help="UMAP neighbourhood size", step=1, label="Neighbours"),
+        "min_dist": Param(float, 0.1, 0.0, 1.0, help="UMAP minimum distance", step=0.05, label="Min dist"),
         "metric": _metric(),
         "label": Param(str, None, help="categorical column for supervised UMAP"),
     },

@@ -89,7 +89,7 @@ def _params() -> list[html.Label]:
     out = []
     for (method, name), id_ in param_inputs().items():
         p = registry.get(method).params[name]
-        label = name.replace("_", " ").capitalize()
+        label = p.label or name.replace("_", " ").capitalize()
         out.append(_control(label, dcc.Input(id=id_, type="number", min=p.low, max=p.high, step=p.step,
                                              placeholder=str(p.default), debounce=True), cls=f"param param-{method}"))
     return out
@@ -153,7 +153,7 @@ def _page(dataset_names: list[str]) -> html.Div:
                 children=[
                     html.H1("Latent space dashboard"),
                     _control("Dataset", dcc.Dropdown(id=DATASET, options=dataset_names, **dropdown, className="dd dataset-select")),
-                    _control("Latent dim", dcc.Dropdown(id=DIM, **dropdown, className="dd dd-small")),
+                    _control("Latent space", dcc.Dropdown(id=DIM, **dropdown, className="dd dd-small")),
                     _control("Projection", dcc.Dropdown(id=PROJ, **dropdown, className="dd dd-small")),
                     _control("Vector", dcc.Dropdown(id=VECTOR, clearable=True, placeholder="none", className="dd")),
                     *_params(),
