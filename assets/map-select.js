@@ -15,7 +15,7 @@
   }
 
   async function onHover(info) {
-    const S = M.S, tip = document.getElementById("map-tooltip");
+    const S = M.S, tip = document.getElementById(M.ids.tooltip);
     if (!tip) return;
     const i = globalIndex(info);
     if (i < 0 || S.tool !== "pan") { tip.hidden = true; S.tooltipFor = -1; return; }
@@ -56,7 +56,7 @@
       return;
     }
     S.focusFromMap = i;
-    M.setProps("clicked-store", {data: i});
+    M.setProps(M.ids.clicked, {data: i});
   }
 
   /** The selection as Dash set it: drawn, and kept in the URL. */
@@ -72,7 +72,7 @@
   function update(indices) {
     const sorted = indices.slice().sort((a, b) => a - b);
     set(sorted);
-    M.setProps("selection-store", {data: sorted});
+    M.setProps(M.ids.selection, {data: sorted});
   }
 
   function insidePolygon(poly) {

@@ -31,13 +31,15 @@
     try { return el ? JSON.parse(el.textContent) : {}; } catch (e) { return {}; }
   })();
   M.config = M.boot.config || {};
+  /** The page's element and store ids (layouts/viewer.py), from the boot JSON. */
+  M.ids = M.config.ids || {};
 
   M.setProps = function (id, props) {
     if (window.dash_clientside && window.dash_clientside.set_props) window.dash_clientside.set_props(id, props);
   };
 
   M.status = function (text) {
-    const el = document.getElementById("map-status");
+    const el = document.getElementById(M.ids.status);
     if (el) { el.textContent = text || ""; el.hidden = !text; }
   };
 })(window.dashMapModules = window.dashMapModules || {});

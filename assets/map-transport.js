@@ -29,7 +29,7 @@
     if (view.mask) early["mask.bin?" + view.mask] = fetchArray("/api/mask.bin?" + view.mask, Uint8Array).catch(() => null);
   }
 
-  /** A typed array from /api/<route>?<key>, the early download's when there is one. */
+  /** A typed array from /api/<route>?<key>, the early (preloaded) download's when there is one. */
   async function load(route, key, Type) {
     const name = route + "?" + key;
     const got = early[name];

@@ -20,7 +20,7 @@
   }
 
   function ensureDeck(view) {
-    const el = document.getElementById("map");
+    const el = document.getElementById(M.ids.map);
     if (!el) return false;
     if (S.deck && S.container === el) return true;
     if (S.deck) { S.deck.finalize(); S.deck = null; S.layerCache.clear(); }
@@ -232,9 +232,9 @@
       M.select.syncTools();
     } else if (t.dataset.rows && S.view) {
       download(".csv", {rows: t.dataset.rows});
-    } else if (t.id === "download-network" && S.view) {
+    } else if (t.id === M.ids.downloadNetwork && S.view) {
       download("/network", {rows: S.selection.length ? "selection" : "filtered", format: S.networkFormat});
-    } else if (t.id === "clear-selection") {
+    } else if (t.id === M.ids.clearSelection) {
       M.select.update([]);
     }
   });
@@ -257,7 +257,7 @@
     if (M.boot.camera) S.wantedCamera = M.boot.camera;
     if (M.boot.selection) S.selection = M.boot.selection;
     const start = () => {
-      if (!document.getElementById("map")) return false;
+      if (!document.getElementById(M.ids.map)) return false;
       if (!S.view) render(view);
       return true;
     };

@@ -101,8 +101,14 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
 
 def browser_config() -> dict:
     """Numbers and tables the browser must agree on with the server, sent in the page instead of retyped."""
+    from .layouts import viewer as ids
+
     return {"baseScale": BASE_SCALE, "maxSelectionChars": MAX_SELECTION_CHARS, "fields": fields_json(),
-            "projections": {p.name: list(p.params) for p in registry.PROJECTIONS.values()}}
+            "projections": {p.name: list(p.params) for p in registry.PROJECTIONS.values()},
+            # the page's elements and stores the map reads or sets
+            "ids": {"map": ids.MAP, "status": ids.MAP_STATUS, "tooltip": ids.MAP_TOOLTIP, "clicked": ids.CLICKED,
+                    "selection": ids.SELECTION, "downloadNetwork": ids.DOWNLOAD_NETWORK,
+                    "clearSelection": ids.CLEAR_SELECTION}}
 
 
 def boot_script(data_dir: Path, query: str, default_dataset: str | None) -> str:

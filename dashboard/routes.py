@@ -12,7 +12,6 @@ import io
 import json
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlencode
 
 import numpy as np
 from flask import Response, abort, request, send_file
@@ -103,29 +102,18 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         resp.headers["Vary"] = "Accept-Encoding"
         return resp
 
-    # X-View-Key names what was served in the form the page's view uses, so
-    # the page can fetch straight from its URL while Dash is still starting.
     @server.route("/api/positions.bin")
     def positions():
         ds, state = view()
-        try:
-            xy = mapdata.positions(ds, state)
-        except mapdata.LayoutPending:
-            if request.args.get("early"):
-                return Response(status=204)  # the page's early download: no error in its console
-            raise
+        xy = mapdata.positions(ds, state)
         # float coordinates barely compress (a few percent) and gzip would cost ~0.1 s per million points
-        resp = _array(xy.astype(np.float32), compress=False)
-        resp.headers["X-View-Key"] = urlencode(state.layout_query())
-        return resp
+        return _array(xy.astype(np.float32), compress=False)
 
     @server.route("/api/colors.bin")
     def colors():
         ds, state = view()
         rgba, _ = mapdata.color_legend(ds, state)
-        resp = _array(rgba)
-        resp.headers["X-View-Key"] = urlencode(state.column_query("color", state.color))
-        return resp
+        return _array(rgba)
 
     @server.route("/api/sizes.bin")
     def sizes():

@@ -400,7 +400,7 @@ def show_selection(selection, view):
         html.Button("Download selection CSV", className="button small", disabled=not selection,
                     id="download-selection", **{"data-rows": "selection"}),
         html.Button("Download filtered CSV", className="button small", id="download-filtered", **{"data-rows": "filtered"}),
-        html.Button("Clear", className="button small", id="clear-selection", disabled=not selection),
+        html.Button("Clear", className="button small", id=ids.CLEAR_SELECTION, disabled=not selection),
     ])
     if not view or not selection:
         return [header, html.P("Lasso or box-select on the map (hold Space for the lasso); Shift-click adds or removes one item.",

@@ -35,6 +35,10 @@ LEGEND = "legend"
 FILTERS = "filters"
 NOTICE = "url-notice"
 MAP = "map"
+MAP_STATUS = "map-status"
+MAP_TOOLTIP = "map-tooltip"
+DOWNLOAD_NETWORK = "download-network"
+CLEAR_SELECTION = "clear-selection"
 PROGRESS = "progress"
 PROGRESS_BAR = "progress-bar"
 PROGRESS_LABEL = "progress-label"
@@ -114,7 +118,7 @@ def _graph_panel() -> html.Section:
             dcc.Dropdown(id=NETWORK_FORMAT, clearable=False, value="gexf", className="dd dd-small",
                          options=[{"label": "CSV (zip)" if f == "csv" else f.upper() if f == "gexf" else "GraphML", "value": f}
                                   for f in FORMATS]),
-            html.Button("Download network", id="download-network", className="button small",
+            html.Button("Download network", id=DOWNLOAD_NETWORK, className="button small",
                         title="The graph of the selection (or, with none, of what passes the filters) for Gephi"),
         ]),
     ])
@@ -204,8 +208,8 @@ def _page(dataset_names: list[str]) -> html.Div:
                                 html.Button("Box", id="tool-box", className="tool", title="Drag a rectangle"),
                                 html.Button("Fit", id="tool-fit", className="tool", title="Show the whole map"),
                             ]),
-                            html.Div(id="map-tooltip", className="map-tooltip", hidden=True),
-                            html.Div(id="map-status", className="map-status"),
+                            html.Div(id=MAP_TOOLTIP, className="map-tooltip", hidden=True),
+                            html.Div(id=MAP_STATUS, className="map-status"),
                             html.Div(id=PROGRESS, className="progress", hidden=True, children=[
                                 html.Span(id=PROGRESS_LABEL),
                                 html.Progress(id=PROGRESS_BAR, max="100", value="0"),
