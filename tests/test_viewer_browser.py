@@ -241,6 +241,7 @@ def test_bad_url_values_give_notices_and_a_map(server, browser):
     for expected in ("dataset 'nope'", "no latent space '99'", "no column 'zzz'", "Camera '1,2'", "Selection in the link",
                      "n_neighbors must be int"):
         assert expected in notices, notices
+    assert "dataset 'nope'" not in page.inner_text("#view-notice")  # each notice said once
     assert stats["n"] == 1797
     page.screenshot(path=str(SCREENSHOTS / "url_notices.png"))
     assert errors == []

@@ -141,9 +141,6 @@ def initial_props(query: str) -> dict[tuple[str, str], object]:
     """(component id, property) → value for the whole page at a URL: the page is built filled in, so
     nothing waits for a callback round trip after it appears (the callbacks run on changes only)."""
     state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
-    values = controls_for(state, notices)
-    if state is not None:
-        values = {**values, "notice": None, **view_for(state, notices)}
     out = {}
 
     def flatten(outputs: dict, got: dict) -> None:
@@ -153,9 +150,9 @@ def initial_props(query: str) -> dict[tuple[str, str], object]:
             elif key in got and got[key] is not no_update:
                 out[(output.component_id, output.component_property)] = got[key]
 
-    flatten(_LOAD_OUTPUTS, values)
+    flatten(_LOAD_OUTPUTS, controls_for(state, notices))  # the URL's notices go in the top notice area…
     if state is not None:
-        flatten(_VIEW_OUTPUTS, values)
+        flatten(_VIEW_OUTPUTS, view_for(state, []))  # …and what the view could not show in the other, once
     return out
 
 
