@@ -8,22 +8,21 @@ must not leak into the project's.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 try:  # imported as bench._atlas or run as a script from bench/
-    from . import _drawn
+    from . import _drawn, _serve
     from ._results import RESULTS
 except ImportError:
     import _drawn
+    import _serve
     from _results import RESULTS
 
 VERSION = "0.22.0"
@@ -89,7 +88,6 @@ def write_parquet(path: Path, x, y, names, category, value) -> Path:
     return path
 
 
-@contextlib.contextmanager
 def serve(venv_python: Path, parquet: Path, port: int, log: Path, timeout_s: float = 300):
     """Run ``embedding-atlas`` on ``parquet`` at 127.0.0.1:``port``; yield its URL; stop it by PID.
 
@@ -104,28 +102,7 @@ def serve(venv_python: Path, parquet: Path, port: int, log: Path, timeout_s: flo
            "--host", "127.0.0.1", "--port", str(port), "--no-auto-port"]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false")
-    url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.time() + timeout_s
-        while True:
-            try:
-                urllib.request.urlopen(url + "/", timeout=2).read(1)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    tail = Path(log).read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-                    raise SystemExit(f"embedding-atlas did not start on {url}: {tail[0]} (log {log})")
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return _serve.serve(cmd, port, log, env=env, timeout_s=timeout_s, what="embedding-atlas")
 
 
 # The element that holds Atlas's map: the sized div around its one WebGL canvas,
@@ -195,7 +172,6 @@ def measure(browser, url: str, n: int, *, category: str = "c0", out: Path | None
 def main(argv: list[str] | None = None) -> int:
     """Run the peer alone: ``python bench/_atlas.py --n 20000``."""
     import argparse
-    import socket
 
     from playwright.sync_api import sync_playwright
 
@@ -213,9 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     results.mkdir(parents=True, exist_ok=True)
     pq = write_parquet(results / f"atlas_{a.n}.parquet", xy[:, 0], xy[:, 1], [f"point {k}" for k in range(a.n)],
                        [f"c{k}" for k in labels], rng.gamma(2.0, 1.0, a.n))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _serve.free_port()
     with serve(py, pq, port, results / f"atlas_{a.n}.log") as url, sync_playwright() as p:
         browser = _drawn.launch(p)
         try:

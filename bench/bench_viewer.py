@@ -23,14 +23,10 @@ same points as parquet with x/y precomputed, so that neither side projects.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 import _atlas  # noqa: E402
 import _drawn  # noqa: E402
+import _serve  # noqa: E402
+from _serve import free_port  # noqa: E402
 from _results import RESULTS, save  # noqa: E402
 from dashboard import fixtures  # noqa: E402
 from dashboard.store import open_dataset  # noqa: E402
@@ -94,30 +92,9 @@ app.run(host="127.0.0.1", port=int(sys.argv[3]), debug=False)
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
 def serve(cmd: list[str], port: int, log: Path):
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-    try:
-        deadline = time.time() + 300
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise SystemExit(f"server did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    """Our map or the Plotly page (run from the checkout, so it serves this checkout's code)."""
+    return _serve.serve(cmd, port, log, cwd=ROOT)
 
 
 class Wire:
