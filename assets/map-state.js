@@ -16,6 +16,8 @@
     camera: null, wantedCamera: null, fitted: false, level: 0, animate: false,
     tool: "pan", spaceHeld: false, version: 0, drawnVersion: -1, firstFrameAt: null,
     tooltipFor: -1, items: new Map(), urlTimer: null, timings: {}, layerCache: new Map(), events: [],
+    deckReady: null, decks: 0, frames: 0,  // the deck's readiness; how many decks and frames were made
+    shown: null, compacted: null, edgeCount: 0,  // derived per view: faded colours, the filter note, edges drawn
   };
 
   /** Keep the last few things the map did, with their times (dashMap.stats().events): what redrew and why. */

@@ -25,7 +25,7 @@
     if (S.deck && S.container === el) return true;
     if (S.deck) { S.deck.finalize(); S.deck = null; S.layerCache.clear(); }
     S.container = el;
-    S.decks = (S.decks || 0) + 1;
+    S.decks += 1;
     const camera = S.wantedCamera;
     S.wantedCamera = null;
     S.fitted = true;
@@ -47,7 +47,7 @@
   }
 
   function onAfterRender() {
-    S.frames = (S.frames || 0) + 1;
+    S.frames += 1;
     M.note("frame " + ((S.deck && S.deck.props.layers) || []).length + " layers");
     if (!S.deck || !S.positions) return;
     const layers = S.deck.props.layers || [];
@@ -280,10 +280,10 @@
       layers: S.deck ? (S.deck.props.layers || []).map((l) => l.id) : [], selection: S.selection.length,
       camera: S.camera && S.camera.target ? [S.camera.target[0], S.camera.target[1], S.camera.zoom] : null,
       mode: S.view ? S.view.mode : null, layout: S.keys.layout, level: S.level,
-      edges: S.edges ? (S.edgeCount || 0) : 0, sized: !!S.sizes,
+      edges: S.edges ? S.edgeCount : 0, sized: !!S.sizes,
       vector: S.vector ? {name: S.vector.name, steps: S.vector.steps.length, images: !!(S.vector.steps[0] || {}).image} : null,
       timings: {...S.timings, firstFrame: S.firstFrameAt},
-      frames: S.frames || 0, decks: S.decks || 0, events: S.events.slice(),
+      frames: S.frames, decks: S.decks, events: S.events.slice(),
     }),
     project: (i) => {
       const vp = S.deck.getViewports()[0];

@@ -74,6 +74,12 @@ def cached(data_dir: Path | str, key: str, compute: Callable[[], Any] | None) ->
         return get_or_compute(c, key, compute)
 
 
+def contains(data_dir: Path | str, key: str) -> bool:
+    """Whether ``key`` is in a data directory's cache (its value is not read)."""
+    with open_cache(data_dir) as c:
+        return key in c
+
+
 def entries_for(cache: diskcache.Cache, dataset: str) -> list[dict]:
     """Every cache entry of one dataset, decoded from its key."""
     out = []

@@ -86,10 +86,7 @@ def get_layout(
     if stored is not None:
         return Layout(projections.normalize_layout(stored), True, "stored")
 
-    key_params = dict(full, random_state=RANDOM_STATE)
-    if full.get("label"):
-        key_params["meta"] = dataset.manifest["meta_fingerprint"]
-    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, method, key_params)
+    key = _layout_key(dataset, s, method, full)
 
     def compute() -> np.ndarray:
         y = _label_codes(dataset, full["label"]) if full.get("label") else None
@@ -100,6 +97,22 @@ def get_layout(
     if xy is None:
         return None
     return Layout(xy, hit, "cache" if hit else "computed")
+
+
+def _layout_key(dataset: Dataset, s, method: str, full: dict[str, Any]) -> str:
+    key_params = dict(full, random_state=RANDOM_STATE)
+    if full.get("label"):
+        key_params["meta"] = dataset.manifest["meta_fingerprint"]
+    return cache_mod.make_key(dataset.name, s.fingerprint, s.id, method, key_params)
+
+
+def layout_ready(dataset: Dataset, space: str | int, method: str, **params: Any) -> bool:
+    """Whether :func:`get_layout` would answer at once (stored or cached), without reading the layout."""
+    s = dataset.space(space)
+    full = projection_params(dataset, method, params)
+    if dataset.stored_layout(s.id, method, full) is not None:
+        return True
+    return cache_mod.contains(dataset.path.parent, _layout_key(dataset, s, method, full))
 
 
 def get_neighbors(

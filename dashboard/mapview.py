@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from . import registry
 from .compute.declutter import BASE_SCALE
-from .computed import get_layout
+from .computed import layout_ready
 from .deckspec import spec
 from .errors import DashboardError
 from .mapdata import color_legend, graph_metrics, search_matches
@@ -25,12 +25,12 @@ from .viewstate import GRAPH_COLUMNS, MAX_SELECTION_CHARS, ViewState, fields_jso
 
 @dataclass
 class ResolvedView:
-    """The map's view (buffer keys, layer specs), the legend, and what the page should say."""
+    """The map's view (buffer keys, layer specs, the background job it needs), the legend, and what the page
+    should say."""
 
     view: dict
     state: ViewState  # the state as drawn (columns that could not be served are dropped)
     legend: dict
-    job: dict | None = None  # a projection to compute in the background
     search_count: str | None = None
     notices: list[str] = field(default_factory=list)
 
@@ -58,7 +58,7 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
     layout_state = state
     pending = None
     background = state.proj in registry.PROJECTIONS and registry.get(state.proj).background
-    if background and get_layout(ds, state.space, state.proj, cached_only=True, **state.params) is None:
+    if background and not layout_ready(ds, state.space, state.proj, **state.params):
         job = {"dataset": ds.name, "space": state.space, "proj": state.proj, "params": state.params}
         pending = f"Computing {registry.get(state.proj).label} of latent space {state.space}; showing PCA meanwhile."
         layout_state = replace(state, proj="pca", params={})
@@ -96,7 +96,7 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         # grid-like stored layouts: images fill their cells (geographic points are not on a grid)
         "spec": spec(state.mode, state.size, stored.get("cell") if stored and state.proj != "geographic" else None, ds.n),
     }
-    return ResolvedView(view=view, state=state, legend=legend, job=job, search_count=count, notices=notices)
+    return ResolvedView(view=view, state=state, legend=legend, search_count=count, notices=notices)
 
 
 def browser_config() -> dict:

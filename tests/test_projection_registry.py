@@ -54,7 +54,7 @@ def test_every_projection_everywhere(name, make_dataset, tmp_path):
     state, notices = parse(data_dir, f"dataset=blobs&proj={name}")
     assert notices == [] and state.proj == name
     resolved = resolve(ds, state)
-    assert (resolved.job is not None) == entry.background
+    assert (resolved.view["job"] is not None) == entry.background
     assert (resolved.view["pending"] is not None) == entry.background
 
     # compute, then the cache: the same request is served from it; another parameter value is another entry
@@ -70,7 +70,7 @@ def test_every_projection_everywhere(name, make_dataset, tmp_path):
         state, notices = parse(data_dir, f"dataset=blobs&proj={name}&{key}={value}")
         assert notices == [] and state.params == {key: value}
         assert parse(data_dir, state.to_query())[0] == state
-    assert resolve(ds, parse(data_dir, f"dataset=blobs&proj={name}")[0]).job is None  # cached now
+    assert resolve(ds, parse(data_dir, f"dataset=blobs&proj={name}")[0]).view["job"] is None  # cached now
 
     # the menu and its parameter inputs
     from dashboard.callbacks.viewer import projection_options

@@ -67,7 +67,7 @@ def _filters_panel(ds: Dataset, state: ViewState) -> list:
 def _to_control(name: str, value):
     """A view-state value as its control holds it."""
     if name in ids.CHECKBOXES:
-        return [ids.CHECKBOXES[name]] if value else []
+        return [name] if value else []
     if name in ("y", "size_by") and not value:
         return None  # a clearable dropdown shows its placeholder
     return value
@@ -453,7 +453,7 @@ clientside_callback(
     # Only the chosen projection's parameters are shown, and for images the cell size (CSS).
     """function(mode, proj) {
         const v = document.querySelector('.viewer');
-        if (v) { v.dataset.mode = mode || ''; v.dataset.proj = proj || ''; }
+        if (v) { v.dataset.mode = mode || ''; }
         document.querySelectorAll('.param').forEach((el) => {
             el.style.display = el.classList.contains('param-' + proj) ? 'flex' : '';
         });

@@ -66,8 +66,8 @@ CONTROLS = {
     "graph": GRAPH, "mutual": MUTUAL, "edges": EDGES, "size_by": SIZE_BY, "vector": VECTOR,
     "search_field": SEARCH_FIELD, "search": SEARCH, "regex": REGEX, "radius": vector_layout.RADIUS,
 }
-#: Fields whose control is a one-item checklist: on = [name].
-CHECKBOXES = {"mutual": "mutual", "regex": "regex"}
+#: Fields whose control is a one-item checklist whose option is the field's name: on = [name].
+CHECKBOXES = {"mutual", "regex"}
 
 
 def param_id(method: str, name: str) -> str:
@@ -127,17 +127,18 @@ def _graph_panel() -> html.Section:
 def page(dataset_names: list[str], initial: dict[tuple[str, str], object] | None = None) -> html.Div:
     """The whole viewer page, its controls filled with ``initial``: (component id, property) → value."""
     initial = initial or {}
-    tree = _page(dataset_names)
-    for component in tree._traverse():
-        for (id_, prop), value in initial.items():
-            if getattr(component, "id", None) == id_:
-                setattr(component, prop, value)
-    # What CSS and the controls callback show (the chosen projection's parameters, the image cell size),
-    # set here too, so the top bar has its final height before any callback runs.
+    by_id: dict[str, dict[str, object]] = {}
+    for (id_, prop), value in initial.items():
+        by_id.setdefault(id_, {})[prop] = value
+    # What CSS and the controls callback show (the chosen projection's parameters, the image cell size)
+    # is set here too, so the top bar has its final height before any callback runs.
     proj, mode = initial.get((PROJ, "value")), initial.get((MODE, "value"))
-    setattr(tree, "data-proj", proj or "")
+    tree = _page(dataset_names)
     setattr(tree, "data-mode", mode or "")
     for component in tree._traverse():
+        id_ = getattr(component, "id", None)
+        for prop, value in (by_id.get(id_, {}) if isinstance(id_, str) else {}).items():
+            setattr(component, prop, value)
         if f"param-{proj}" in (getattr(component, "className", "") or "").split():
             component.style = {"display": "flex"}
     return tree
