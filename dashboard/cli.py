@@ -381,7 +381,7 @@ def info(obj: dict, name: str) -> None:
     d = open_dataset(obj["data_dir"], name)
     report = d.report
     click.echo(f"{d.name}: {d.n:,} items, type {d.type}, metric {d.metric}, state {d.state}")
-    click.echo(f"folder: {d.path}")
+    click.echo(f"folder: {d.location}")
     if d.provenance:
         click.echo("source: " + str(d.provenance.get("source", "")))
     click.echo("latent spaces:" + ("" if d.spaces else " none"))

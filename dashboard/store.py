@@ -14,14 +14,19 @@ One folder per dataset under the data directory::
         extra/               files kept as imported (LSC's raw.h5)
 
 Every file is written aside and renamed into place, and the manifest is
-written last, so a killed build leaves the last good state. A dataset that
-has never been complete lives in ``.<name>.partial/`` until it is published
-by an atomic rename; :func:`list_datasets` never sees it.
+written last, so a killed build leaves the last good state. A build is
+written in ``.<name>.partial/`` (which :func:`list_datasets` never sees)
+and published as the version folder ``.<name>.build-<build_id>/``, to which
+``<name>`` is a symbolic link: publishing swaps the link in one rename, so
+readers see the old version or the new one, never a mix, whenever a build
+stops. The previous version stays until the next publish, so that readers
+that opened it finish reading it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import functools
 import hashlib
@@ -29,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -112,6 +118,15 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
         raise
 
 
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (a power cut after publishing keeps the new version)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_json(path: Path, obj: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
@@ -167,7 +182,9 @@ class Dataset:
     """A dataset folder opened for reading. Cheap: nothing big is read here."""
 
     def __init__(self, path: Path):
-        self.path = Path(path)
+        # The version folder behind <name>'s link: every read of this object comes from one
+        # build even if a rebuild is published meanwhile.
+        self.path = Path(path).resolve()
         manifest_path = self.path / MANIFEST
         try:
             self.manifest: dict = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -183,6 +200,11 @@ class Dataset:
 
     def __repr__(self) -> str:
         return f"<Dataset {self.name} n={self.n} spaces={list(self.spaces)}>"
+
+    @property
+    def location(self) -> Path:
+        """Where users find it, ``<data_dir>/<name>`` (``path`` is the version folder behind it)."""
+        return self.path.parent / self.name
 
     # manifest fields
     name = property(lambda self: self.manifest["name"])
@@ -398,31 +420,84 @@ def build_in_progress(data_dir: Path | str, name: str) -> bool:
     return False
 
 
+def _version_folder(data_dir: Path, name: str, build_id: str) -> Path:
+    return data_dir / f".{name}.build-{build_id}"
+
+
+def _current_version(final: Path) -> Path | None:
+    """The version folder ``<name>`` links to (None for a plain folder or none at all)."""
+    return final.parent / os.readlink(final) if final.is_symlink() else None
+
+
+def _tidy(data_dir: Path, name: str, keep: set[Path]) -> None:
+    """Remove what earlier runs of a build of ``name`` left behind: versions nobody links to
+    (except those in ``keep``), half-made links, and the folder of the older publishing scheme."""
+    final = data_dir / name
+    for p in data_dir.glob(f".{name}.link-*"):
+        p.unlink(missing_ok=True)
+    old = data_dir / f".{name}.old"
+    if old.is_dir() and not final.exists() and (old / MANIFEST).is_file():
+        os.replace(old, final)  # killed between the two renames of the older scheme: put it back
+    shutil.rmtree(old, ignore_errors=True)
+    current = _current_version(final)
+    for p in data_dir.glob(f".{name}.build-*"):
+        if p != current and p not in keep:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _disk_problem(exc: BaseException | None) -> str | None:
+    """A one-line description when ``exc`` says the disk is full or refuses writes."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+        return "the disk is full"
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    return None
+
+
 class DatasetWriter:
     """Builds or extends one dataset, atomically and resumably.
 
-    A new dataset is written in ``.<name>.partial/`` and appears under its
-    name only when :meth:`publish` renames the folder. Once published, every
-    further write (a new latent space, a decoder) lands file by file, each
-    followed by a fresh manifest, so readers always see a consistent dataset.
-    Re-running a killed build finds the partial folder or the published one
-    and carries on from what is there.
+    A build is written in ``.<name>.partial/`` and appears under its name only
+    when :meth:`publish` swaps the link (see the module docstring); a
+    ``fresh`` writer starts a new version with a new ``build_id`` even when
+    the dataset exists, and the old version stays served until then. Once
+    published, further writes (a new latent space, a decoder) land file by
+    file, each followed by a fresh manifest, so readers always see a
+    consistent dataset (``keep``: what a fresh writer keeps of a killed run's
+    partial folder, e.g. a scratch folder). Re-running a killed build finds the partial folder
+    or the published one and carries on from what is there. A full or
+    read-only disk ends the build with one line, and the partial folder is
+    removed to give the space back.
     """
 
-    def __init__(self, data_dir: Path | str, name: str, *, fresh: bool = False):
+    def __init__(self, data_dir: Path | str, name: str, *, fresh: bool = False, keep: tuple[str, ...] = ()):
         self.data_dir = Path(data_dir)
         self.name = check_name(name)
         self.final = self.data_dir / name
         self.partial = self.data_dir / f".{name}.partial"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock_build(self.data_dir, name)
-        if fresh:
-            shutil.rmtree(self.partial, ignore_errors=True)
-        if not fresh and (self.final / MANIFEST).exists():
-            self.path = self.final
-        else:
-            self.path = self.partial
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._lock = _lock_build(self.data_dir, name)
+        except OSError as e:
+            if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC):
+                raise
+            raise DashboardError(f"cannot build in {self.data_dir}: {e.strerror.lower()}") from None
+        try:
+            _tidy(self.data_dir, name, keep=set())
+            if fresh:  # a new version; ``keep`` names the partial folder's entries a new run reuses
+                for entry in (self.partial.iterdir() if self.partial.is_dir() else ()):
+                    if entry.name not in keep:
+                        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            if not fresh and (self.final / MANIFEST).exists():
+                self.path = self.final
+            else:
+                self.path = self.partial
+            self.path.mkdir(parents=True, exist_ok=True)
+        except BaseException as e:
+            self.__exit__(type(e), e, None)
+            raise
         try:
             self.manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
             if self.manifest.get("format_version") != FORMAT_VERSION:
@@ -443,7 +518,7 @@ class DatasetWriter:
 
     @property
     def published(self) -> bool:
-        return self.path == self.final
+        return getattr(self, "path", None) == self.final
 
     def has_space(self, space: str) -> bool:
         return str(space) in self.manifest["latent"] and (self.path / space_file(str(space))).exists()
@@ -612,12 +687,20 @@ class DatasetWriter:
         self.flush()
         if self.published:
             return self.final
-        old = self.data_dir / f".{self.name}.old"
-        if self.final.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(self.final, old)
-        os.replace(self.partial, self.final)
-        shutil.rmtree(old, ignore_errors=True)
+        version = _version_folder(self.data_dir, self.name, self.manifest["build_id"])
+        os.replace(self.partial, version)
+        previous = _current_version(self.final)
+        if self.final.exists() and previous is None:
+            # A plain folder (an older data directory, or an import that was copied in): move it
+            # aside once; from now on the name is a link and every later publish is one rename.
+            previous = _version_folder(self.data_dir, self.name, f"{uuid.uuid4().hex[:12]}-old")
+            os.replace(self.final, previous)
+        link = self.data_dir / f".{self.name}.link-{uuid.uuid4().hex[:8]}"
+        os.symlink(version.name, link)
+        os.replace(link, self.final)
+        _fsync_dir(self.data_dir)
+        # Keep the version just replaced for readers still reading it; older ones go.
+        _tidy(self.data_dir, self.name, keep={version} | ({previous} if previous else set()))
         self.path = self.final
         return self.final
 
@@ -631,12 +714,21 @@ class DatasetWriter:
     def __enter__(self) -> "DatasetWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         self.close()
+        problem = _disk_problem(exc)
+        if problem:
+            if not self.published:
+                shutil.rmtree(self.partial, ignore_errors=True)  # give the space back
+            raise DashboardError(
+                f"cannot build {self.name!r} in {self.data_dir}: {problem}"
+                + (" (the unfinished build was removed; the published version is unchanged)"
+                   if not self.published else "")
+            ) from None
 
     def close(self) -> None:
         """Release the build lock (also released when the process ends)."""
-        if not self._lock.closed:
+        if hasattr(self, "_lock") and not self._lock.closed:
             self._lock.close()
 
     def set_state(self, state: str) -> None:

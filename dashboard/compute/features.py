@@ -8,6 +8,7 @@ Keras cache or ``--weights``; without them the build stops before any work.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,9 +59,28 @@ def on_white(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
+# Model inputs are prepared by module-level functions (bound with functools.partial):
+# the build runs them in decoding worker processes, which receive them pickled.
+
+def _prepare_pixels(im: Image.Image) -> np.ndarray:
+    return np.asarray(on_white(im).resize((PIXELS_SIDE, PIXELS_SIDE), Image.BILINEAR), np.uint8)
+
+
+def _prepare_square(im: Image.Image, side: int) -> np.ndarray:
+    """RGBA squared with transparent padding, ``side`` px (the VAE's input)."""
+    rgba = im.convert("RGBA")
+    big = max(rgba.size)
+    square = Image.new("RGBA", (big, big), (0, 0, 0, 0))
+    square.paste(rgba, ((big - rgba.width) // 2, (big - rgba.height) // 2))
+    return np.asarray(square.resize((side, side), Image.LANCZOS), np.uint8)
+
+
+def _prepare_stretched(im: Image.Image, side: int) -> np.ndarray:
+    return np.asarray(on_white(im).resize((side, side), Image.BILINEAR), np.uint8)  # PixPlot: no aspect kept
+
+
 def _pixels() -> Extractor:
-    def prepare(im: Image.Image) -> np.ndarray:
-        return np.asarray(on_white(im).resize((PIXELS_SIDE, PIXELS_SIDE), Image.BILINEAR), np.uint8)
+    prepare = _prepare_pixels
 
     def run(batch: np.ndarray) -> np.ndarray:
         return batch.reshape(len(batch), -1).astype(np.float32) / 255.0
@@ -77,14 +97,8 @@ def _vae_input() -> Extractor:
     """Collects each image at 64 × 64 RGBA; the build trains the VAE on all of them afterwards
     (its features depend on the whole folder, so nothing is cached per image)."""
 
-    def prepare(im: Image.Image) -> np.ndarray:
-        rgba = im.convert("RGBA")
-        side = max(rgba.size)
-        square = Image.new("RGBA", (side, side), (0, 0, 0, 0))
-        square.paste(rgba, ((side - rgba.width) // 2, (side - rgba.height) // 2))
-        return np.asarray(square.resize((VAE_SIDE, VAE_SIDE), Image.LANCZOS), np.uint8)
-
-    return Extractor("vae", "vae", "convolutional VAE", "", prepare, lambda batch: batch)
+    return Extractor("vae", "vae", "convolutional VAE", "", functools.partial(_prepare_square, side=VAE_SIDE),
+                     lambda batch: batch)
 
 
 def keras_weights(model: str, weights: str | None) -> Path:
@@ -123,8 +137,7 @@ def _keras_model(model: str, weights: str | None) -> Extractor:
             state["preprocess"] = getattr(keras.applications, model).preprocess_input
         return state["model"], state["preprocess"]
 
-    def prepare(im: Image.Image) -> np.ndarray:
-        return np.asarray(on_white(im).resize((side, side), Image.BILINEAR), np.uint8)  # PixPlot: no aspect kept
+    prepare = functools.partial(_prepare_stretched, side=side)
 
     def run(batch: np.ndarray) -> np.ndarray:
         m, preprocess = net()

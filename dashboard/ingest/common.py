@@ -79,7 +79,7 @@ def summary(dataset: Dataset, seconds: float | None = None) -> str:
         f"  skipped inputs: {len(skipped)}" + (" (see `info` for the reasons)" if skipped else ""),
     ]
     lines += [f"  note: {n}" for n in report.get("notes", [])]
-    lines.append(f"  folder: {dataset.path}")
+    lines.append(f"  folder: {dataset.location}")
     return "\n".join(lines)
 
 

@@ -1,26 +1,40 @@
 """The ``images`` recipe: your own image folder as a dataset, as PixPlot builds one.
 
-Images come from a (recursive) glob; each is decoded once, in a pool of
-threads that runs ahead of the feature model, and becomes a web image (600 px
-a side at most) and a thumbnail. A file that cannot be used is skipped with
-its reason in the build report; nothing stops the build. Features are cached
-per image content, so adding images to a folder computes only the new ones.
+Images come from a folder or a (recursive) glob; what is an image is decided
+by content, not by suffix: every file Pillow can open and load becomes an
+item, every other file is named in the build report with its reason, hidden
+files included. Each file is decoded once, in worker processes that run
+ahead of the feature model under a per-file time limit, and becomes a web
+image (600 px a side at most) and a thumbnail. Whatever a decoder raises,
+or if it hangs or crashes, costs that file only: only an interrupt or a full
+disk stops a build.
+
+Decoded images are kept by content hash in the build's scratch folder, and
+features in the cache by content hash, so a killed build resumes where it
+stopped and a rebuild of a grown folder decodes and embeds only the new
+files. Every build is written aside and published in one rename (see
+:mod:`dashboard.store`): the old version is served until the new one is
+complete.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import glob
 import hashlib
 import io
+import json
+import multiprocessing
 import os
+import shutil
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pebble
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
@@ -29,12 +43,19 @@ from ..compute import arrangements, clusters
 from ..compute import features as features_mod
 from ..compute.projections import pca
 from ..errors import DashboardError
-from ..store import THUMB_SIZE, Dataset, DatasetWriter, atomic_path
+from ..store import THUMB_SIZE, Dataset, DatasetWriter, _disk_problem, atomic_path, write_json
 from .common import DEFAULT_LAYOUTS, compute_layouts, thumbnail, train_vae_space
 from . import geography, iiif
 from .metadata import match_metadata, read_metadata
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+#: Names that operating systems and archivers leave in folders: named in the report, never items.
+SYSTEM_NAMES = {"__MACOSX", "Thumbs.db", "desktop.ini", "ehthumbs.db", "Icon\r"}
+#: Seconds one file may take to decode before it is skipped (a decoder that hangs).
+DECODE_TIMEOUT = 60.0
+#: The decoded-image scratch folder of a build (by content hash; kept until publish).
+SCRATCH = ".decoded"
+#: Content hash of each item's file, by ``i`` (what the next build reuses decoded images by).
+CONTENT_KEYS = "content_keys.json"
 #: The web image's longest side (PixPlot's lightbox used 600 px high images).
 WEB_SIZE = 600
 #: Wider or taller than this ratio does not fit an atlas row (PixPlot: atlas 2048 / cell 32).
@@ -50,33 +71,33 @@ class SkipImage(Exception):
     """This file cannot be used; the message is the reason the build report gives."""
 
 
-@dataclass
-class Decoded:
-    """One image decoded once: its web image and thumbnail written, its model input ready."""
-
-    k: int  # position among the files found
-    model_input: np.ndarray | None
-    note: str | None = None
+def _hidden(part: str) -> bool:
+    return part.startswith(".") or part in SYSTEM_NAMES
 
 
-def find_images(pattern: str) -> tuple[Path, list[Path]]:
-    """Files an ``--images`` glob names (``**`` recurses), sorted, and the folder names are relative to.
+def find_images(pattern: str) -> tuple[Path, list[Path], list[Path]]:
+    """The files an ``--images`` folder or glob names, sorted; the folder names are relative to;
+    and the hidden files and system clutter left out (``.DS_Store``, ``__MACOSX/``, ``Thumbs.db``).
 
-    A folder is taken as every image below it. Non-image suffixes are left out
-    (an image suffix on a non-image file is reported later, per file).
+    A folder is taken as every file below it, whatever its suffix: the decoder
+    decides what is an image. A glob (``**`` recurses) takes what it matches.
     """
     pattern = os.path.expanduser(pattern)
     if os.path.isdir(pattern):
-        pattern = os.path.join(pattern, "**", "*")
-    wild = next((k for k, part in enumerate(Path(pattern).parts) if glob.has_magic(part)), None)
-    root = Path(*Path(pattern).parts[:wild]) if wild else Path(pattern).parent
-    found = sorted(
-        Path(p) for p in glob.glob(pattern, recursive=True)
-        if Path(p).suffix.lower() in IMAGE_SUFFIXES and not Path(p).is_dir()
-    )
+        root = Path(pattern)
+        every = [Path(d) / f for d, _, files in os.walk(root, followlinks=True) for f in files]
+    else:
+        wild = next((k for k, part in enumerate(Path(pattern).parts) if glob.has_magic(part)), None)
+        root = Path(*Path(pattern).parts[:wild]) if wild else Path(pattern).parent
+        every = [Path(p) for p in glob.glob(pattern, recursive=True) if not os.path.isdir(p)]
+    found, hidden = [], []
+    for path in sorted(every):
+        rel = path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
+        (hidden if any(_hidden(part) for part in rel.parts) else found).append(path)
     if not found:
-        raise DashboardError(f"--images {pattern!r} matches no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    return root, found
+        raise DashboardError(f"--images {pattern!r} matches no files"
+                             + (f" (only {len(hidden)} hidden ones)" if hidden else ""))
+    return root, found, hidden
 
 
 def display_name(path: Path, root: Path) -> str:
@@ -101,7 +122,12 @@ def to_rgb_or_rgba(im: Image.Image) -> Image.Image:
 
 
 def open_image(path: Path) -> tuple[Image.Image, str | None]:
-    """The first frame, EXIF orientation applied, as RGB(A); ``SkipImage`` says why a file cannot be used."""
+    """The first frame, EXIF orientation applied, as RGB(A); ``SkipImage`` says why a file cannot be used.
+
+    Whatever the decoder raises becomes the reason; a full or read-only disk is not a file's fault and
+    is raised as it is.
+    """
+    fmt = None
     try:
         if path.stat().st_size == 0:
             raise SkipImage("empty file (0 bytes)")
@@ -109,6 +135,7 @@ def open_image(path: Path) -> tuple[Image.Image, str | None]:
             # Pillow only warns between its limit and twice it; both are bombs here.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
+                fmt = im.format
                 w, h = im.size
                 if min(w, h) < 1:
                     raise SkipImage(f"zero-sized image ({w}×{h})")
@@ -122,12 +149,22 @@ def open_image(path: Path) -> tuple[Image.Image, str | None]:
         raise
     except PermissionError:
         raise SkipImage("permission denied") from None
+    except (FileNotFoundError, IsADirectoryError) as e:
+        raise SkipImage(f"cannot read ({e.strerror})") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise SkipImage(f"decompression bomb: {e}") from None
     except UnidentifiedImageError:
-        raise SkipImage("not an image Pillow can read") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError) as e:
-        raise SkipImage(f"truncated or corrupt ({str(e) or type(e).__name__})") from None
+        raise SkipImage("not an image") from None
+    except MemoryError:
+        raise SkipImage("too large to decode (out of memory)") from None
+    except Exception as e:  # noqa: BLE001 - a decoder may raise anything; it costs this file only
+        if _disk_problem(e):
+            raise
+        detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        if isinstance(e, NotImplementedError) or "not supported" in str(e) or "unsupported" in str(e).lower() \
+                or "stub" in str(e) or "decoder" in str(e) and "not available" in str(e):
+            raise SkipImage(f"unsupported format {fmt or '?'} ({detail})") from None
+        raise SkipImage(f"truncated or corrupt{f' {fmt}' if fmt else ''} ({detail})") from None
     return out, (f"animated ({frames} frames): first frame used" if frames > 1 else None)
 
 
@@ -177,10 +214,13 @@ def build(
     download_dir: Path | None = None,
     fresh: bool = False,
     layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
+    decode_timeout: float = DECODE_TIMEOUT,
 ) -> Dataset:
     """Build dataset ``name`` from the images an ``--images`` glob, folder or IIIF manifest list names.
 
     ``model`` defaults to the pixel baseline here; the CLI defaults to InceptionV3, as PixPlot.
+    Every build is a new version (a new ``build_id``), published when complete; ``fresh`` also
+    forgets what a killed run left (decoded images; cached features are kept either way).
     """
     extractor = features_mod.extractor(model, weights=weights, vectors=vectors)  # fails before any work
     if geojson:
@@ -192,7 +232,7 @@ def build(
             raise DashboardError("--metadata does not combine with IIIF manifests: their labels and metadata are used")
         table, failures = iiif.download(images, Path(data_dir) / ".iiif" / name)
         images = str(Path(data_dir) / ".iiif" / name)
-    root, paths = find_images(images)
+    root, paths, hidden = find_images(images)
     order = np.arange(len(paths))
     if extractor.positional and len(extractor.rows) != len(paths):
         raise DashboardError(f"--vectors has {len(extractor.rows):,} rows but --images finds {len(paths):,} files: "
@@ -206,10 +246,11 @@ def build(
         extractor.rows = extractor.rows[order]
     names = [display_name(p, root) for p in paths]
 
-    with DatasetWriter(data_dir, name, fresh=fresh) as w:
-        # Every run reads the whole folder again (unchanged files cost a cache read), so its report starts afresh.
-        w.report.skipped.clear()
-        w.report.notes.clear()
+    with DatasetWriter(data_dir, name, fresh=True, keep=(SCRATCH,)) as w:
+        if fresh:
+            shutil.rmtree(w.path / SCRATCH, ignore_errors=True)
+        for p in hidden:
+            w.report.skip(display_name(p, root), "hidden file or system clutter (ignored)")
         for message in messages:
             w.report.notes.append(message)
         for url, reason in failures:
@@ -217,7 +258,8 @@ def build(
         w.set_info(type="image", metric=metric, image_format="webp",
                    provenance={"source": f"images {images}" + (f", metadata {metadata}" if metadata else ""),
                                "features": extractor.description})
-        keep, features, notes = _decode_and_extract(w, paths, names, extractor, data_dir)
+        keep, features, notes, keys = _decode_and_extract(w, paths, names, extractor, data_dir,
+                                                          timeout=decode_timeout)
         if not keep:
             reasons = "; ".join(f"{s['item']}: {s['reason']}" for s in w.report.skipped[:3])
             raise DashboardError(f"none of the {len(paths):,} files could be used ({reasons}"
@@ -225,7 +267,7 @@ def build(
         kept_names = [names[k] for k in keep]
         meta = pd.DataFrame({"i": np.arange(len(keep)), "name": kept_names,
                              "filename": [Path(n).name for n in kept_names],
-                             "folder": [str(Path(n).parent) for n in kept_names]})
+                             "folder": [_folder_label(n, root) for n in kept_names]})
         overrides = {"filename": "text", "folder": "categorical"}
         if table is not None:
             extra, report = match_metadata(table, kept_names)
@@ -265,15 +307,24 @@ def build(
             w.write_latent(f"pca{d}", pca(X, n_components=d), kind="pca",
                            description=f"PCA of the {extractor.name} features to {d} dims (PixPlot's step before UMAP)")
             w.manifest["default_space"] = f"pca{d}"
-        w.report.counts.update(files=len(paths), items=len(keep), skipped=len(paths) - len(keep) + len(failures))
-        w.publish()
-        ds = Dataset(w.path)
+        w.report.counts.update(files=len(paths) + len(hidden), items=len(keep),
+                               skipped=len(paths) - len(keep) + len(hidden) + len(failures))
+        write_json(w.path / CONTENT_KEYS, {"keys": keys, "notes": [dict(notes).get(k) for k in keep]})
+        w.flush()
+        ds = Dataset(w.path)  # the unpublished version: the old one is served until finish()
         w.report.timings.update(compute_layouts(ds, layouts))
         write_arrangements(w, ds, "umap" if "umap" in layouts else "pca", geojson=geojson,
                            download_dir=Path(download_dir or Path(data_dir) / ".downloads"))
         w.write_hotspots(clusters.hotspots(ds.latent(ds.default_space), min_cluster_size=min_cluster_size,
                                            max_clusters=max_clusters))
+        shutil.rmtree(w.path / SCRATCH, ignore_errors=True)  # its files live on as images/ and thumbs/
         return w.finish()
+
+
+def _folder_label(name: str, root: Path) -> str:
+    """An item's folder for the legend; the top folder by its own name, not "."."""
+    parent = str(Path(name).parent)
+    return parent if parent != "." else (root.resolve().name or "(top folder)")
 
 
 def write_arrangements(w: DatasetWriter, ds: Dataset, projection: str, *, geojson: str | None = None,
@@ -305,77 +356,182 @@ def write_arrangements(w: DatasetWriter, ds: Dataset, projection: str, *, geojso
                             description="longitude and latitude", outline=outline)
 
 
-def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], extractor, data_dir: Path):
+def _decode_file(path: str, web: str, thumb: str, marker: str, prepare) -> tuple[str | None, np.ndarray | None]:
+    """In a worker process: decode one file, write its web image, thumbnail and marker, prepare its model input.
+
+    The marker (``<key>.json``, written last) says the images beside it are complete.
+    """
+    im, note = open_image(Path(path))
+    write_web_images(im, Path(web), Path(thumb))
+    write_json(Path(marker), {"note": note, "web": WEB_SIZE, "thumb": THUMB_SIZE})
+    return note, (prepare(im) if prepare is not None else None)
+
+
+def _scratch_entry(scratch: Path, key: str) -> tuple[Path, Path, Path]:
+    return scratch / f"{key}.webp", scratch / f"{key}.thumb.webp", scratch / f"{key}.json"
+
+
+def _decoded_note(scratch: Path, key: str) -> tuple[bool, str | None]:
+    """Whether ``key`` was decoded by an earlier (killed) run or the previous version, and its note."""
+    web, thumb, marker = _scratch_entry(scratch, key)
+    try:
+        m = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False, None
+    ok = m.get("web") == WEB_SIZE and m.get("thumb") == THUMB_SIZE and web.exists() and thumb.exists()
+    return ok, m.get("note")
+
+
+def _place(source: Path, target: Path) -> None:
+    """``target`` becomes ``source``'s content: a hard link (no copy, no space), else a copy."""
+    tmp = target.with_name(f".{target.name}.new")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def _seed_scratch(w: DatasetWriter, scratch: Path) -> None:
+    """Offer the published version's decoded images to this build (a rebuild decodes only new files)."""
+    final = w.final
+    try:
+        keys = json.loads((final / CONTENT_KEYS).read_text(encoding="utf-8"))
+        fmt = json.loads((final / "manifest.json").read_text(encoding="utf-8")).get("image_format")
+    except (OSError, ValueError):
+        return
+    if fmt != "webp":
+        return
+    for i, (key, note) in enumerate(zip(keys["keys"], keys["notes"])):
+        web, thumb, marker = _scratch_entry(scratch, key)
+        if marker.exists():
+            continue
+        try:
+            _place(final / "images" / f"{i}.webp", web)
+            _place(final / "thumbs" / f"{i}.webp", thumb)
+        except OSError as e:
+            if _disk_problem(e):
+                raise
+            continue
+        write_json(marker, {"note": note, "web": WEB_SIZE, "thumb": THUMB_SIZE})
+
+
+def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], extractor, data_dir: Path,
+                        timeout: float = DECODE_TIMEOUT):
     """Decode each file once and extract the features missing from the cache.
 
-    Threads decode, write the web image and thumbnail, and prepare model
-    inputs at most LOOKAHEAD batches ahead of the model (so memory does not
-    grow with the folder). Returns the positions of the files kept, their
-    features, and per-file notes.
+    Threads hash each file and look up what earlier runs left (decoded images in the scratch folder,
+    features in the cache); what is missing is decoded in worker processes, at most LOOKAHEAD batches
+    ahead of the model (so memory does not grow with the folder), each file under a time limit. Returns
+    the positions of the files kept, their features, per-file notes and content keys.
     """
     keep: list[int] = []
     features: list[np.ndarray | None] = []
     notes: list[tuple[int, str]] = []
+    keys: list[str] = []
     from_cache = 0
-    incoming = w.path / ".incoming"
-    incoming.mkdir(exist_ok=True)
+    scratch = w.path / SCRATCH
+    scratch.mkdir(exist_ok=True)
+    for leftover in scratch.glob(".*"):  # a killed run's half-written files
+        leftover.unlink(missing_ok=True)
+    if not w.published:
+        _seed_scratch(w, scratch)
     for folder in ("images", "thumbs"):
         (w.path / folder).mkdir(exist_ok=True)
+    workers = max(2, os.cpu_count() or 2)
+    # fork (where there is one): workers start at once and share the decoders already loaded
+    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    decoders = pebble.ProcessPool(max_workers=workers, context=context)
 
     with cache_mod.open_cache(data_dir) as cache:  # diskcache is safe to share between threads
 
-        def decode(k: int):
-            """(k, ok, note or reason, cached features, key, model input) for file k; writes its images."""
+        def one(k: int):
+            """(k, ok, note or reason, cached features, key, model input) for file k; its images in the scratch."""
             path = paths[k]
             try:
                 key = content_key(path)
-                im, note = open_image(path)
             except PermissionError:
                 return k, False, "permission denied", None, None, None
+            except OSError as e:
+                if _disk_problem(e):
+                    raise
+                return k, False, f"cannot read ({e.strerror or e})", None, None, None
+            if extractor.positional:
+                cached = extractor.row(k)
+            elif extractor.cache_id:
+                cached = cache.get(f"features/{extractor.cache_id}/{key}", retry=True)
+            else:
+                cached = None
+            decoded, note = _decoded_note(scratch, key)
+            if decoded and cached is not None:
+                return k, True, note, cached, key, None
+            web, thumb, marker = _scratch_entry(scratch, key)
+            future = decoders.schedule(_decode_file, args=(str(path), str(web), str(thumb), str(marker),
+                                                           extractor.prepare if cached is None else None),
+                                       timeout=timeout)
+            try:
+                note, model_input = future.result()
             except SkipImage as e:
                 return k, False, str(e), None, None, None
+            except concurrent.futures.TimeoutError:
+                return k, False, f"decoding took longer than {timeout:g} s (the time limit)", None, None, None
+            except pebble.ProcessExpired as e:
+                return k, False, f"the decoder crashed (exit code {e.exitcode})", None, None, None
             except OSError as e:
+                if _disk_problem(e):
+                    raise
                 return k, False, f"cannot read ({e.strerror or e})", None, None, None
-            write_web_images(im, incoming / f"{k}.webp", incoming / f"{k}.thumb.webp")
-            if extractor.positional:
-                return k, True, note, extractor.row(k), key, None
-            cached = cache.get(f"features/{extractor.cache_id}/{key}", retry=True) if extractor.cache_id else None
-            return k, True, note, cached, key, (extractor.prepare(im) if cached is None else None)
+            except Exception as e:  # noqa: BLE001 - e.g. an image that decodes but cannot be resized
+                return k, False, f"cannot use ({type(e).__name__}: {e})", None, None, None
+            return k, True, note, cached, key, model_input
 
         bar = tqdm(total=len(paths), desc="images", unit="img", leave=False)
         batches = [range(a, min(a + BATCH, len(paths))) for a in range(0, len(paths), BATCH)]
-        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-            pending = deque()
-            for b in range(len(batches)):
-                while len(pending) <= LOOKAHEAD and b + len(pending) < len(batches):
-                    pending.append(pool.submit(lambda r: [decode(k) for k in r], batches[b + len(pending)]))
-                todo = []
-                for k, ok, note, vec, key, model_input in pending.popleft().result():
-                    bar.update(1)
-                    if not ok:
-                        w.report.skip(names[k], note)
-                        continue
-                    i = len(keep)
-                    keep.append(k)
-                    features.append(vec)
-                    from_cache += vec is not None and not extractor.positional
-                    if note:
-                        notes.append((k, note))
-                    # written under the file's position among those found; renumbered now skips are known
-                    os.replace(incoming / f"{k}.webp", w.path / "images" / f"{i}.webp")
-                    os.replace(incoming / f"{k}.thumb.webp", w.path / "thumbs" / f"{i}.webp")
-                    if model_input is not None:
-                        todo.append((i, key, model_input))
-                if todo:
-                    out = extractor.run(np.stack([t[2] for t in todo]))
-                    for (i, key, _), vec in zip(todo, out):
-                        features[i] = np.asarray(vec) if not extractor.cache_id else np.asarray(vec, np.float32)
-                        if extractor.cache_id:
-                            cache.set(f"features/{extractor.cache_id}/{key}", features[i], retry=True)
-        bar.close()
-    incoming.rmdir()
+        pending: deque = deque()
+        try:
+            with ThreadPoolExecutor(max_workers=2 * workers) as threads:
+                submitted = 0
+                for batch in batches:
+                    while submitted < min(len(paths), batch.stop + LOOKAHEAD * BATCH):
+                        pending.append(threads.submit(one, submitted))
+                        submitted += 1
+                    todo = []
+                    for _ in batch:
+                        k, ok, note, vec, key, model_input = pending.popleft().result()
+                        bar.update(1)
+                        if not ok:
+                            w.report.skip(names[k], note)
+                            continue
+                        i = len(keep)
+                        keep.append(k)
+                        keys.append(key)
+                        features.append(vec)
+                        from_cache += vec is not None and not extractor.positional
+                        if note:
+                            notes.append((k, note))
+                        # kept by content in the scratch; numbered now that the skips before it are known
+                        web, thumb, _ = _scratch_entry(scratch, key)
+                        _place(web, w.path / "images" / f"{i}.webp")
+                        _place(thumb, w.path / "thumbs" / f"{i}.webp")
+                        if model_input is not None:
+                            todo.append((i, key, model_input))
+                    if todo:
+                        out = extractor.run(np.stack([t[2] for t in todo]))
+                        for (i, key, _), vec in zip(todo, out):
+                            features[i] = np.asarray(vec) if not extractor.cache_id else np.asarray(vec, np.float32)
+                            if extractor.cache_id:
+                                cache.set(f"features/{extractor.cache_id}/{key}", features[i], retry=True)
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+        finally:
+            decoders.stop()
+            decoders.join()
+            bar.close()
     w.report.counts["features_from_cache"] = int(from_cache)
-    return keep, features, notes
+    return keep, features, notes, keys
 
 
 def _web(im: Image.Image) -> Image.Image:
