@@ -358,13 +358,16 @@ def publish(s: Server) -> tuple[list[str], dict[str, tuple[int, str]], dict[str,
         v3_canvas(s, "book", "book", {"id": f"{b}/media/book.pdf", "type": "Text", "format": "application/pdf"}),
         v3_canvas(s, "still", "still", v3_image(s, "still")),
         v3_canvas(s, "liar", "liar", {"id": f"{b}/media/liar.jpg", "type": "Image"}),
-        v3_canvas(s, "huge", "huge", {"id": f"{b}/media/huge.jpg", "type": "Image", "format": "image/jpeg"})])
+        v3_canvas(s, "huge", "huge", {"id": f"{b}/media/huge.jpg", "type": "Image", "format": "image/jpeg"}),
+        v3_canvas(s, "local", "local", {"id": "file:///etc/hostname", "type": "Image", "format": "image/jpeg"})])
     expect["still"] = (4, "/iiif/still/full/1000,/0/default.jpg")
     report[f"{av} canvas 1 (film)"] = "video canvas, not downloaded (video/mp4); manifest 'Audio and video'"
     report[f"{av} canvas 2 (song)"] = "sound canvas, not downloaded (audio/mp4); manifest 'Audio and video'"
     report[f"{av} canvas 3 (book)"] = "PDF canvas, not downloaded (application/pdf); manifest 'Audio and video'"
     report[f"{av} canvas 5 (liar)"] = (f"not an image (Content-Type video/mp4), not downloaded: {b}/media/liar.jpg; "
                                        "manifest 'Audio and video'")
+    report[f"{av} canvas 7 (local)"] = ("not an http(s) URL, not read: file:///etc/hostname; "
+                                        "manifest 'Audio and video'")
     report[f"{av} canvas 6 (huge)"] = (f"larger than the 300,000-byte limit, not downloaded: {b}/media/huge.jpg; "
                                        "manifest 'Audio and video'")
 
@@ -387,7 +390,8 @@ def publish(s: Server) -> tuple[list[str], dict[str, tuple[int, str]], dict[str,
     coll3 = s.add("/coll3.json", {"@context": P3, "id": f"{b}/coll3.json", "type": "Collection",
                                   "label": {"en": ["Top 3"]},
                                   "items": [{"id": m3a, "type": "Manifest"}, {"id": f"{b}/coll3.json", "type": "Collection"},
-                                            {"id": f"{b}/chain1.json", "type": "Collection"}]})
+                                            {"id": f"{b}/chain1.json", "type": "Collection"},
+                                            {"id": "file:///etc/hostname", "type": "Manifest"}]})
     expect["M2a"] = (1, "/iiif/m2a/full/1000,/0/default.jpg")
     expect["M2b"] = (1, "/iiif/m2b/full/1000,/0/default.jpg")
     expect["M3a"] = (1, "/iiif/m3a/full/1000,/0/default.jpg")
@@ -444,6 +448,7 @@ def publish(s: Server) -> tuple[list[str], dict[str, tuple[int, str]], dict[str,
     report[f"{weird} canvas 3"] = "no image on this canvas; manifest 'not a list'"
     s.docs["/notjson.json"] = (200, b"<html>Sorry</html>", "text/html")
     report[f"{b}/nowhere.json"] = "manifest not loaded (HTTP 404)"
+    report["file:///etc/hostname"] = "not an http(s) URL, not read"
 
     urls = [vil, arr, qdl, f"{b}/choice2.json", f"{b}/choice3.json", seqs, codex, f"{b}/bodleian.json",
             f"{b}/riksarkivet.json", av, coll2, coll3, f"{b}/api2.json", f"{b}/api3.json", weird,

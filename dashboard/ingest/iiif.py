@@ -372,6 +372,8 @@ def _get(url: str, *, timeout: float = TIMEOUT, retries: int = RETRIES, image: b
 
     With ``image``, an answer whose Content-Type is not an image is refused before its body is read.
     """
+    if not url.strip().lower().startswith(("http://", "https://")):
+        raise Refused("not an http(s) URL, not read")  # a manifest must not make us read local files
     limit = MAX_IMAGE_BYTES if image else MAX_MANIFEST_BYTES
     last = None
     for attempt in range(retries):
@@ -418,7 +420,7 @@ def find_canvases(urls: list[str], size: int = SIZE) -> tuple[list[Canvas], list
         try:
             doc = json.loads(_get(url))
         except Exception as e:  # noqa: BLE001 -- any failure of one manifest is a report line
-            skipped.append((url, f"manifest not loaded ({e})"))
+            skipped.append((url, str(e) if isinstance(e, Refused) else f"manifest not loaded ({e})"))
             return
         if not isinstance(doc, dict):
             skipped.append((url, f"not a IIIF manifest or collection (a JSON {type(doc).__name__})"))
