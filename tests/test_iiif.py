@@ -14,7 +14,6 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import unquote
 
 import numpy as np
@@ -142,7 +141,8 @@ class Server:
         def canvas(k, label, service=None, direct=None):
             res = {"@id": direct or f"{self.base}/iiif/{service}/full/full/0/default.jpg", "@type": "dctypes:Image"}
             if service:
-                res["service"] = {"@id": f"{self.base}/iiif/{service}", "profile": "http://iiif.io/api/image/2/level1.json"}
+                res["service"] = {"@id": f"{self.base}/iiif/{service}",
+                                  "profile": "http://iiif.io/api/image/2/level1.json"}
             return {"@id": f"{self.base}/c{k}", "@type": "sc:Canvas", "label": label,
                     "images": [{"@type": "oa:Annotation", "resource": res}]}
 
@@ -177,8 +177,8 @@ def server():
 # manifests shaped as the specifications and cookbook recipes write them
 
 
-def v2_image(s: Server, name: str, profile, *, width=1600, height=1200, context="http://iiif.io/api/image/2/context.json",
-             service_id=None) -> dict:
+def v2_image(s: Server, name: str, profile, *, width=1600, height=1200,
+             context="http://iiif.io/api/image/2/context.json", service_id=None) -> dict:
     """A v2 image resource with its Image API service (``profile`` as the service declares it)."""
     service = {"@context": context, "@id": service_id or f"{s.base}/iiif/{name}", "profile": profile}
     return {"@id": f"{s.base}/iiif/{name}/full/full/0/default.jpg", "@type": "dctypes:Image", "format": "image/jpeg",
@@ -204,7 +204,8 @@ def v2_manifest(s: Server, path: str, label, canvases: list, *, metadata=None, s
 def v3_image(s: Server, name: str, service_type="ImageService3", profile="level1", *, width=1600, height=1200) -> dict:
     service = {"id": f"{s.base}/iiif/{name}", "type": service_type, "profile": profile}
     if service_type == "ImageService2":
-        service = {"@id": service["id"], "@type": "ImageService2", "profile": f"http://iiif.io/api/image/2/{profile}.json"}
+        service = {"@id": service["id"], "@type": "ImageService2",
+                   "profile": f"http://iiif.io/api/image/2/{profile}.json"}
     return {"id": f"{s.base}/iiif/{name}/full/max/0/default.jpg", "type": "Image", "format": "image/jpeg",
             "width": width, "height": height, "service": [service]}
 
@@ -224,7 +225,8 @@ def v3_manifest(s: Server, path: str, label: dict, items: list, *, metadata=None
     return s.add(path, doc)
 
 
-def _level(version: int, level: int) -> str:
+def _level(level: int) -> str:
+    """An Image API 2 service's profile at ``level``."""
     return f"http://iiif.io/api/image/2/level{level}.json"
 
 
@@ -234,7 +236,7 @@ def publish(s: Server) -> tuple[list[str], dict[str, tuple[int, str]], dict[str,
     b = s.base
     expect: dict[str, tuple[int, str]] = {}
     report: dict[str, str] = {}
-    L1, L2 = _level(2, 1), _level(2, 2)
+    L1, L2 = _level(1), _level(2)
 
     def svc(name, version, level, form, **kw):
         s.service(name, version, level, **kw)
@@ -386,10 +388,12 @@ def publish(s: Server) -> tuple[list[str], dict[str, tuple[int, str]], dict[str,
     chain = deep
     for k in (4, 3, 2, 1):
         chain = s.add(f"/chain{k}.json", {"@context": P3, "id": f"{b}/chain{k}.json", "type": "Collection",
-                                          "label": {"en": [f"chain {k}"]}, "items": [{"id": chain, "type": "Collection"}]})
+                                          "label": {"en": [f"chain {k}"]},
+                                          "items": [{"id": chain, "type": "Collection"}]})
     coll3 = s.add("/coll3.json", {"@context": P3, "id": f"{b}/coll3.json", "type": "Collection",
                                   "label": {"en": ["Top 3"]},
-                                  "items": [{"id": m3a, "type": "Manifest"}, {"id": f"{b}/coll3.json", "type": "Collection"},
+                                  "items": [{"id": m3a, "type": "Manifest"},
+                                            {"id": f"{b}/coll3.json", "type": "Collection"},
                                             {"id": f"{b}/chain1.json", "type": "Collection"},
                                             {"id": "file:///etc/hostname", "type": "Manifest"}]})
     expect["M2a"] = (1, "/iiif/m2a/full/1000,/0/default.jpg")
@@ -406,11 +410,11 @@ def publish(s: Server) -> tuple[list[str], dict[str, tuple[int, str]], dict[str,
             s, "v1l2", "http://library.stanford.edu/iiif/image-api/compliance.html#level2",
             context="http://library.stanford.edu/iiif/image-api/1.1/context.json")),
         ("v2l0", svc("v2l0", 2, 0, "1200,/0/default.jpg", sizes=[(400, 300), (1200, 900), (2400, 1800)]),
-         {**v2_image(s, "v2l0", _level(2, 0)), "service": {
+         {**v2_image(s, "v2l0", _level(0)), "service": {
              "@context": "http://iiif.io/api/image/2/context.json", "@id": f"{b}/iiif/v2l0",
-             "profile": _level(2, 0), "sizes": [{"width": 400, "height": 300}, {"width": 1200, "height": 900},
+             "profile": _level(0), "sizes": [{"width": 400, "height": 300}, {"width": 1200, "height": 900},
                                                 {"width": 2400, "height": 1800}]}}),
-        ("v2l0bare", svc("v2l0bare", 2, 0, "full/0/default.jpg"), v2_image(s, "v2l0bare", _level(2, 0))),
+        ("v2l0bare", svc("v2l0bare", 2, 0, "full/0/default.jpg"), v2_image(s, "v2l0bare", _level(0))),
         ("v2portrait", svc("v2portrait", 2, 1, ",1000/0/default.jpg"),
          v2_image(s, "v2portrait", L1, width=1200, height=1600)),
         ("v2confined", svc("v2confined", 2, 1, "!1000,1000/0/default.jpg", features={"!w,h"}), v2_image(
@@ -544,13 +548,12 @@ def test_manifests_as_institutions_publish_them(server, tmp_path, monkeypatch):
 def test_a_changed_list_keeps_each_image_with_its_canvas(server, tmp_path):
     """Downloads are kept by canvas and image URL: a manifest added at the top of the list attaches no image to
     another canvas's metadata, nothing is fetched twice, and what no manifest names any more is removed."""
-    b = server.base
     urls = {}
     for m in ("A", "B", "N"):
         for k in (1, 2):
             server.service(f"order{m}{k}", 2, 1)
         urls[m] = v2_manifest(server, f"/order{m}.json", f"Order {m}", [
-            v2_canvas(server, f"order{m}{k}", f"{m}{k}", v2_image(server, f"order{m}{k}", _level(2, 1)))
+            v2_canvas(server, f"order{m}{k}", f"{m}{k}", v2_image(server, f"order{m}{k}", _level(1)))
             for k in (1, 2)])
     expect = {f"{m}{k}": (k, f"/iiif/order{m}{k}/full/1000,/0/default.jpg") for m in "ABN" for k in (1, 2)}
     listing = tmp_path / "manifests.txt"
@@ -587,9 +590,11 @@ def test_a_list_that_yields_nothing_is_one_clear_error(server, tmp_path):
 
 @pytest.mark.parametrize("service, size, request_", [
     ({"@context": "http://library.stanford.edu/iiif/image-api/1.1/context.json", "@id": "S",
-      "profile": "http://library.stanford.edu/iiif/image-api/1.1/compliance.html#level1"}, None, "S/full/1000,/0/native.jpg"),
+      "profile": "http://library.stanford.edu/iiif/image-api/1.1/compliance.html#level1"}, None,
+     "S/full/1000,/0/native.jpg"),
     ({"@context": "http://library.stanford.edu/iiif/image-api/1.1/context.json", "@id": "S",
-      "profile": "http://library.stanford.edu/iiif/image-api/1.1/compliance.html#level0"}, None, "S/full/full/0/native.jpg"),
+      "profile": "http://library.stanford.edu/iiif/image-api/1.1/compliance.html#level0"}, None,
+     "S/full/full/0/native.jpg"),
     ({"@context": "http://iiif.io/api/image/2/context.json", "@id": "S",
       "profile": "http://iiif.io/api/image/2/level1.json"}, None, "S/full/1000,/0/default.jpg"),
     ({"@context": "http://iiif.io/api/image/2/context.json", "@id": "S",

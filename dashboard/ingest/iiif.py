@@ -18,7 +18,8 @@ manifest names any more are removed.
 Columns: ``manifest``, ``manifest_label``, ``canvas`` (the canvas's position
 in its manifest, counting from 1, whether or not it was taken),
 ``canvas_label``, ``permalink`` (the image URL) and the manifest's and
-canvas's ``metadata``, lower-cased labels as column names. A label given
+canvas's ``metadata`` (the canvas's value wins), lower-cased labels as
+column names (``meta_<label>`` where a label is one of our columns). A label given
 several times keeps every value, joined with ``"; "``. Multilingual values
 (v2 ``@language`` lists and v3 language maps alike) give the first language
 of :data:`LANGUAGES` they have, else their first. HTML in values becomes text
@@ -201,8 +202,8 @@ def image_service(services, default_version: int) -> ImageService | None:
         level = int(m.group(1)) if (m := re.search(r"level([0-2])", profile)) else 1  # most declare level 1
         features = {str(f) for p in profiles if isinstance(p, dict) for f in _as_list(p.get("supports"))}
         features |= {str(f) for f in _as_list(s.get("extraFeatures"))}
-        sizes = tuple((int(z["width"]), int(z["height"])) for z in _as_list(s.get("sizes"))
-                      if isinstance(z, dict) and str(z.get("width", "")).isdigit() and str(z.get("height", "")).isdigit())
+        sizes = tuple((w, h) for z in _as_list(s.get("sizes")) if isinstance(z, dict)
+                      and (w := _int(z.get("width"))) and (h := _int(z.get("height"))))
         base = re.sub(r"/info\.json$", "", _id(s).strip()).rstrip("/")
         found.append(ImageService(base, version, level, frozenset(features), sizes))
     return max(found, key=lambda s: (s.version, s.level), default=None)
@@ -225,8 +226,9 @@ def image_request(service: ImageService, width: int | None = None, height: int |
     elif service.level >= 2 or "sizeByConfinedWh" in service.features:
         form = f"!{size},{size}"
     elif service.level >= 1 or {"sizeByW", "sizeByH"} & service.features:
-        form = f",{size}" if known and height > width and (service.level >= 1 or "sizeByH" in service.features) \
-            else f"{size},"
+        by_w = service.level >= 1 or "sizeByW" in service.features
+        by_h = service.level >= 1 or "sizeByH" in service.features
+        form = f",{size}" if by_h and (not by_w or (known and height > width)) else f"{size},"
     elif service.sizes:
         big = [s for s in service.sizes if max(s) >= size]
         w, h = min(big, key=max) if big else max(service.sizes, key=max)
