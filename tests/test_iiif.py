@@ -649,3 +649,30 @@ def test_the_details_panel_shows_links_as_links_and_nothing_else():
     assert [(a.children, a.href) for a in links] == [("Bodley", "https://example.org/b")]
     assert [c for c in shown.children if isinstance(c, str)] == ["Written by ", " in 1602"]
     assert _value("title", "<script>alert(1)</script>", "text") == "<script>alert(1)</script>"  # text, never HTML
+
+
+def test_no_exception_of_one_image_or_manifest_ends_the_download(server, tmp_path, monkeypatch):
+    """Whatever one request raises (here http.client.InvalidURL, as an unquoted space once did) is one report line."""
+    import http.client
+
+    get, read = iiif._get, iiif.canvases
+
+    def failing_get(url, **kw):
+        if "/iiif/green/" in url:
+            raise http.client.InvalidURL(f"URL can't contain control characters. {url!r}")
+        return get(url, **kw)
+
+    def failing_canvases(doc, url, size=iiif.SIZE):
+        if url.endswith("/v3.json"):
+            raise AttributeError("'str' object has no attribute 'get'")
+        return read(doc, url, size)
+
+    monkeypatch.setattr(iiif, "_get", failing_get)
+    monkeypatch.setattr(iiif, "canvases", failing_canvases)
+    listing = tmp_path / "m.txt"
+    listing.write_text(f"{server.base}/v2.json\n{server.base}/v3.json\n")
+    table, failures = iiif.download(str(listing), tmp_path / "images")
+    assert list(table["canvas_label"]) == ["f. 1r", "f. 2r"]
+    reasons = dict(failures)
+    assert reasons[f"{server.base}/v3.json"] == "manifest not read (AttributeError: 'str' object has no attribute 'get')"
+    assert reasons[f"{server.base}/v2.json canvas 2 (f. 1v)"].startswith("image not downloaded (InvalidURL: URL can't")
