@@ -456,7 +456,8 @@ def publish(s: Server) -> tuple[list[str], dict[str, tuple[int, str]], dict[str,
 
     urls = [vil, arr, qdl, f"{b}/choice2.json", f"{b}/choice3.json", seqs, codex, f"{b}/bodleian.json",
             f"{b}/riksarkivet.json", av, coll2, coll3, f"{b}/api2.json", f"{b}/api3.json", weird,
-            f"{b}/notjson.json", f"{b}/nowhere.json"]
+            f"{b}/notjson.json", f"{b}/nowhere.json", vil]
+    report[vil] = "listed more than once; taken once"
     return urls, expect, report
 
 

@@ -397,7 +397,8 @@ def _get(url: str, *, timeout: float = TIMEOUT, retries: int = RETRIES, image: b
                 break  # 404, 403: asking again will not help
         except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as e:
             last = str(getattr(e, "reason", e)) or type(e).__name__
-        time.sleep(0.5 * 2 ** attempt)
+        if attempt + 1 < retries:
+            time.sleep(0.5 * 2 ** attempt)
     raise OSError(last or "failed")
 
 
@@ -417,6 +418,8 @@ def find_canvases(urls: list[str], size: int = SIZE) -> tuple[list[Canvas], list
 
     def visit(url: str, depth: int) -> None:
         if url in seen:
+            if depth == 0:
+                skipped.append((url, "listed more than once; taken once"))
             return
         seen.add(url)
         try:
