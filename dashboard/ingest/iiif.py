@@ -63,6 +63,8 @@ LANGUAGES = ("en", "none")
 
 #: Our own columns; a metadata label with one of these names becomes ``meta_<name>``.
 COLUMNS = ("filename", "i", "name", "folder", "manifest", "manifest_label", "canvas", "canvas_label", "permalink")
+#: Column types of the table :func:`download` returns, for the build's schema (the canvas is a number).
+SCHEMA = {"canvas": "numeric", "permalink": "text"}
 #: Characters a URL keeps when quoted: the reserved ones and ``%`` (so an already quoted URL stays as it is).
 _URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
