@@ -12,6 +12,7 @@ from flask import current_app
 from ..compute.neighbors import query as nearest
 from .. import registry
 from ..computed import get_layout
+from ..ingest.html_text import split_links
 from ..layouts import viewer as ids
 from ..mapdata import numeric_values, visible
 from ..mapview import resolve
@@ -336,6 +337,10 @@ def _value(col: str, value, kind: str):
         return html.A(text, href=text, target="_blank", rel="noopener noreferrer")
     if kind == "color":
         return html.Span([html.Span(className="swatch", style={"background": text}), text])
+    pieces = split_links(text)  # http(s) links kept from HTML in IIIF metadata, as [text](url)
+    if any(isinstance(p, tuple) for p in pieces):
+        return html.Span([html.A(p[0], href=p[1], target="_blank", rel="noopener noreferrer")
+                          if isinstance(p, tuple) else p for p in pieces])
     return text
 
 
