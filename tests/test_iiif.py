@@ -519,6 +519,7 @@ def test_manifests_as_institutions_publish_them(server, tmp_path, monkeypatch):
     got = {row["canvas_label"]: int(row["canvas"]) for _, row in ds.meta.iterrows()}
     assert got == {label: canvas for label, (canvas, _) in expect.items()}
     assert ds.meta["canvas"].dtype.kind == "i"  # a number, counted from 1 over every canvas of the manifest
+    assert ds.schema["canvas"] == "numeric"
     for label, (_, request) in expect.items():
         assert server.hits.get(request, 0) - hits_before.get(request, 0) == 1, (label, request)
     _assert_own_images(ds, server, expect)

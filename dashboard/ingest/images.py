@@ -227,7 +227,8 @@ def build(
         geography.geojson_outline(geojson)  # a bad file fails now, not after the images
     failures: list[tuple[str, str]] = []
     table, messages = (read_metadata(metadata) if metadata else (None, []))
-    if iiif.is_manifest_list(images):
+    from_iiif = iiif.is_manifest_list(images)
+    if from_iiif:
         if metadata:
             raise DashboardError("--metadata does not combine with IIIF manifests: their labels and metadata are used")
         table, failures = iiif.download(images, Path(data_dir) / ".iiif" / name)
@@ -279,6 +280,8 @@ def build(
                                                 ("tags", "text"), ("description", "text"), ("permalink", "text"),
                                                 ("year", "numeric"), ("lat", "numeric"), ("lng", "numeric"))
                               if c in meta.columns})
+            if from_iiif:  # not for a user's CSV, whose "canvas" may be anything
+                overrides.update({c: t for c, t in iiif.SCHEMA.items() if c in meta.columns})
         for k, note in notes:
             w.report.notes.append(f"{names[k]}: {note}")
         w.write_meta(meta, overrides)
