@@ -21,12 +21,13 @@ def test_good_folder_imports(tmp_path, lsc_folder):
     data = tmp_path / "data"
     ds = import_folder(data, lsc_folder, config=LscConfig(type="image", metric="l2", columns={"score": "numeric"}))
     assert ds.name == "lsc_demo" and ds.n == 60 and ds.type == "image"
-    assert sorted(ds.spaces, key=int) == ["4", "8"]
+    assert set(ds.spaces) == {"4", "8", "raw"}  # raw.h5, the model's inputs, is a space of its own
     assert ds.schema["category"] == "categorical" and ds.schema["score"] == "numeric"
     with h5py.File(lsc_folder / "latent" / "latent8.h5") as f:
         np.testing.assert_allclose(ds.latent("8"), f["latent"][()])
     assert ds.image_path(5).is_file() and ds.image_path(5, thumb=True).is_file()
-    assert (ds.path / "extra" / "raw.h5").is_file()
+    with h5py.File(lsc_folder / "raw.h5") as f:
+        np.testing.assert_allclose(ds.latent("raw"), f["raw"][()], rtol=1e-6)
     # LSC's precomputed t-SNE is used as it is, not recomputed
     lay = get_layout(ds, "4", "tsne", perplexity=30)
     assert lay.source == "stored" and lay.xy.shape == (60, 2)

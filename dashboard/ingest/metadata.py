@@ -28,6 +28,8 @@ TEXT_COLUMNS = ("filename", "category", "tags", "description", "permalink", "lab
 # A plain decimal number; "007" (leading zero) is an identifier, not the number 7.
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _LEADING_ZERO = re.compile(r"^[+-]?0[0-9]")
+#: How spreadsheets and R write "no value" in a column of numbers; in a column of words they stay words.
+MISSING_WORDS = ("NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "none", "#N/A", "-")
 
 
 def numbers_or_text(values: pd.Series) -> pd.Series:
@@ -35,10 +37,12 @@ def numbers_or_text(values: pd.Series) -> pd.Series:
 
     Whole numbers become pandas' nullable ``Int64``, so a year shows as 1990
     and never 1990.0 even when some cells are empty; other numbers become
-    floats. Anything else (and any "007") is returned unchanged: a word such
-    as ``NA`` or ``null`` stays the word.
+    floats. Words such as ``NA`` or ``null`` count as missing only in a
+    column of numbers; anything else (and any "007") is returned unchanged,
+    so in a column of words ``NA`` stays the word.
     """
     text = values.astype("object").where(values.notna(), "").astype(str).str.strip()
+    text = text.where(~text.isin(MISSING_WORDS), "")
     filled = text[text != ""]
     if not len(filled) or not filled.str.match(_NUMBER).all() or filled.str.match(_LEADING_ZERO).any():
         return values
