@@ -78,7 +78,7 @@ class LscConfig:
             if f.name in ("columns", "suggested"):
                 value = {**theirs, **mine}
             elif f.name in ("text_columns", "sources", "notes"):
-                value = list(dict.fromkeys([*theirs, *mine]))
+                value = list(dict.fromkeys([*mine, *theirs]))
             else:
                 value = mine if mine is not None else theirs
             setattr(merged, f.name, value)
