@@ -6,6 +6,7 @@ import json
 import tarfile
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -327,3 +328,18 @@ def test_manifest_that_names_no_images_says_which_keys_it_has(tmp_path):
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "d"), "add", str(tmp_path / "x")])
     assert r.exit_code == 1 and r.output.count("\n") == 1
     assert "neither an 'imagelist' file nor an 'images' list" in r.output and "keys found: atlas, layouts" in r.output
+
+
+def test_csv_years_stay_integers_with_missing_values(tmp_path):
+    """metadata.py: a year column with empty cells is nullable Int64 (shown 1990, never 1990.0), through matching."""
+    from dashboard.ingest.metadata import match_metadata, read_metadata
+
+    csv = tmp_path / "m.csv"
+    csv.write_text("filename,year,count,code,word\na.jpg,1990,3,007,NA\nb.jpg,,,012,null\nc.jpg,2001-05-03,10,100,x\n")
+    table, messages = read_metadata(str(csv))
+    assert str(table["year"].dtype) == "Int64" and table["year"].tolist()[0] == 1990 and pd.isna(table["year"][1])
+    assert str(table["count"].dtype) == "Int64"
+    assert table["code"].tolist() == ["007", "012", "100"] and table["word"].tolist() == ["NA", "null", "x"]
+    aligned, _ = match_metadata(table, ["c.jpg", "a.jpg", "b.jpg", "d.jpg"])
+    assert str(aligned["year"].dtype) == "Int64"
+    assert [None if pd.isna(v) else str(v) for v in aligned["year"]] == ["2001", "1990", None, None]
