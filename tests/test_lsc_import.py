@@ -23,13 +23,13 @@ def test_good_folder_imports(tmp_path, lsc_folder):
     data = tmp_path / "data"
     ds = import_folder(data, lsc_folder, config=LscConfig(type="image", metric="l2", columns={"score": "numeric"}))
     assert ds.name == "lsc_demo" and ds.n == 60 and ds.type == "image"
-    assert set(ds.spaces) == {"4", "8", "raw"}  # raw.h5, the model's inputs, is a space of its own
+    assert set(ds.spaces) == {"4", "8"}
     assert ds.schema["category"] == "categorical" and ds.schema["score"] == "numeric"
     with h5py.File(lsc_folder / "latent" / "latent8.h5") as f:
         np.testing.assert_allclose(ds.latent("8"), f["latent"][()])
     assert ds.image_path(5).is_file() and ds.image_path(5, thumb=True).is_file()
-    with h5py.File(lsc_folder / "raw.h5") as f:
-        np.testing.assert_allclose(ds.latent("raw"), f["raw"][()], rtol=1e-6)
+    # an image model's raw.h5 holds the pixels it trained on: named, not imported (the images are images/)
+    assert any(n.startswith("raw.h5: the pixels the image model was trained on (60 × 10)") for n in ds.report["notes"])
     # LSC's precomputed t-SNE is used as it is, not recomputed
     lay = get_layout(ds, "4", "tsne", perplexity=30)
     assert lay.source == "stored" and lay.xy.shape == (60, 2)
@@ -279,3 +279,12 @@ def test_raw_h5_header_csv_and_fn_raw(tmp_path):
     assert "raw.h5: shape (5, 6), but meta.csv has 20 rows; not imported" in notes
     assert "emoji.h5 (the config's fn_raw): not in the folder" in notes
     assert "header.csv: names 6 input columns, but the raw inputs were not imported" in notes
+
+
+def test_several_config_files_none_named_for_the_folder_are_not_guessed(tmp_path):
+    folder = write_lsc_folder(tmp_path / "mixed", images=False, tsne=False)
+    (folder / "config_emoji.py").write_text("data_type = 'image'\n")
+    (folder / "config_logo.py").write_text("data_type = 'image'\n")
+    ds = import_folder(tmp_path / "d", folder)
+    assert ds.type == "other"
+    assert any("several .py files (config_emoji.py, config_logo.py)" in n for n in ds.report["notes"])

@@ -47,6 +47,8 @@ _TSNE_RE = re.compile(r"^tsne(\d+)_perp(\d+(?:\.\d+)?)(_pca)?\.h5$")
 _UMAP_RE = re.compile(r"^umap(\d+)\.h5$")
 _UMAP_KEY_RE = re.compile(r"^neighbou?r(\d+)-dist(\d*\.?\d+(?:[eE]-?\d+)?)$")
 MAX_LISTED = 10
+#: raw inputs larger than this (float32: 800 MB) are named, not imported
+MAX_RAW_VALUES = 200_000_000
 
 
 @dataclass
@@ -118,7 +120,7 @@ def _server_config(path: Path, text: str) -> LscConfig:
             continue
         try:
             value = ast.literal_eval(node.value)
-        except ValueError:
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             cfg.notes.append(f"{path.name} line {node.lineno}: value is not a plain constant; ignored")
             continue
         for target in node.targets:
@@ -159,8 +161,9 @@ def _client_config(path: Path, obj: dict) -> LscConfig:
     cfg.columns = dict(obj.get("columns") or {})
     columns: dict[str, str] = {}
     schema = obj.get("schema") if isinstance(obj.get("schema"), dict) else {}
-    for col, typ in (schema.get("type") or {}).items():
-        columns.setdefault(col, typ)
+    types = schema.get("type")
+    for col, typ in (types.items() if isinstance(types, dict) else ()):
+        columns.setdefault(str(col), str(typ))
     rendering = obj.get("rendering") if isinstance(obj.get("rendering"), dict) else {}
     if rendering.get("dot_color"):  # LSC colours dots by this column's own colours (emoji's mean_color)
         columns.setdefault(str(rendering["dot_color"]), "color")
@@ -201,24 +204,28 @@ def read_config_file(path: Path) -> LscConfig:
     return _client_config(path, obj)
 
 
-def find_config_files(folder: Path) -> list[Path]:
+def find_config_files(folder: Path) -> tuple[list[Path], list[str]]:
     """LSC's config files kept with the data: in the folder (``config_<name>.py``/``.json``, ``config_data.py``,
     ``config.py``/``.json``) or beside it named for it (``../config_<name>.py``). With several candidates, the
-    one named for the folder; ``config_default.json`` (LSC's template) only when nothing else is there."""
+    one named for the folder; ``config_default.json`` (LSC's template) only when nothing else is there.
+    Returns the files and a note for each choice that could not be made."""
     folder = Path(folder)
     name = folder.resolve().name
-    found = []
+    found, notes = [], []
     for ext in (".py", ".json"):
         own = [folder / f"config_{name}{ext}", folder.parent / f"config_{name}{ext}"]
         hit = next((p for p in own if p.is_file()), None)
         if hit is None:
             others = sorted(p for p in folder.glob(f"config*{ext}") if p.is_file() and p.name != f"config_default{ext}")
             hit = others[0] if len(others) == 1 else None
+            if len(others) > 1:
+                notes.append(f"config: several {ext} files ({', '.join(p.name for p in others)}) and none named "
+                             f"config_{name}{ext}; none read (choose one with --config)")
             if hit is None and not others and (folder / f"config_default{ext}").is_file():
                 hit = folder / f"config_default{ext}"
         if hit is not None:
             found.append(hit)
-    return found
+    return found, notes
 
 
 def load_config(path: Path | None, *, type: str | None, metric: str | None, columns: dict[str, str]) -> LscConfig:
@@ -240,9 +247,11 @@ def _checked(cfg: LscConfig) -> LscConfig:
 def resolve_config(folder: Path, given: LscConfig | None) -> LscConfig:
     """The config of an import: flags and ``--config`` first, then LSC's files kept with the data, then defaults."""
     cfg = given or LscConfig()
-    for path in find_config_files(folder):
+    paths, notes = find_config_files(folder)
+    for path in paths:
         if path.name not in cfg.sources:
             cfg = cfg.under(read_config_file(path))
+    cfg.notes = [*cfg.notes, *notes]
     cfg = _checked(cfg)
     cfg.type = cfg.type or "other"
     cfg.metric = cfg.metric or "euclidean"
@@ -490,12 +499,20 @@ def _check_raw(folder: Path, config: LscConfig, n: int | None, plan: _Plan) -> N
                     plan.notes.append(f"{what}: no dataset {key or 'data'!r} (found: {keys}); not imported")
                     continue
                 shape = d.shape
+                if config.type == "image":
+                    plan.notes.append(f"{what}: the pixels the image model was trained on ({' × '.join(map(str, shape))}); "
+                                      "not imported (each item's image comes from images/)")
+                    continue
                 if len(shape) > 2:
                     plan.notes.append(f"{what}: {shape[0]} input images of {' × '.join(map(str, shape[1:]))}; not "
                                       "imported (each item's image comes from images/)")
                     continue
                 if len(shape) != 2 or (n is not None and shape[0] != n):
                     plan.notes.append(f"{what}: shape {shape}, but meta.csv has {n} rows; not imported")
+                    continue
+                if shape[0] * shape[1] > MAX_RAW_VALUES:
+                    plan.notes.append(f"{what}: {shape[0]:,} × {shape[1]:,} values, more than {MAX_RAW_VALUES:,}; not "
+                                      "imported (reduce it, e.g. with PCA, and add it as a latent file)")
                     continue
                 if plan.raw is not None:
                     plan.notes.append(f"{what}: the inputs were already read from {plan.raw[0]}; not imported")

@@ -179,6 +179,9 @@ def _layout_name(key: str, keys: set[str]) -> str:
 def _add_layout(out: _Output, name: str, value, labels_rel=None, source: str = "", extra: str = "") -> None:
     """Read one layout (a path to JSON, or positions inline) into ``out.layouts``, or note why not."""
     where = source or name
+    if value is None:
+        out.notes.append(f"layout {name!r}: its manifest entry names no layout file; not imported")
+        return
     try:
         if isinstance(value, str):
             p = _resolve(out.data, value)
@@ -399,8 +402,13 @@ def read_file_metadata(out: _Output) -> tuple[pd.DataFrame, list[str]]:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
             notes.append(f"{f.name}: not readable JSON ({e})")
             rows.append({})
-    extra = pd.DataFrame([{str(k): ("|".join(map(str, v)) if isinstance(v, list) else v) for k, v in r.items()
-                           if k not in ("filename", "i", "name")} for r in rows], index=range(out.n))
+    def cell(v):  # PixPlot joins tags with "|"; anything nested is kept as its JSON text
+        if isinstance(v, list):
+            return "|".join(json.dumps(x) if isinstance(x, (dict, list)) else str(x) for x in v)
+        return json.dumps(v) if isinstance(v, dict) else v
+
+    extra = pd.DataFrame([{str(k): cell(v) for k, v in r.items() if k not in ("filename", "i", "name")} for r in rows],
+                         index=range(out.n))
     for col in extra.columns:
         if col in ("year", "lat", "lng"):
             extra[col] = integers_if_whole(extra[col])
