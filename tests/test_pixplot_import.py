@@ -274,7 +274,7 @@ def test_manifest_without_layouts_reads_the_layout_files_and_says_so(tmp_path):
     ds, output = _add(tmp_path, tmp_path / "out", "nolayouts")
     assert set(ds.arrangements) == {"pixplot_umap", "alphabetic", "grid"}
     notes = "\n".join(ds.report["notes"])
-    assert f"manifest.json has no 'layouts': read 3 layout file(s) from data/layouts/" in notes
+    assert "manifest.json has no 'layouts': read 3 layout file(s) from data/layouts/" in notes
     assert "layouts/notes.json: not a layout PixPlot writes; not imported" in notes
 
 
