@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,43 @@ from ..errors import DashboardError
 
 #: Per-row messages listed before "and N more".
 SHOWN = 20
+
+#: PixPlot's columns that hold words, never numbers (a category "1", a description "1990").
+TEXT_COLUMNS = ("filename", "category", "tags", "description", "permalink", "label")
+
+# A plain decimal number; "007" (leading zero) is an identifier, not the number 7.
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_LEADING_ZERO = re.compile(r"^[+-]?0[0-9]")
+#: How spreadsheets and R write "no value" in a column of numbers; in a column of words they stay words.
+MISSING_WORDS = ("NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "none", "#N/A", "-")
+
+
+def numbers_or_text(values: pd.Series) -> pd.Series:
+    """A column read as text, as numbers when every non-empty cell is one.
+
+    Whole numbers become pandas' nullable ``Int64``, so a year shows as 1990
+    and never 1990.0 even when some cells are empty; other numbers become
+    floats. Words such as ``NA`` or ``null`` count as missing only in a
+    column of numbers; anything else (and any "007") is returned unchanged,
+    so in a column of words ``NA`` stays the word.
+    """
+    text = values.astype("object").where(values.notna(), "").astype(str).str.strip()
+    text = text.where(~text.isin(MISSING_WORDS), "")
+    filled = text[text != ""]
+    if not len(filled) or not filled.str.match(_NUMBER).all() or filled.str.match(_LEADING_ZERO).any():
+        return values
+    numbers = pd.to_numeric(text.where(text != "", None), errors="coerce")
+    return integers_if_whole(numbers)
+
+
+def integers_if_whole(numbers: pd.Series) -> pd.Series:
+    """Numbers as nullable ``Int64`` when every present value is a whole number (missing stays missing)."""
+    numbers = pd.to_numeric(numbers, errors="coerce")
+    present = numbers.dropna()
+    if len(present) and np.isfinite(present.to_numpy(dtype=float)).all() \
+            and (np.mod(present.to_numpy(dtype=float), 1) == 0).all() and (present.abs() < 2**53).all():
+        return numbers.astype("Int64")
+    return numbers.astype(float)
 
 
 def _read_csv(path: Path) -> tuple[pd.DataFrame, list[str]]:
@@ -94,7 +132,7 @@ def read_metadata(spec: str) -> tuple[pd.DataFrame, list[str]]:
                 problems.append(f"row {row}: year {v!r} is not a year; left empty")
                 y = np.nan
             years.append(y)
-        table["year"] = years
+        table["year"] = integers_if_whole(pd.Series(years, index=table.index, dtype=float))
     for col, limit in (("lat", 90.0), ("lng", 180.0)):
         if col in table.columns:
             values = []
@@ -105,6 +143,9 @@ def read_metadata(spec: str) -> tuple[pd.DataFrame, list[str]]:
                     x = np.nan
                 values.append(x)
             table[col] = values
+    for col in table.columns:
+        if col not in TEXT_COLUMNS and col not in ("year", "lat", "lng"):
+            table[col] = numbers_or_text(table[col])
     if problems:
         messages.append(f"metadata: {len(problems)} value(s) left empty: " + "; ".join(problems[:SHOWN])
                         + (f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else ""))
@@ -129,9 +170,10 @@ def match_metadata(table: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame,
         elif rows[k] < 0:
             rows[k] = r
     columns = [c for c in table.columns if c != "filename"]
-    aligned = pd.DataFrame({c: [table[c].iloc[r] if r >= 0 else None for r in rows] for c in columns})
+    # take() keeps each column's type (Int64 years stay integers); -1 (no row) becomes missing
+    aligned = pd.DataFrame({c: table[c].reset_index(drop=True).array.take(rows, allow_fill=True) for c in columns})
     for c in columns:
-        if c not in ("year", "lat", "lng"):
+        if not pd.api.types.is_numeric_dtype(aligned[c]):
             aligned[c] = aligned[c].astype("object").where(aligned[c].notna() & (aligned[c] != ""), None)
     report = []
     if orphans:
