@@ -7,7 +7,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import dash
-import diskcache
 import flask
 
 from .errors import DashboardError
@@ -42,17 +41,8 @@ class _MapApp(dash.Dash):
 def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -> dash.Dash:
     """Build the app for a data directory; ``dataset`` is the one shown when a URL names none."""
     data_dir = Path(data_dir or default_data_dir())
-    # Background callbacks (slow projections) run in worker processes that
-    # share results through this disk cache, so they also work with several
-    # gunicorn workers.
-    manager = dash.DiskcacheManager(diskcache.Cache(str(data_dir / ".cache" / "jobs")))
-    # Jobs start as fresh interpreters: a fork of this multi-threaded server
-    # can inherit a lock held by another thread and hang forever (we saw
-    # jobs stuck at 0 % that way).
-    import multiprocess
-
-    multiprocess.set_start_method("spawn", force=True)
-    # …which have no Flask app: they find the data directory here.
+    # Slow projections run as supervised job processes (dashboard.jobs), which have
+    # no Flask app: they find the data directory here.
     os.environ["DASHBOARD_DATA_DIR"] = str(data_dir)
     app = _MapApp(
         __name__,
@@ -61,7 +51,6 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
         use_pages=True,
         pages_folder="",
         suppress_callback_exceptions=True,
-        background_callback_manager=manager,
         # deck.gl from the pydeck wheel, served by our own route (no CDN).
         external_scripts=[{"src": "/deck.js"}],
     )

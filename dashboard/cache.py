@@ -4,26 +4,93 @@ A key names everything a result depends on: the cache format, the dataset,
 the *content fingerprint* of the latent space (so a rebuilt dataset with
 new data can never serve a stale layout, while an identical rebuild reuses
 its layouts), the method and its full, defaulted parameters. Values live in
-a diskcache under ``<data_dir>/.cache`` shared by every worker process.
+a diskcache under ``<data_dir>/.cache`` shared by every worker process (see
+:func:`cache_dir` for read-only data directories). A cache that cannot be
+written (a full disk) never fails a read: results are computed and served
+without being kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import diskcache
 
+log = logging.getLogger(__name__)
+
 CACHE_VERSION = 2  # 2: layouts normalised by their central 99%, not their extremes
 CACHE_DIR = ".cache"
 SIZE_LIMIT = 8 * 2**30
 
 
+def cache_dir(data_dir: Path | str) -> Path:
+    """Where a data directory's cache (and job state) lives.
+
+    ``DASHBOARD_CACHE_DIR`` when set; else ``<data_dir>/.cache``; and when the data
+    directory is read-only (a shared, published collection), a per-user folder
+    named after it, so that a read-only collection can still be served.
+    """
+    if os.environ.get("DASHBOARD_CACHE_DIR"):
+        return Path(os.environ["DASHBOARD_CACHE_DIR"])
+    data_dir = Path(data_dir)
+    inside = data_dir / CACHE_DIR
+    if os.access(inside if inside.exists() else data_dir, os.W_OK) or not data_dir.exists():
+        return inside
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return home / "dashboard" / "cache-of" / hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:16]
+
+
+class _Unwritable:
+    """Stands in for a cache that cannot be opened (a full disk): nothing is kept, nothing fails."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def get(self, key, default=None, **kw):
+        return default
+
+    def set(self, *a, **kw) -> bool:
+        return False
+
+    def __contains__(self, key) -> bool:
+        return False
+
+    def iterkeys(self):
+        return iter(())
+
+    def close(self) -> None:
+        pass
+
+
+def _write_failed(e: BaseException) -> bool:
+    import errno
+
+    return (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)) or (
+        isinstance(e, sqlite3.OperationalError) and ("full" in str(e) or "readonly" in str(e) or "unable to open" in str(e)))
+
+
 def open_cache(data_dir: Path | str) -> diskcache.Cache:
-    """The shared cache of a data directory (cheap to open; safe across processes)."""
-    return diskcache.Cache(str(Path(data_dir) / CACHE_DIR), size_limit=SIZE_LIMIT)
+    """The shared cache of a data directory (cheap to open; safe across processes).
+
+    When it cannot be opened for lack of space or permission, a stand-in that keeps nothing.
+    """
+    try:
+        return diskcache.Cache(str(cache_dir(data_dir)), size_limit=SIZE_LIMIT)
+    except (OSError, sqlite3.OperationalError) as e:
+        if not _write_failed(e):
+            raise
+        log.warning("the cache of %s cannot be opened (%s): results are computed and not kept", data_dir, e)
+        return _Unwritable()
 
 
 def make_key(dataset: str, fingerprint: str, space: str, method: str, params: dict[str, Any]) -> str:
@@ -57,7 +124,12 @@ def get_or_compute(cache: diskcache.Cache, key: str, compute: Callable[[], Any])
         return value, True
     start = time.perf_counter()
     value = compute()
-    cache.set(key, value, retry=True, tag=f"seconds={time.perf_counter() - start:.3f}")
+    try:
+        cache.set(key, value, retry=True, tag=f"seconds={time.perf_counter() - start:.3f}")
+    except (OSError, sqlite3.OperationalError) as e:
+        if not _write_failed(e):
+            raise
+        log.warning("a result could not be kept in the cache (%s); it is served all the same", e)
     return value, False
 
 

@@ -116,3 +116,18 @@ register(Projection(
     },
     background=True,
 ))
+
+
+def load_plugins() -> list[str]:
+    """Import the modules named in ``DASHBOARD_PLUGINS`` (comma-separated), which register their
+    own projections; every process (the server, its job processes) loads the same ones."""
+    import importlib
+    import os
+
+    names = [n.strip() for n in os.environ.get("DASHBOARD_PLUGINS", "").split(",") if n.strip()]
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
+load_plugins()

@@ -10,8 +10,7 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 from flask import current_app
 
 from ..compute.neighbors import query as nearest
-from .. import registry
-from ..computed import get_layout
+from .. import jobs, registry
 from ..ingest.html_text import split_links
 from ..layouts import viewer as ids
 from ..mapdata import numeric_values, visible
@@ -251,10 +250,13 @@ def update_view(controls: dict, params: dict, categories: list, ranges: list, hi
 
 @callback(Output(ids.JOB, "data"), Input(ids.VIEW, "data"), State(ids.JOB, "data"))
 def request_job(view: dict | None, running: dict | None):
-    """Start the background job a view names (a projection not computed yet), once."""
+    """Start the background job a view names (a projection not computed yet): one per result, even when
+    several tabs or server processes ask (see dashboard.jobs)."""
     job = (view or {}).get("job")
-    # Re-sending the same job would restart it: only a different one is sent.
-    return job if job and job != running else no_update
+    if not job or job == running:
+        return no_update
+    jobs.ensure(_data_dir(), job, retry_failed=True)
+    return job
 
 
 def _value_range(ds: Dataset, column: str) -> tuple[float, float, bool] | None:
@@ -285,25 +287,33 @@ def toggle_legend_entry(clicks, hidden):
 
 @callback(
     Output(ids.READY, "data"),
-    Input(ids.JOB, "data"),
-    background=True,
-    progress=[Output(ids.PROGRESS_BAR, "value"), Output(ids.PROGRESS_LABEL, "children")],
-    running=[(Output(ids.PROGRESS, "hidden"), False, True)],
+    Output(ids.PROGRESS, "hidden"), Output(ids.PROGRESS_BAR, "value"), Output(ids.PROGRESS_LABEL, "children"),
+    Output(ids.JOB_POLL, "disabled"),
+    Input(ids.JOB, "data"), Input(ids.JOB_POLL, "n_intervals"),
     prevent_initial_call=True,
 )
-def compute_projection(set_progress, job):
-    """Compute (and cache) a projection; the map animates to it when it is ready."""
+def follow_job(job, _ticks):
+    """How the job is getting on, every second until it is done.
+
+    A job whose process died (a server restart) is started again; the tab keeps asking
+    while the server is away, so it recovers instead of waiting forever.
+    """
     if not job:
-        return no_update
-    ds = open_dataset(default_data_dir(), job["dataset"])  # a job process has no Flask app
+        return no_update, True, "0", "", True
+    s = jobs.ensure(_data_dir(), job)
     label = f"{registry.get(job['proj']).label} of latent space {job['space']}"
-    set_progress(("0", f"Computing {label}…"))
+    if s["state"] == "done":
+        return job, True, "100", "", True
+    if s["state"] == "failed":
+        return no_update, False, "0", f"{label} failed: {s['error']}", True
+    if s["state"] == "starting":
+        return no_update, False, "0", f"Computing {label}…", False
+    eta = f", about {_duration(s['eta'])} left" if s.get("eta") else ""
+    return no_update, False, str(int(s["progress"] * 100)), f"Computing {label}… {s['progress']:.0%}{eta}", False
 
-    def progress(fraction: float) -> None:
-        set_progress((str(int(fraction * 100)), f"Computing {label}… {fraction:.0%}"))
 
-    get_layout(ds, job["space"], job["proj"], progress=progress, **job["params"])
-    return job
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 @callback(

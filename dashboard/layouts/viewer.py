@@ -48,6 +48,7 @@ SUMMARY_LINK = "summary-link"
 # stores
 VIEW = "view-store"        # the checked view the map draws (server → browser)
 JOB = "job-store"          # a projection to compute in the background
+JOB_POLL = "job-poll"      # asks how the job is getting on (through server restarts)
 READY = "ready-store"      # the projection that finished
 HIDE = "hide-store"        # legend entries switched off
 SELECTION = "selection-store"
@@ -151,6 +152,7 @@ def _page(dataset_names: list[str]) -> html.Div:
         children=[
             dcc.Location(id=URL, refresh=False),
             dcc.Store(id=VIEW), dcc.Store(id=JOB), dcc.Store(id=READY), dcc.Store(id=HIDE, data=[]),
+            dcc.Interval(id=JOB_POLL, interval=1000, disabled=True),
             dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA),
             *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "controls-ack", "network-ack")],
             html.Header(

@@ -1,0 +1,137 @@
+"""Supervised background jobs: one per result whoever asks, no orphans, a killed server's tab recovers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dashboard import jobs
+
+from .conftest import _free_port, copy_dataset, open_page
+
+ROOT = Path(__file__).resolve().parent.parent
+PLUGIN = "tests.slow_projection"
+
+
+@pytest.fixture
+def slow(monkeypatch, tmp_path):
+    """The test-only 'slow' projection in this process and in every job process; returns its run log."""
+    import importlib
+
+    monkeypatch.setenv("DASHBOARD_PLUGINS", PLUGIN)
+    monkeypatch.setenv("SLOW_PROJECTION_LOG", str(tmp_path / "runs.log"))
+    monkeypatch.chdir(ROOT)  # job processes import tests.slow_projection from here
+    importlib.import_module(PLUGIN)
+    return tmp_path / "runs.log"
+
+
+def _runs(log: Path) -> list[int]:
+    return [int(x) for x in log.read_text().split()] if log.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" not in f.read()  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_one_job_per_result_whoever_asks_and_a_killed_one_restarts(slow, tmp_path, data_dir):
+    data = tmp_path / "data"
+    copy_dataset(data_dir, data, "digits")
+    job = {"dataset": "digits", "space": "64", "proj": "slow", "params": {"seconds": 4.0}}
+    assert jobs.status(data, job)["state"] == "absent"
+    # twelve requests at once (tabs, server threads): one job
+    threads = [threading.Thread(target=jobs.ensure, args=(data, job)) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    running = _wait(lambda: (s := jobs.status(data, job))["state"] == "running" and s.get("pid") and s, 30, "the job")
+    for _ in range(5):
+        assert jobs.ensure(data, job)["state"] == "running"  # later requests join it
+    # the job process is killed: the next request starts it again, once
+    os.kill(running["pid"], signal.SIGKILL)
+    _wait(lambda: not _alive(running["pid"]), 10, "the killed job to end")
+    assert jobs.status(data, job)["state"] == "absent"
+    for _ in range(4):
+        jobs.ensure(data, job)
+    _wait(lambda: jobs.status(data, job)["state"] == "done", 60, "the restarted job")
+    assert len(_runs(slow)) == 2, _runs(slow)  # the killed run and the one after it, no duplicates
+    assert jobs.status(data, job) == {"state": "done", "progress": 1.0}
+
+
+def test_a_failed_job_says_why(slow, tmp_path, data_dir):
+    data = tmp_path / "data"
+    copy_dataset(data_dir, data, "digits")
+    job = {"dataset": "digits", "space": "nope", "proj": "slow", "params": {"seconds": 1.0}}
+    jobs.ensure(data, job)
+    s = _wait(lambda: (s := jobs.status(data, job))["state"] == "failed" and s, 30, "the job to fail")
+    assert "no latent space 'nope'" in s["error"]
+    assert jobs.ensure(data, job)["state"] == "failed"  # not retried by polling
+    assert jobs.ensure(data, job, retry_failed=True)["state"] == "starting"  # a new request tries again
+
+
+def _serve(data: Path, port: int, log: Path) -> subprocess.Popen:
+    out = open(log, "ab")
+    return subprocess.Popen([sys.executable, "-m", "dashboard", "--data-dir", str(data), "--dataset", "digits",
+                             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def _up(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url + "/healthz", timeout=2)
+        return True
+    except OSError:
+        return False
+
+
+def test_a_killed_server_takes_its_job_along_and_the_tab_recovers(slow, tmp_path, data_dir, browser):
+    data = tmp_path / "data"
+    copy_dataset(data_dir, data, "digits")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    server = _serve(data, port, log)
+    try:
+        _wait(lambda: _up(url), 120, "the server")
+        page, errors = open_page(browser, url + "/?dataset=digits&space=64&proj=slow&seconds=8&mode=points")
+        page.wait_for_function("dashMap.stats().n === 1797", timeout=60_000)
+        assert "proj=pca" in page.evaluate("dashMap.stats().layout")  # PCA while the job runs
+        page.wait_for_function("document.getElementById('progress-label').textContent.includes('%')", timeout=60_000)
+        job = {"dataset": "digits", "space": "64", "proj": "slow", "params": {"seconds": 8.0}}
+        pid = jobs.status(data, job)["pid"]
+        assert _alive(pid)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        _wait(lambda: not _alive(pid), 10, "the job to end with its server")  # no orphan computing on
+        time.sleep(2)  # the tab keeps asking while the server is away
+        assert not page.evaluate("document.getElementById('progress').hidden")
+        server = _serve(data, port, log)
+        # the open tab recovers by itself: the job runs again, once, and the map moves to it
+        page.wait_for_function("dashMap.stats().layout.includes('proj=slow')", timeout=120_000)
+        assert page.evaluate("document.getElementById('progress').hidden")
+        assert len(_runs(slow)) == 2, _runs(slow)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
