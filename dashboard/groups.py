@@ -500,6 +500,13 @@ class GroupStore:
             raise DashboardError(f"there is already a group called {name!r}") from None
         return self.group(dataset, gid)
 
+    def save_dataset_group(self, ds, name: str, members) -> Group:
+        """A new group of ``ds``'s items, saved with their names (for rebuilds) and its tightness in every space."""
+        name = _clean_name(name, "a group")
+        idx = _checked_members(members, ds.n, f"group {name!r}")
+        return self.save_group(ds.name, name, idx, ds.n, build_id=ds.build_id, names=item_names(ds),
+                               tightness=tightness_by_space(ds, idx))
+
     def _checked_row(self, db, table: str, column: str, what: str, dataset: str, row_id: int,
                      version: int | None, doing: str) -> tuple[str, int]:
         """The row's current name and version, inside the caller's write transaction; refuses a stale edit."""
@@ -646,6 +653,12 @@ class HotspotStore(GroupStore):
         with self._write() as db:
             hid = self._insert_hotspot(db, dataset, label, idx, representative, build_id, names, seeded=False)
         return self.hotspot(dataset, hid)
+
+    def add_dataset_hotspot(self, ds, label: str, members, representative: int) -> Hotspot:
+        """A user-made hotspot of ``ds``'s items (after seeding the build's, so it is kept), remapped on rebuilds."""
+        self.sync(ds)
+        return self.add_hotspot(ds.name, label, members, representative, ds.n, build_id=ds.build_id,
+                                names=item_names(ds))
 
     def rename_hotspot(self, dataset: str, hotspot_id: int, label: str, version: int | None = None) -> int | None:
         """Relabel a hotspot: its new version, or None when the label is unchanged."""
