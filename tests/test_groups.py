@@ -199,6 +199,27 @@ def test_stale_edits_are_refused_with_the_current_name(tmp_path):
         store.delete_hotspot("d", h.id, version=h.version)
 
 
+def test_the_panel_says_a_rename_lost_and_redraws(tmp_path):
+    import flask
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    from dashboard.callbacks import hotspots as callbacks
+    from dashboard.layouts import hotspots as ids
+
+    store = HotspotStore(tmp_path)
+    h = store.hotspots("d", "build-1", DEFAULTS)[0]
+    store.rename_hotspot("d", h.id, "theirs", version=h.version)  # another client, after this panel drew
+    app = flask.Flask(__name__)
+    app.config["DATA_DIR"] = tmp_path
+    prop = json.dumps({"id": h.id, "type": ids.RENAME, "v": h.version}, sort_keys=True, separators=(",", ":"))
+    context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop + ".value", "value": "mine"}]))
+    with app.app_context():
+        message, version = callbacks.rename_hotspot(["mine"], "d", 7)
+    assert "now called 'theirs'" in message[0].children and version == 8
+    assert store.hotspot("d", h.id).label == "theirs"
+
+
 # --------------------------------------------------------------------------
 # the group list: summaries stored with each group
 
@@ -314,6 +335,20 @@ for name, edit in [("rename", lambda: store.rename_group("d", gid, "other", vers
         out[name] = "saved"
     except DashboardError as e:
         out[name] = str(e)
+# what the panel shows when its rename reaches the server
+import flask
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+from dashboard.callbacks import vectors as callbacks
+from dashboard.layouts import vectors as ids
+app = flask.Flask("check")
+app.config["DATA_DIR"] = data_dir
+prop = json.dumps({"id": gid, "type": ids.GROUP_RENAME, "v": 1}, sort_keys=True, separators=(",", ":"))
+context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop + ".value", "value": "other"}]))
+with app.app_context():
+    message, version = callbacks.rename_group(["other"], "d", 3)
+out["panel"] = [p.children for p in message]
+out["panel_version"] = version
 print(json.dumps(out))
 """
 
@@ -347,6 +382,7 @@ def test_a_read_only_groups_file_serves_reads_and_refuses_edits_with_a_message(t
     assert out["groups"] == [["mine", 3]] and out["hotspots"] == ["Cluster 0"]  # remapped in memory for reading
     for edit in ("rename", "save", "delete"):
         assert "cannot be written" in out[edit] and "reads still work" in out[edit], out
+    assert "cannot be written" in out["panel"][0] and out["panel_version"] == 4  # said, and the list redrawn
     assert GroupStore(tmp_path).group("d", g.id).name == "mine"
 
 
@@ -361,5 +397,5 @@ def test_a_read_only_data_folder_without_groups_lists_nothing_and_refuses_edits(
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["groups"] == [] and len(out["hotspots"]) == len(DEFAULTS)
-    assert "cannot be written" in out["save"]
+    assert "cannot be written" in out["save"] and "cannot be written" in out["panel"][0]
     assert not (tmp_path / "groups.sqlite").exists()
