@@ -3,8 +3,11 @@
 One file, ``<data dir>/groups.sqlite``, for every dataset: rebuilding a
 dataset replaces its folder but keeps what users curated. Members are rows
 of 64-bit integers (LSC kept comma-separated text and cast it to int16,
-which overflowed above 32,767 items). Every query is parameterised; every
-change runs in one transaction, so a failed save leaves nothing behind.
+which overflowed above 32,767 items), kept with each item's name so that a
+rebuild (a new ``build_id``) remaps them. Every query is parameterised; every
+change runs in one transaction that takes the write lock first, so a failed
+save leaves nothing behind and racing clients (threads or processes) are
+serialised; renames and deletes carry the version they were made on.
 """
 
 from __future__ import annotations
