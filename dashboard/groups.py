@@ -3,8 +3,11 @@
 One file, ``<data dir>/groups.sqlite``, for every dataset: rebuilding a
 dataset replaces its folder but keeps what users curated. Members are rows
 of 64-bit integers (LSC kept comma-separated text and cast it to int16,
-which overflowed above 32,767 items). Every query is parameterised; every
-change runs in one transaction, so a failed save leaves nothing behind.
+which overflowed above 32,767 items), kept with each item's name so that a
+rebuild (a new ``build_id``) remaps them. Every query is parameterised; every
+change runs in one transaction that takes the write lock first, so a failed
+save leaves nothing behind and racing clients (threads or processes) are
+serialised; renames and deletes carry the version they were made on.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ FILENAME = "groups.sqlite"
 MAX_NAME = 120
 #: How many offending CSV rows a message lists before "and N more".
 SHOWN_ROWS = 10
+#: PRAGMA user_version of the current schema (0: the first one, before versions, names and summaries).
+SCHEMA_VERSION = 2
+#: Seconds a writer waits for another one's lock before giving up with a message.
+LOCK_TIMEOUT = 30
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS groups (
@@ -68,7 +75,40 @@ CREATE TABLE IF NOT EXISTS vectors (
     created TEXT NOT NULL,
     UNIQUE (dataset, name)
 );
+-- a group's tightness in one latent space, stored when it is saved: the list is one query
+CREATE TABLE IF NOT EXISTS group_tightness (
+    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+    space TEXT NOT NULL,  -- "<space id>:<fingerprint>", so a recomputed space is scored again
+    value REAL,
+    PRIMARY KEY (group_id, space)
+) WITHOUT ROWID;
 """
+
+# Columns schema 2 added (ALTER TABLE on a file of schema 0; CREATE TABLE above keeps schema 0's
+# shape so that both paths end the same). ``version`` counts edits (optimistic concurrency);
+# ``build_id`` is the build whose indices ``i`` refer to, ``name`` each member's item name (to
+# remap them when the dataset is rebuilt); ``seeded`` marks hotspots copied from a build's defaults.
+_ADDED_COLUMNS = [
+    ("groups", "version", "INTEGER NOT NULL DEFAULT 1"),
+    ("groups", "size", "INTEGER NOT NULL DEFAULT 0"),
+    ("groups", "build_id", "TEXT"),
+    ("groups", "note", "TEXT NOT NULL DEFAULT ''"),
+    ("members", "name", "TEXT"),
+    ("hotspots", "version", "INTEGER NOT NULL DEFAULT 1"),
+    ("hotspots", "build_id", "TEXT"),
+    ("hotspots", "seeded", "INTEGER NOT NULL DEFAULT 1"),
+    ("hotspots", "note", "TEXT NOT NULL DEFAULT ''"),
+    ("hotspot_members", "name", "TEXT"),
+    ("vectors", "version", "INTEGER NOT NULL DEFAULT 1"),
+]
+
+
+class EditConflict(DashboardError):
+    """An edit made on an older version of a row than the stored one: refused, nothing changed."""
+
+    def __init__(self, message: str, current: str):
+        super().__init__(message)
+        self.current = current
 
 
 @dataclass
@@ -78,6 +118,11 @@ class Group:
     size: int
     created: str
     members: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
+    version: int = 1
+    #: what happened to the group when its dataset was rebuilt (items dropped), else ""
+    note: str = ""
+    #: its tightness in the latent space the list was asked for (None: too small, or not asked)
+    tightness: float | None = None
 
 
 @dataclass
@@ -90,6 +135,18 @@ class Vector:
     created: str
     start_name: str = ""
     end_name: str = ""
+    version: int = 1
+
+
+@dataclass
+class Hotspot:
+    id: int
+    label: str
+    representative: int
+    size: int
+    members: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
+    version: int = 1
+    note: str = ""
 
 
 def _now() -> str:
@@ -116,81 +173,381 @@ def _clean_name(name: str, what: str) -> str:
     return name
 
 
+def item_names(ds) -> list[str]:
+    """The dataset's item names in index order: what saved members are remapped by after a rebuild."""
+    return ds.meta["name"].astype(str).tolist()
+
+
+def space_key(ds, space: str) -> str:
+    """Where a latent space's stored tightness is filed: its id and fingerprint (a recomputed space differs)."""
+    return f"{space}:{ds.spaces[space].fingerprint}"
+
+
+def tightness_by_space(ds, members) -> dict[str, float | None]:
+    """A group's tightness in every latent space of ``ds``, keyed by :func:`space_key` (stored when it is saved)."""
+    from .compute.vectors import tightness
+
+    idx = np.asarray(members, dtype=np.int64)
+    return {space_key(ds, s): tightness(ds.latent(s), idx) for s in ds.spaces}
+
+
+def remap_members(old_index: np.ndarray, old_names: list[str | None], names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Members of an earlier build as indices of the build whose item names are ``names``.
+
+    A member is found by its name (the k-th of several items of one name goes to the k-th such
+    item); one saved without a name keeps its index if that is still an item. Returns the sorted
+    new indices and the names (or ``#index``) of the members that are gone.
+    """
+    where: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        where.setdefault(name, []).append(i)
+    taken: dict[str, int] = {}
+    found, gone = set(), []
+    for i, name in zip(old_index.tolist(), old_names):
+        if name is None:
+            (found.add(i) if 0 <= i < len(names) else gone.append(f"#{i}"))
+            continue
+        k = taken.get(name, 0)
+        candidates = where.get(name, [])
+        if k < len(candidates):
+            found.add(candidates[k])
+            taken[name] = k + 1
+        else:
+            gone.append(name)
+    return np.asarray(sorted(found), dtype=np.int64), gone
+
+
+def _gone_note(gone: list[str], total: int, build_id: str) -> str:
+    if not gone:
+        return ""
+    return (f"{len(gone):,} of {total:,} items are not in the rebuilt dataset (build {build_id}) "
+            f"and were dropped: {_listing(gone)}")
+
+
+def _unwritable(e: sqlite3.Error) -> bool:
+    """A write refused by the file system (read-only file or folder, full disk), not a bug of ours."""
+    name = getattr(e, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_PERM"))
+
+
+class _Connection(sqlite3.Connection):
+    #: True for an in-memory copy of a file that cannot be written: reads only
+    copy = False
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a file of any earlier schema to :data:`SCHEMA_VERSION` (inside the caller's write transaction)."""
+    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return  # another writer did it while we waited for the lock
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    for table, column, decl in _ADDED_COLUMNS:
+        if column not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+    db.execute("UPDATE groups SET size = (SELECT COUNT(*) FROM members m WHERE m.group_id = groups.id)")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+@contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction that takes the write lock first, so a read-modify-write never races another."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
 class GroupStore:
-    """Groups and vectors of every dataset in one data directory."""
+    """Groups, vectors and hotspots of every dataset in one data directory.
+
+    Every change takes the write lock first (``BEGIN IMMEDIATE``) and checks what it changes
+    inside that transaction, so threads and processes (gunicorn workers) editing at once are
+    serialised. Renames and deletes may carry the ``version`` the client saw: a row edited since
+    is not overwritten (:class:`EditConflict`, with the current name). A file or folder that cannot
+    be written still serves reads; an edit then fails with one clear :class:`DashboardError`.
+    """
 
     def __init__(self, data_dir: Path | str):
         self.path = Path(data_dir) / FILENAME
 
+    # connections ------------------------------------------------------------
+
+    def _connect(self) -> _Connection:
+        """A connection (autocommit) to the file at the current schema, or a read-only copy in memory."""
+        try:
+            db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT, isolation_level=None, factory=_Connection)
+        except sqlite3.OperationalError as e:
+            if not _unwritable(e):
+                raise
+            return self._memory_copy()
+        try:
+            db.execute("PRAGMA foreign_keys = ON")
+            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                with _immediate(db):
+                    _migrate(db)
+        except sqlite3.OperationalError as e:
+            db.close()
+            if not _unwritable(e):
+                raise self._busy(e) from None
+            return self._memory_copy()
+        return db
+
+    def _memory_copy(self) -> _Connection:
+        """The file's contents (or nothing, when there is no file) in memory, migrated: reads work, edits are refused."""
+        mem = sqlite3.connect(":memory:", isolation_level=None, factory=_Connection)
+        if self.path.exists():
+            with closing(sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)) as src:
+                src.backup(mem)
+        mem.execute("PRAGMA foreign_keys = ON")
+        with _immediate(mem):
+            _migrate(mem)
+        mem.copy = True
+        return mem
+
+    def _refused(self, e: Exception | None = None) -> DashboardError:
+        detail = "" if e is None else f" ({e})"
+        return DashboardError(f"not saved: {self.path} cannot be written{detail}; reads still work")
+
+    def _busy(self, e: sqlite3.OperationalError) -> DashboardError:
+        if "locked" in str(e) or "busy" in str(e):
+            return DashboardError(f"not saved: {self.path} stayed locked by another edit for {LOCK_TIMEOUT} s; try again")
+        return DashboardError(f"{self.path}: {e}")
+
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside one transaction (committed on success, rolled back on error)."""
-        with closing(sqlite3.connect(self.path, timeout=30)) as conn:
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.executescript(_SCHEMA)
-            with conn:
-                yield conn
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with closing(self._connect()) as db:
+            yield db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, write lock first; a file that cannot be written raises a clear error."""
+        with closing(self._connect()) as db:
+            if db.copy:
+                raise self._refused()
+            try:
+                with _immediate(db):
+                    yield db
+            except sqlite3.OperationalError as e:
+                raise (self._refused(e) if _unwritable(e) else self._busy(e)) from None
+
+    # rebuilds ------------------------------------------------------------------
+
+    def sync(self, ds) -> None:
+        """Bring what is stored for ``ds`` to its current build (idempotent, safe to race).
+
+        The first call for a build seeds the hotspots from the build's defaults (replacing those of
+        an earlier build) and remaps every group's and user-made hotspot's members by item name,
+        dropping (and noting) those whose item is gone. Later calls cost one query.
+        """
+        with self._read() as db:
+            synced = self._sync(db, ds.name, ds.build_id, lambda: ds.default_hotspots, lambda: item_names(ds))
+            if synced is not db:
+                synced.close()
+
+    def _sync(self, db: _Connection, dataset: str, build_id: str, defaults, names) -> _Connection:
+        """:meth:`sync` on ``db``; on a file that cannot be written, on an in-memory copy, which is returned.
+
+        Without ``names`` only the hotspots are seeded: members are remapped by name or not at all.
+        """
+        remap = names is not None
+        if not self._stale(db, dataset, build_id, remap):
+            return db
+        if not db.copy:
+            try:
+                with _immediate(db):
+                    if self._stale(db, dataset, build_id, remap):  # not done by a racing request while we waited
+                        self._resync(db, dataset, build_id, defaults, names)
+                return db
+            except sqlite3.OperationalError as e:
+                if not _unwritable(e):
+                    raise self._busy(e) from None
+            db = self._memory_copy()
+        with _immediate(db):
+            self._resync(db, dataset, build_id, defaults, names)
+        return db
+
+    @staticmethod
+    def _stale(db, dataset: str, build_id: str, remap: bool) -> bool:
+        """Whether the hotspots are not seeded from this build, or (with ``remap``) members are of another."""
+        seeded, groups, spots = db.execute(
+            "SELECT (SELECT build_id FROM hotspot_seeds WHERE dataset = ?1), "
+            "EXISTS (SELECT 1 FROM groups WHERE dataset = ?1 AND build_id IS NOT ?2), "
+            "EXISTS (SELECT 1 FROM hotspots WHERE dataset = ?1 AND seeded = 0 AND build_id IS NOT ?2)",
+            (dataset, build_id)).fetchone()
+        return seeded != build_id or (remap and bool(groups or spots))
+
+    def _resync(self, db, dataset: str, build_id: str, defaults, names) -> None:
+        """Seed and remap (inside the caller's write transaction)."""
+        names = names() if callable(names) else names
+        seeded = db.execute("SELECT build_id FROM hotspot_seeds WHERE dataset = ?", (dataset,)).fetchone()
+        if seeded is None or seeded[0] != build_id:
+            # indices of another build mean other items: start again from this build's clusters
+            db.execute("DELETE FROM hotspots WHERE dataset = ? AND seeded = 1", (dataset,))
+            for h in (defaults() if callable(defaults) else defaults):
+                self._insert_hotspot(db, dataset, h["label"], h["members"], h["representative"], build_id, names,
+                                     seeded=True)
+            db.execute("INSERT OR REPLACE INTO hotspot_seeds (dataset, build_id) VALUES (?, ?)", (dataset, build_id))
+        if names is None:  # nothing to remap by (a caller without the dataset's items)
+            return
+        for table, members, key in (("groups", "members", "group_id"), ("hotspots", "hotspot_members", "hotspot_id")):
+            rows = db.execute(f"SELECT id, build_id FROM {table} WHERE dataset = ? AND build_id IS NOT ?"
+                              + (" AND seeded = 0" if table == "hotspots" else ""), (dataset, build_id)).fetchall()
+            for row_id, old_build in rows:
+                saved = db.execute(f"SELECT i, name FROM {members} WHERE {key} = ? ORDER BY i", (row_id,)).fetchall()
+                old = np.asarray([r[0] for r in saved], dtype=np.int64)
+                # saved before names were kept (or without them): taken to be of this build
+                old_names = [None] * len(old) if old_build is None else [r[1] for r in saved]
+                idx, gone = remap_members(old, old_names, names)
+                db.execute(f"DELETE FROM {members} WHERE {key} = ?", (row_id,))
+                db.executemany(f"INSERT INTO {members} ({key}, i, name) VALUES (?, ?, ?)",
+                               ((row_id, int(i), names[i]) for i in idx))
+                note = _gone_note(gone, len(old), build_id)
+                if table == "groups":
+                    db.execute("UPDATE groups SET build_id = ?, size = ?, note = ? WHERE id = ?",
+                               (build_id, len(idx), note, row_id))
+                    db.execute("DELETE FROM group_tightness WHERE group_id = ?", (row_id,))
+                else:
+                    rep = db.execute("SELECT representative FROM hotspots WHERE id = ?", (row_id,)).fetchone()[0]
+                    rep_names = [n for i, n in zip(old.tolist(), old_names) if i == rep]
+                    found, _ = remap_members(np.asarray([rep]), rep_names or [None], names)
+                    new_rep = int(found[0]) if len(found) else (int(idx[0]) if len(idx) else 0)
+                    db.execute("UPDATE hotspots SET build_id = ?, representative = ?, note = ? WHERE id = ?",
+                               (build_id, new_rep, note, row_id))
 
     # groups ---------------------------------------------------------------
 
     def groups(self, dataset: str) -> list[Group]:
         """Every group of a dataset with its size (members not loaded), oldest first."""
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT g.id, g.name, COUNT(m.i), g.created FROM groups g LEFT JOIN members m ON m.group_id = g.id "
-                "WHERE g.dataset = ? GROUP BY g.id ORDER BY g.id", (dataset,)).fetchall()
-        return [Group(*r) for r in rows]
+        with self._read() as db:
+            rows = db.execute("SELECT id, name, size, created, version, note FROM groups WHERE dataset = ? ORDER BY id",
+                              (dataset,)).fetchall()
+        return [Group(r[0], r[1], r[2], r[3], version=r[4], note=r[5]) for r in rows]
+
+    def group_list(self, ds, space: str | None) -> list[Group]:
+        """The groups of ``ds`` (brought to its build) with their tightness in latent space ``space``: one query.
+
+        Tightness is stored when a group is saved; one missing (a space added later, a group saved
+        before summaries were kept) is computed here once and stored.
+        """
+        key = space_key(ds, space) if space in ds.spaces else None
+        with self._read() as db:
+            db = self._sync(db, ds.name, ds.build_id, lambda: ds.default_hotspots, lambda: item_names(ds))
+            try:
+                rows = db.execute(
+                    "SELECT g.id, g.name, g.size, g.created, g.version, g.note, t.value, t.space IS NOT NULL "
+                    "FROM groups g LEFT JOIN group_tightness t ON t.group_id = g.id AND t.space = ? "
+                    "WHERE g.dataset = ? ORDER BY g.id", (key, ds.name)).fetchall()
+                missing = [r[0] for r in rows if key is not None and not r[7]]
+                found = self._score(db, ds, space, key, missing) if missing else {}
+            finally:
+                db.close()
+        return [Group(r[0], r[1], r[2], r[3], version=r[4], note=r[5], tightness=found.get(r[0], r[6]))
+                for r in rows]
+
+    def _score(self, db, ds, space: str, key: str, group_ids: list[int]) -> dict[int, float | None]:
+        """Tightness of these groups in ``space``, stored for next time when the file can be written."""
+        from .compute.vectors import tightness
+
+        marks = ",".join("?" * len(group_ids))
+        members: dict[int, list[int]] = {g: [] for g in group_ids}
+        for g, i in db.execute(f"SELECT group_id, i FROM members WHERE group_id IN ({marks}) ORDER BY group_id, i",
+                               group_ids):
+            members[g].append(i)
+        X = ds.latent(space)
+        scores = {g: (tightness(X, np.asarray(m, np.int64)) if m and max(m) < len(X) else None)
+                  for g, m in members.items()}
+        if not db.copy:
+            try:
+                with _immediate(db):
+                    db.executemany("INSERT OR REPLACE INTO group_tightness (group_id, space, value) "
+                                   "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM groups WHERE id = ?1)",
+                                   ((g, key, v) for g, v in scores.items()))
+            except sqlite3.OperationalError:
+                pass  # a read-only or busy file: the scores are shown all the same, and computed again next time
+        return scores
 
     def group(self, dataset: str, group_id: int) -> Group:
         """One group with its members (sorted int64)."""
-        with self._db() as db:
-            row = db.execute("SELECT id, name, created FROM groups WHERE dataset = ? AND id = ?",
+        with self._read() as db:
+            row = db.execute("SELECT id, name, created, version, note FROM groups WHERE dataset = ? AND id = ?",
                              (dataset, int(group_id))).fetchone()
             if row is None:
                 raise DashboardError(f"dataset {dataset!r} has no group {group_id}")
             members = db.execute("SELECT i FROM members WHERE group_id = ? ORDER BY i", (row[0],)).fetchall()
         idx = np.fromiter((m[0] for m in members), np.int64, len(members))
-        return Group(row[0], row[1], len(idx), row[2], idx)
+        return Group(row[0], row[1], len(idx), row[2], idx, version=row[3], note=row[4])
 
-    def save_group(self, dataset: str, name: str, members, n: int) -> Group:
-        """A new group of items ``members`` (indices below ``n``); refuses empty groups and taken names."""
+    def save_group(self, dataset: str, name: str, members, n: int, *, build_id: str | None = None,
+                   names: list[str] | None = None, tightness: dict[str, float | None] | None = None) -> Group:
+        """A new group of items ``members`` (indices below ``n``); refuses empty groups and taken names.
+
+        ``build_id`` and ``names`` (every item's name, by index) let a rebuild remap the members;
+        ``tightness`` (from :func:`tightness_by_space`) is stored for the group list.
+        """
         name = _clean_name(name, "a group")
         idx = _checked_members(members, n, f"group {name!r}")
         try:
-            with self._db() as db:
-                cur = db.execute("INSERT INTO groups (dataset, name, created) VALUES (?, ?, ?)", (dataset, name, _now()))
+            with self._write() as db:
+                cur = db.execute("INSERT INTO groups (dataset, name, created, size, build_id) VALUES (?, ?, ?, ?, ?)",
+                                 (dataset, name, _now(), len(idx), build_id if names is not None else None))
                 gid = cur.lastrowid
-                db.executemany("INSERT INTO members (group_id, i) VALUES (?, ?)", ((gid, int(i)) for i in idx))
+                db.executemany("INSERT INTO members (group_id, i, name) VALUES (?, ?, ?)",
+                               ((gid, int(i), None if names is None else names[i]) for i in idx))
+                db.executemany("INSERT INTO group_tightness (group_id, space, value) VALUES (?, ?, ?)",
+                               ((gid, k, v) for k, v in (tightness or {}).items()))
         except sqlite3.IntegrityError:
             raise DashboardError(f"there is already a group called {name!r}") from None
         return self.group(dataset, gid)
 
-    def _rename(self, table: str, column: str, what: str, dataset: str, row_id: int, value: str) -> bool:
-        """Set a name (after cleaning); False when it is already that (a redrawn list, not an edit).
+    def save_dataset_group(self, ds, name: str, members) -> Group:
+        """A new group of ``ds``'s items, saved with their names (for rebuilds) and its tightness in every space."""
+        name = _clean_name(name, "a group")
+        idx = _checked_members(members, ds.n, f"group {name!r}")
+        return self.save_group(ds.name, name, idx, ds.n, build_id=ds.build_id, names=item_names(ds),
+                               tightness=tightness_by_space(ds, idx))
 
+    def _checked_row(self, db, table: str, column: str, what: str, dataset: str, row_id: int,
+                     version: int | None, doing: str) -> tuple[str, int]:
+        """The row's current name and version, inside the caller's write transaction; refuses a stale edit."""
+        row = db.execute(f"SELECT {column}, version FROM {table} WHERE dataset = ? AND id = ?",
+                         (dataset, int(row_id))).fetchone()
+        if row is None:
+            raise DashboardError(f"not {doing}: dataset {dataset!r} has no {what} {row_id} (deleted meanwhile?)")
+        if version is not None and int(version) != row[1]:
+            raise EditConflict(f"not {doing}: this {what} was changed meanwhile and is now called {row[0]!r}", row[0])
+        return row
+
+    def _rename(self, table: str, column: str, what: str, dataset: str, row_id: int, value: str,
+                version: int | None = None) -> int | None:
+        """Set a name (after cleaning): the row's new version, or None when it is already that (a redrawn list).
+
+        With ``version`` (the one the client saw), a row renamed since is left alone: :class:`EditConflict`.
         ``table`` and ``column`` are this module's own literals, never user input.
         """
         value = _clean_name(value, f"a {what}")
         try:
-            with self._db() as db:
-                row = db.execute(f"SELECT {column} FROM {table} WHERE dataset = ? AND id = ?",
-                                 (dataset, int(row_id))).fetchone()
-                if row is None:
-                    raise DashboardError(f"dataset {dataset!r} has no {what} {row_id}")
-                if row[0] == value:
-                    return False
-                db.execute(f"UPDATE {table} SET {column} = ? WHERE id = ?", (value, int(row_id)))
+            with self._write() as db:
+                current, seen = self._checked_row(db, table, column, what, dataset, row_id, version, "renamed")
+                if current == value:
+                    return None
+                db.execute(f"UPDATE {table} SET {column} = ?, version = version + 1 WHERE id = ?", (value, int(row_id)))
+                return seen + 1
         except sqlite3.IntegrityError:
             raise DashboardError(f"there is already a {what} called {value!r}") from None
-        return True
 
-    def rename_group(self, dataset: str, group_id: int, name: str) -> bool:
-        """Rename a group; False when the name is unchanged."""
-        return self._rename("groups", "name", "group", dataset, group_id, name)
+    def rename_group(self, dataset: str, group_id: int, name: str, version: int | None = None) -> int | None:
+        """Rename a group: its new version, or None when the name is unchanged."""
+        return self._rename("groups", "name", "group", dataset, group_id, name, version)
 
-    def delete_group(self, dataset: str, group_id: int) -> None:
-        """Delete a group; refused while a vector uses it (deleting the vector first loses nothing by surprise)."""
-        with self._db() as db:
+    def delete_group(self, dataset: str, group_id: int, version: int | None = None) -> None:
+        """Delete a group; refused while a vector uses it (deleting the vector first loses nothing by surprise),
+        and when it was changed since ``version``."""
+        with self._write() as db:
+            self._checked_row(db, "groups", "name", "group", dataset, group_id, version, "deleted")
             users = db.execute("SELECT name FROM vectors WHERE dataset = ? AND ? IN (start_group, end_group)",
                                (dataset, int(group_id))).fetchall()
             if users:
@@ -201,9 +558,9 @@ class GroupStore:
     # vectors --------------------------------------------------------------
 
     def vectors(self, dataset: str) -> list[Vector]:
-        with self._db() as db:
+        with self._read() as db:
             rows = db.execute(
-                "SELECT v.id, v.name, v.start_group, v.end_group, v.description, v.created, s.name, e.name "
+                "SELECT v.id, v.name, v.start_group, v.end_group, v.description, v.created, s.name, e.name, v.version "
                 "FROM vectors v JOIN groups s ON s.id = v.start_group JOIN groups e ON e.id = v.end_group "
                 "WHERE v.dataset = ? ORDER BY v.id", (dataset,)).fetchall()
         return [Vector(*r) for r in rows]
@@ -223,7 +580,9 @@ class GroupStore:
         if np.array_equal(a.members, b.members):
             raise DashboardError(f"groups {a.name!r} and {b.name!r} hold the same items: the vector would be zero")
         try:
-            with self._db() as db:
+            with self._write() as db:
+                for g in (a, b):  # checked again under the lock: a group deleted meanwhile is no endpoint
+                    self._checked_row(db, "groups", "name", "group", dataset, g.id, None, "saved")
                 cur = db.execute(
                     "INSERT INTO vectors (dataset, name, start_group, end_group, description, created) "
                     "VALUES (?, ?, ?, ?, ?, ?)", (dataset, name, a.id, b.id, str(description or "")[:1000], _now()))
@@ -231,70 +590,87 @@ class GroupStore:
             raise DashboardError(f"there is already a vector called {name!r}") from None
         return self.vector(dataset, cur.lastrowid)
 
-    def delete_vector(self, dataset: str, vector_id: int) -> None:
-        with self._db() as db:
+    def rename_vector(self, dataset: str, vector_id: int, name: str, version: int | None = None) -> int | None:
+        """Rename a vector: its new version, or None when the name is unchanged."""
+        return self._rename("vectors", "name", "vector", dataset, vector_id, name, version)
+
+    def delete_vector(self, dataset: str, vector_id: int, version: int | None = None) -> None:
+        """Delete a vector; refused when it was changed since ``version``."""
+        with self._write() as db:
+            self._checked_row(db, "vectors", "name", "vector", dataset, vector_id, version, "deleted")
             db.execute("DELETE FROM vectors WHERE dataset = ? AND id = ?", (dataset, int(vector_id)))
-
-
-@dataclass
-class Hotspot:
-    id: int
-    label: str
-    representative: int
-    size: int
-    members: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64), repr=False)
 
 
 class HotspotStore(GroupStore):
     """Hotspots (PixPlot's named clusters) of every dataset: seeded from a build's defaults, then edited."""
 
-    def hotspots(self, dataset: str, build_id: str, defaults: list[dict]) -> list[Hotspot]:
-        """The dataset's hotspots; the first call after a (re)build replaces them with the build's ``defaults``."""
-        with self._db() as db:
-            seeded = db.execute("SELECT build_id FROM hotspot_seeds WHERE dataset = ?", (dataset,)).fetchone()
-            if seeded is None or seeded[0] != build_id:
-                # indices of another build mean other items: start again from this build's clusters
-                db.execute("DELETE FROM hotspots WHERE dataset = ?", (dataset,))
-                for h in defaults:
-                    self._insert(db, dataset, h["label"], h["members"], h["representative"])
-                db.execute("INSERT OR REPLACE INTO hotspot_seeds (dataset, build_id) VALUES (?, ?)", (dataset, build_id))
-            rows = db.execute(
-                "SELECT h.id, h.label, h.representative, COUNT(m.i) FROM hotspots h "
-                "LEFT JOIN hotspot_members m ON m.hotspot_id = h.id WHERE h.dataset = ? GROUP BY h.id ORDER BY h.id",
-                (dataset,)).fetchall()
-        return [Hotspot(*r) for r in rows]
+    def hotspots(self, dataset: str, build_id: str, defaults: list[dict], names: list[str] | None = None) -> list[Hotspot]:
+        """The dataset's hotspots; the first call after a (re)build replaces them with the build's ``defaults``
+        and remaps the user-made ones by item name (``names``: every item's name, by index).
+
+        Racing first calls (threads or processes) seed once: the check and the seeding share one
+        write transaction.
+        """
+        with self._read() as db:
+            db = self._sync(db, dataset, build_id, defaults, names)
+            try:
+                rows = db.execute(
+                    "SELECT h.id, h.label, h.representative, COUNT(m.i), h.version, h.note FROM hotspots h "
+                    "LEFT JOIN hotspot_members m ON m.hotspot_id = h.id WHERE h.dataset = ? GROUP BY h.id ORDER BY h.id",
+                    (dataset,)).fetchall()
+            finally:
+                db.close()
+        return [Hotspot(r[0], r[1], r[2], r[3], version=r[4], note=r[5]) for r in rows]
+
+    def dataset_hotspots(self, ds) -> list[Hotspot]:
+        """:meth:`hotspots` of an open dataset, brought to its current build."""
+        return self.hotspots(ds.name, ds.build_id, ds.default_hotspots, item_names(ds))
 
     @staticmethod
-    def _insert(db, dataset: str, label: str, members, representative: int) -> int:
-        cur = db.execute("INSERT INTO hotspots (dataset, label, representative, created) VALUES (?, ?, ?, ?)",
-                         (dataset, label, int(representative), _now()))
-        db.executemany("INSERT INTO hotspot_members (hotspot_id, i) VALUES (?, ?)",
-                       ((cur.lastrowid, int(i)) for i in members))
+    def _insert_hotspot(db, dataset: str, label: str, members, representative: int, build_id: str | None,
+                        names: list[str] | None, *, seeded: bool) -> int:
+        cur = db.execute("INSERT INTO hotspots (dataset, label, representative, created, build_id, seeded) "
+                         "VALUES (?, ?, ?, ?, ?, ?)",
+                         (dataset, label, int(representative), _now(), build_id if names is not None or seeded else None,
+                          int(seeded)))
+        db.executemany("INSERT INTO hotspot_members (hotspot_id, i, name) VALUES (?, ?, ?)",
+                       ((cur.lastrowid, int(i), names[int(i)] if names is not None and int(i) < len(names) else None)
+                        for i in members))
         return cur.lastrowid
 
     def hotspot(self, dataset: str, hotspot_id: int) -> Hotspot:
-        with self._db() as db:
-            row = db.execute("SELECT id, label, representative FROM hotspots WHERE dataset = ? AND id = ?",
+        with self._read() as db:
+            row = db.execute("SELECT id, label, representative, version, note FROM hotspots WHERE dataset = ? AND id = ?",
                              (dataset, int(hotspot_id))).fetchone()
             if row is None:
                 raise DashboardError(f"dataset {dataset!r} has no hotspot {hotspot_id}")
             members = [m[0] for m in db.execute("SELECT i FROM hotspot_members WHERE hotspot_id = ? ORDER BY i",
                                                 (row[0],))]
-        return Hotspot(row[0], row[1], row[2], len(members), np.asarray(members, np.int64))
+        return Hotspot(row[0], row[1], row[2], len(members), np.asarray(members, np.int64), version=row[3], note=row[4])
 
-    def add_hotspot(self, dataset: str, label: str, members, representative: int, n: int) -> Hotspot:
+    def add_hotspot(self, dataset: str, label: str, members, representative: int, n: int, *,
+                    build_id: str | None = None, names: list[str] | None = None) -> Hotspot:
+        """A user-made hotspot; with ``build_id`` and ``names`` a rebuild remaps it by item name."""
         label = _clean_name(label, "a hotspot")
         idx = _checked_members(members, n, f"hotspot {label!r}")
-        with self._db() as db:
-            hid = self._insert(db, dataset, label, idx, representative)
+        with self._write() as db:
+            hid = self._insert_hotspot(db, dataset, label, idx, representative, build_id, names, seeded=False)
         return self.hotspot(dataset, hid)
 
-    def rename_hotspot(self, dataset: str, hotspot_id: int, label: str) -> bool:
-        """Relabel a hotspot; False when the label is unchanged."""
-        return self._rename("hotspots", "label", "hotspot", dataset, hotspot_id, label)
+    def add_dataset_hotspot(self, ds, label: str, members, representative: int) -> Hotspot:
+        """A user-made hotspot of ``ds``'s items (after seeding the build's, so it is kept), remapped on rebuilds."""
+        self.sync(ds)
+        return self.add_hotspot(ds.name, label, members, representative, ds.n, build_id=ds.build_id,
+                                names=item_names(ds))
 
-    def delete_hotspot(self, dataset: str, hotspot_id: int) -> None:
-        with self._db() as db:
+    def rename_hotspot(self, dataset: str, hotspot_id: int, label: str, version: int | None = None) -> int | None:
+        """Relabel a hotspot: its new version, or None when the label is unchanged."""
+        return self._rename("hotspots", "label", "hotspot", dataset, hotspot_id, label, version)
+
+    def delete_hotspot(self, dataset: str, hotspot_id: int, version: int | None = None) -> None:
+        """Delete a hotspot; refused when it was changed since ``version``."""
+        with self._write() as db:
+            self._checked_row(db, "hotspots", "label", "hotspot", dataset, hotspot_id, version, "deleted")
             db.execute("DELETE FROM hotspots WHERE dataset = ? AND id = ?", (dataset, int(hotspot_id)))
 
 

@@ -50,6 +50,7 @@ def numeric_values(series: pd.Series, kind: str) -> np.ndarray:
 def vector_groups(ds: Dataset, vector_id: int) -> tuple[Vector, np.ndarray, np.ndarray]:
     """A saved vector and the members of its start and end groups."""
     store = GroupStore(ds.path.parent)
+    store.sync(ds)  # members saved on an earlier build are remapped by item name first
     v = store.vector(ds.name, vector_id)
     start, end = store.group(ds.name, v.start).members, store.group(ds.name, v.end).members
     for g in (start, end):

@@ -43,3 +43,9 @@ def done(message: str, version: int | None):
 def failed(e: Exception):
     """The error as the panel's message; the lists stay as they are."""
     return notices([str(e)]), no_update
+
+
+def refused(e: Exception, version: int | None):
+    """An edit that was not made: the reason as the panel's message, and the panel's next version,
+    so that its lists redraw what is stored now (another client's rename, a deleted row)."""
+    return notices([str(e)]), (version or 0) + 1

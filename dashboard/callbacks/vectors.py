@@ -11,22 +11,21 @@ from urllib.parse import quote
 
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from ..compute import vectors as vectors_mod
 from ..errors import DashboardError
 from ..groups import GroupStore
 from ..layouts import vectors as ids
 from ..layouts import viewer as viewer_ids
 from ..vectorview import analogy, vector_overlay, vector_scores
 from ..viewstate import parse
-from .common import clicked, data_dir, dataset, done, failed, item_button, notices
+from .common import clicked, data_dir, dataset, done, failed, item_button, notices, refused
 
 MAX_UPLOAD_BYTES = 5_000_000
 
 
-def vector_options(data_dir_, name: str) -> list[dict]:
-    """The saved vectors of a dataset as dropdown options."""
+def vector_options(data_dir_, name: str, vectors: list | None = None) -> list[dict]:
+    """The saved vectors of a dataset (read unless given) as dropdown options."""
     return [{"label": f"{v.name} ({v.start_name} → {v.end_name})", "value": v.id}
-            for v in GroupStore(data_dir_).vectors(name)]
+            for v in (GroupStore(data_dir_).vectors(name) if vectors is None else vectors)]
 
 
 def _store() -> GroupStore:
@@ -45,39 +44,42 @@ def _store() -> GroupStore:
     prevent_initial_call="initial_duplicate",
 )
 def show_lists(_version, name, dim):
-    """Groups with their size and tightness in the shown latent space; vectors with their groups."""
+    """Groups with their size and tightness in the shown latent space (stored with each group: one query);
+    vectors with their groups. Edit controls carry the version they show (``v``)."""
     if not name:
         return no_update, no_update, no_update, no_update, no_update
     ds = dataset(name)
     store = _store()
-    groups = store.groups(ds.name)
-    X = ds.latent(dim) if dim in ds.spaces else None
+    try:
+        groups = store.group_list(ds, dim)
+        vectors = store.vectors(ds.name)
+    except DashboardError as e:
+        return notices([str(e)]), no_update, no_update, no_update, no_update
     rows = []
     for g in groups:
-        members = store.group(ds.name, g.id).members
-        score = vectors_mod.tightness(X, members) if X is not None and members.max() < ds.n else None
         rows.append(html.Div(className="group-row", children=[
-            dcc.Input(id={"type": ids.GROUP_RENAME, "id": g.id}, value=g.name, debounce=True, className="text-input group-name",
-                      placeholder="name (edit and press Enter to rename)"),
-            html.Span(f"{g.size:,}", className="muted", title="items"),
-            html.Span("—" if score is None else f"{score:.2f}", className="muted",
+            dcc.Input(id={"type": ids.GROUP_RENAME, "id": g.id, "v": g.version}, value=g.name, debounce=True,
+                      className="text-input group-name", placeholder="name (edit and press Enter to rename)"),
+            html.Span(f"{g.size:,}" + (" ⚠" if g.note else ""), className="muted", title=g.note or "items"),
+            html.Span("—" if g.tightness is None else f"{g.tightness:.2f}", className="muted",
                       title="tightness (b − a) / max(a, b): a = mean distance inside, b = to the other items"),
             html.Button("Select", id={"type": ids.GROUP_SELECT, "id": g.id}, className="button tiny"),
-            html.Button("×", id={"type": ids.GROUP_DELETE, "id": g.id}, className="button tiny", title="Delete"),
+            html.Button("×", id={"type": ids.GROUP_DELETE, "id": g.id, "v": g.version}, className="button tiny",
+                        title="Delete"),
         ]))
     group_list = rows or [html.P("No groups yet: select items on the map, name them and save.", className="muted")]
-    vectors = store.vectors(ds.name)
     vector_list = [
         html.Div(className="group-row", children=[
             html.Span(v.name, className="vector-name", title=v.description or v.name),
             html.Span(f"{v.start_name} → {v.end_name}", className="muted"),
             html.Button("Show", id={"type": ids.VECTOR_SHOW, "id": v.id}, className="button tiny"),
-            html.Button("×", id={"type": ids.VECTOR_DELETE, "id": v.id}, className="button tiny", title="Delete"),
+            html.Button("×", id={"type": ids.VECTOR_DELETE, "id": v.id, "v": v.version}, className="button tiny",
+                        title="Delete"),
         ])
         for v in vectors
     ] or [html.P("No vectors yet: pick a start and an end group.", className="muted")]
     options = [{"label": f"{g.name} ({g.size:,})", "value": g.id} for g in groups]
-    return group_list, vector_list, options, options, vector_options(data_dir(), ds.name)
+    return group_list, vector_list, options, options, vector_options(data_dir(), ds.name, vectors)
 
 
 # --------------------------------------------------------------------------
@@ -95,7 +97,7 @@ def save_group(_clicks, name, selection, ds_name, version):
     """The current selection as a named group."""
     ds = dataset(ds_name)
     try:
-        g = _store().save_group(ds.name, name, selection or [], ds.n)
+        g = _store().save_dataset_group(ds, name, selection or [])
     except DashboardError as e:
         return failed(e)
     return done(f"Saved group {g.name!r} ({g.size:,} items).", version)
@@ -124,7 +126,7 @@ def upload_group(contents, filename, ds_name, version):
         from ..groups import members_from_csv
 
         members = members_from_csv(text, ds.meta)
-        g = _store().save_group(ds.name, Path(filename or "upload").stem, members, ds.n)
+        g = _store().save_dataset_group(ds, Path(filename or "upload").stem, members)
     except (ValueError, binascii.Error):
         return notices([f"{filename}: could not read the upload"]), no_update
     except DashboardError as e:
@@ -134,24 +136,26 @@ def upload_group(contents, filename, ds_name, version):
 
 @callback(
     Output(ids.MESSAGE, "children", allow_duplicate=True), Output(ids.VERSION, "data", allow_duplicate=True),
-    Input({"type": ids.GROUP_RENAME, "id": ALL}, "value"),
+    Input({"type": ids.GROUP_RENAME, "id": ALL, "v": ALL}, "value"),
     State(viewer_ids.DATASET, "value"), State(ids.VERSION, "data"),
     prevent_initial_call=True,
 )
 def rename_group(_names, ds_name, version):
+    """Rename, unless someone changed the group since this panel showed it (then say so and redraw)."""
     if not ctx.triggered_id or ctx.triggered[0]["value"] is None:
         return no_update, no_update
+    gid = ctx.triggered_id
     try:
-        if not _store().rename_group(ds_name, ctx.triggered_id["id"], ctx.triggered[0]["value"]):
+        if not _store().rename_group(ds_name, gid["id"], ctx.triggered[0]["value"], version=gid["v"]):
             return no_update, no_update  # the list was redrawn, not edited
     except DashboardError as e:
-        return failed(e)
+        return refused(e, version)
     return done(f"Renamed the group to {ctx.triggered[0]['value']!r}.", version)
 
 
 @callback(
     Output(ids.MESSAGE, "children", allow_duplicate=True), Output(ids.VERSION, "data", allow_duplicate=True),
-    Input({"type": ids.GROUP_DELETE, "id": ALL}, "n_clicks"),
+    Input({"type": ids.GROUP_DELETE, "id": ALL, "v": ALL}, "n_clicks"),
     State(viewer_ids.DATASET, "value"), State(ids.VERSION, "data"),
     prevent_initial_call=True,
 )
@@ -159,9 +163,9 @@ def delete_group(clicks, ds_name, version):
     if not clicked():
         return no_update, no_update
     try:
-        _store().delete_group(ds_name, clicked()["id"])
+        _store().delete_group(ds_name, clicked()["id"], version=clicked()["v"])
     except DashboardError as e:
-        return failed(e)
+        return refused(e, version)
     return done("Deleted the group.", version)
 
 
@@ -175,7 +179,10 @@ def select_group(clicks, ds_name):
     """A group's members become the selection (to look at, extend, or export)."""
     if not clicked():
         return no_update
-    return _store().group(ds_name, clicked()["id"]).members.tolist()
+    try:
+        return _store().group(ds_name, clicked()["id"]).members.tolist()
+    except DashboardError:
+        return no_update  # deleted by someone else meanwhile
 
 
 # --------------------------------------------------------------------------
@@ -200,7 +207,7 @@ def create_vector(_clicks, start, end, name, description, ds_name, version):
 @callback(
     Output(ids.MESSAGE, "children", allow_duplicate=True), Output(ids.VERSION, "data", allow_duplicate=True),
     Output(viewer_ids.VECTOR, "value", allow_duplicate=True),
-    Input({"type": ids.VECTOR_DELETE, "id": ALL}, "n_clicks"),
+    Input({"type": ids.VECTOR_DELETE, "id": ALL, "v": ALL}, "n_clicks"),
     State(viewer_ids.DATASET, "value"), State(viewer_ids.VECTOR, "value"), State(ids.VERSION, "data"),
     prevent_initial_call=True,
 )
@@ -208,7 +215,11 @@ def delete_vector(clicks, ds_name, shown, version):
     if not clicked():
         return no_update, no_update, no_update
     vid = clicked()["id"]
-    _store().delete_vector(ds_name, vid)
+    try:
+        _store().delete_vector(ds_name, vid, version=clicked()["v"])
+    except DashboardError as e:
+        message, version = refused(e, version)
+        return message, version, no_update
     message, version = done("Deleted the vector.", version)
     return message, version, (None if shown == vid else no_update)
 
