@@ -26,5 +26,5 @@ def _slow(X, p, *, y, random_state, progress):
 
 if "slow" not in PROJECTIONS:
     register(Projection("slow", "Slow", _slow,
-                        params={"seconds": Param(float, 3.0, 0.1, 600, help="how long it takes", label="Seconds")},
+                        params={"seconds": Param(float, 8.0, 0.1, 600, help="how long it takes", label="Seconds")},
                         background=True))
