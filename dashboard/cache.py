@@ -75,8 +75,11 @@ class _Unwritable:
 def _write_failed(e: BaseException) -> bool:
     import errno
 
-    return (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)) or (
-        isinstance(e, sqlite3.OperationalError) and ("full" in str(e) or "readonly" in str(e) or "unable to open" in str(e)))
+    if isinstance(e, OSError):
+        return e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+    # sqlite's words for the same (a full disk shows as an I/O error when the WAL cannot grow)
+    return isinstance(e, sqlite3.OperationalError) and any(
+        m in str(e) for m in ("full", "readonly", "unable to open", "disk I/O error"))
 
 
 def open_cache(data_dir: Path | str) -> diskcache.Cache:

@@ -3,6 +3,7 @@ details, selection. Thin: they parse, read the store and the cache, and render."
 
 from __future__ import annotations
 
+import contextlib
 from urllib.parse import parse_qs, quote, urlencode
 
 import numpy as np
@@ -11,6 +12,7 @@ from flask import current_app
 
 from ..compute.neighbors import query as nearest
 from .. import jobs, registry
+from ..errors import DashboardError
 from ..ingest.html_text import split_links
 from ..layouts import viewer as ids
 from ..mapdata import numeric_values, visible
@@ -255,7 +257,8 @@ def request_job(view: dict | None, running: dict | None):
     job = (view or {}).get("job")
     if not job or job == running:
         return no_update
-    jobs.ensure(_data_dir(), job, retry_failed=True)
+    with contextlib.suppress(DashboardError):  # follow_job shows why it cannot start
+        jobs.ensure(_data_dir(), job, retry_failed=True)
     return job
 
 
@@ -300,8 +303,11 @@ def follow_job(job, _ticks):
     """
     if not job:
         return no_update, True, "0", "", True
-    s = jobs.ensure(_data_dir(), job)
     label = f"{registry.get(job['proj']).label} of latent space {job['space']}"
+    try:
+        s = jobs.ensure(_data_dir(), job)
+    except DashboardError as e:  # e.g. a full or read-only cache folder
+        return no_update, False, "0", f"{label} cannot start: {e}", True
     if s["state"] == "done":
         return job, True, "100", "", True
     if s["state"] == "failed":
