@@ -13,12 +13,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
+import pandas as pd
+
 from . import registry
+from .compute.colors import category_keys
 from .compute.declutter import BASE_SCALE
 from .computed import layout_ready
 from .deckspec import spec
 from .errors import DashboardError
-from .mapdata import color_legend, graph_metrics, search_matches
+from .mapdata import color_legend, column_values, graph_metrics, search_matches, visible
 from .store import Dataset, open_dataset
 from .viewstate import GRAPH_COLUMNS, MAX_SELECTION_CHARS, ViewState, fields_json, parse
 
@@ -63,13 +66,19 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         pending = f"Computing {registry.get(state.proj).label} of latent space {state.space}; showing PCA meanwhile."
         layout_state = replace(state, proj="pca", params={})
 
-    count = None
-    if state.search:
-        try:
-            count = f"{int(search_matches(ds, state).sum()):,} of {ds.n:,} match"
-        except DashboardError as e:
-            notices.append(str(e))
     filtered = bool(state.filters or state.ranges or state.hide or state.search)
+    shown, count = ds.n, None
+    try:
+        if filtered:
+            shown = int(visible(ds, state).sum())
+        if state.search:
+            matches = int(search_matches(ds, state).sum())
+            count = f"{matches:,} of {ds.n:,} match" + (
+                f"; {shown:,} shown with the filters" if shown != matches else "")
+        if legend["kind"] == "categorical":
+            legend = _legend_in_view(ds, state, legend)
+    except DashboardError as e:  # a bad regular expression
+        notices.append(str(e))
     query = state.to_query(selection=False, camera=False)
     stored = ds.arrangements.get(state.proj) if state.proj in ds.arrangements and not state.y else None
     view = {
@@ -82,6 +91,7 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         "colors": urlencode(state.column_query("color", state.color)),
         "sizes": urlencode(state.column_query("sizeby", state.size_by)) if state.size_by else None,
         "mask": query if filtered else None,
+        "shown": shown,  # items passing the search and the filters (what "filtered" downloads)
         "searching": bool(state.search),
         "labels": urlencode({"dataset": ds.name}) if state.mode == "words" else None,
         "edges": urlencode(state.graph_query()) if state.graph else None,
@@ -97,6 +107,18 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         "spec": spec(state.mode, state.size, stored.get("cell") if stored and state.proj != "geographic" else None, ds.n),
     }
     return ResolvedView(view=view, state=state, legend=legend, search_count=count, notices=notices)
+
+
+def _legend_in_view(ds: Dataset, state: ViewState, legend: dict) -> dict:
+    """Each legend entry's count among the items the search and filters keep (hidden entries count as
+    shown: the count says what showing them again brings back)."""
+    if not (state.filters or state.ranges or state.search):
+        return legend
+    keep = visible(ds, replace(state, hide=[]))
+    values, _ = column_values(ds, state, state.color)
+    kept = pd.Series(category_keys(values, legend["entries"])[keep]).value_counts()
+    entries = [{**e, "in_view": int(kept.get(e["value"], 0))} for e in legend["entries"]]
+    return {**legend, "entries": entries}
 
 
 def browser_config() -> dict:

@@ -194,7 +194,9 @@ def _legend(legend: dict, hidden: list[str]):
                 className="legend-item" + (" off" if e["value"] in hidden else ""),
                 title="Click to hide or show",
                 children=[html.Span(className="swatch", style={"background": e["color"]}),
-                          html.Span(e["value"], className="legend-label"), html.Span(f"{e['count']:,}", className="muted")],
+                          html.Span(e["value"], className="legend-label"),
+                          html.Span(f"{e['in_view']:,} of {e['count']:,}" if "in_view" in e else f"{e['count']:,}",
+                                    className="muted", title="in view of total" if "in_view" in e else "items")],
             )
             for e in legend["entries"]
         ])
@@ -417,7 +419,8 @@ def show_selection(selection, view):
     buttons = html.Div(className="button-row", children=[
         html.Button("Download selection CSV", className="button small", disabled=not selection,
                     id="download-selection", **{"data-rows": "selection"}),
-        html.Button("Download filtered CSV", className="button small", id="download-filtered", **{"data-rows": "filtered"}),
+        html.Button(f"Download filtered CSV ({(view or {}).get('shown', 0):,} rows)", className="button small",
+                    id="download-filtered", **{"data-rows": "filtered"}),
         html.Button("Clear", className="button small", id=ids.CLEAR_SELECTION, disabled=not selection),
     ])
     if not view or not selection:
