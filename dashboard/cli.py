@@ -219,8 +219,8 @@ def _train_in_background(data_dir: Path, name: str) -> None:
 @click.option("--images", "images_glob", help="images: a glob of image files (quote it; ** recurses), a folder, or a text file of IIIF manifest URLs.")
 @click.option("--metadata", help="images: a CSV, or a glob of JSON files, with a filename column (PixPlot's columns).")
 @click.option("--model", type=click.Choice(["inception_v3", "mobilenet_v3", "pixels", "vae"]),
-              help="images: features [default: inception_v3, PixPlot's; needs ImageNet weights].")
-@click.option("--weights", type=click.Path(dir_okay=False), help="images: the Keras weights file of --model.")
+              help="images: features [default: inception_v3, PixPlot's; Keras downloads its ImageNet weights once].")
+@click.option("--weights", type=click.Path(dir_okay=False), help="images: the Keras weights file of --model (offline: no download).")
 @click.option("--vectors", type=click.Path(dir_okay=False),
               help="images: your own features (.npy/.h5/.parquet), one row per image file in sorted path order.")
 @click.option("--max-images", type=click.IntRange(1), help="images: use at most N files.")
