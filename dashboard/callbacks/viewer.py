@@ -15,6 +15,7 @@ from ..computed import get_layout
 from ..layouts import viewer as ids
 from ..mapdata import numeric_values, visible
 from ..mapview import resolve
+from ..schema import css_color
 from ..store import Dataset, default_data_dir, open_dataset
 from ..viewstate import FIELD, MODES, VECTOR_VIEW, ViewState, default_mode, encode, parse
 from .common import clicked
@@ -191,7 +192,7 @@ def _legend(legend: dict, hidden: list[str]):
                 id={"type": ids.LEGEND_ITEM, "value": e["value"]},
                 className="legend-item" + (" off" if e["value"] in hidden else ""),
                 title="Click to hide or show",
-                children=[html.Span(className="swatch", style={"background": e["color"]}),
+                children=[_swatch(e["color"]),
                           html.Span(e["value"], className="legend-label"), html.Span(f"{e['count']:,}", className="muted")],
             )
             for e in legend["entries"]
@@ -200,7 +201,7 @@ def _legend(legend: dict, hidden: list[str]):
         if legend["min"] is None:
             return html.P("No numbers in this column.", className="muted")
         return html.Div(className="colorbar", children=[
-            html.Div(className="colorbar-ramp", style={"background": f"linear-gradient(to right, {', '.join(legend['colors'])})"}),
+            html.Div(className="colorbar-ramp", style={"background": f"linear-gradient(to right, {', '.join(filter(None, map(css_color, legend['colors'])))})"}),
             html.Div(className="colorbar-ticks", children=[html.Span(f"{legend['min']:.4g}"), html.Span(f"{legend['max']:.4g}")]),
             html.P(f"{legend['missing']:,} missing (grey)", className="muted") if legend["missing"] else None,
         ])
@@ -335,8 +336,14 @@ def _value(col: str, value, kind: str):
     if (col.lower() in ("permalink", "url", "link") or kind == "text") and text.startswith(("http://", "https://")):
         return html.A(text, href=text, target="_blank", rel="noopener noreferrer")
     if kind == "color":
-        return html.Span([html.Span(className="swatch", style={"background": text}), text])
+        return html.Span([_swatch(text), text])
     return text
+
+
+def _swatch(color) -> html.Span:
+    """A colour sample; only a checked colour reaches the style (a stored ``url(…)`` would load it)."""
+    checked = css_color(color)
+    return html.Span(className="swatch", style={"background": checked} if checked else {})
 
 
 @callback(Output(ids.DETAILS, "children"), Input(ids.CLICKED, "data"), State(ids.VIEW, "data"))
