@@ -411,9 +411,9 @@ def info(obj: dict, name: str) -> None:
 @click.option("--dim", "space", help="Latent space (its dimension, e.g. 32, or its id, e.g. pca50) [default: the dataset's default].")
 @click.option("--projection", default="umap", show_default=True, callback=_projection_option,
               help=f"A registered projection: {', '.join(PROJECTIONS)}.")
-@click.option("--perplexity", type=float, help="t-SNE perplexity [default: 30].")
-@click.option("--n-neighbors", type=int, help="UMAP n_neighbors [default: 15].")
-@click.option("--min-dist", type=float, help="UMAP min_dist [default: 0.1].")
+@click.option("--perplexity", type=float, help="t-SNE perplexity [default: the dataset's, else 30].")
+@click.option("--n-neighbors", type=int, help="UMAP n_neighbors [default: the dataset's, else 15].")
+@click.option("--min-dist", type=float, help="UMAP min_dist [default: the dataset's (an image build's: 0.01), else 0.1].")
 @click.option("--metric", type=click.Choice(["euclidean", "cosine"]), help="Distance [default: the dataset's].")
 @click.option("--label", help="UMAP: categorical column for a supervised layout.")
 @click.option("--param", "extra", multiple=True, metavar="NAME=VALUE", callback=_param_option,

@@ -11,7 +11,7 @@ from flask import current_app
 
 from ..compute.neighbors import query as nearest
 from .. import registry
-from ..computed import get_layout
+from ..computed import get_layout, projection_params
 from ..layouts import viewer as ids
 from ..mapdata import numeric_values, visible
 from ..mapview import resolve
@@ -90,7 +90,8 @@ def controls_for(state: ViewState | None, notices: list[str]) -> dict:
     """Every control's value and options, the filters panel and the stores, for a view (load_view's outputs)."""
     if state is None:
         return dict(dataset=None, controls={k: no_update for k in _CONTROL_OUTPUTS}, options={k: [] for k in _OPTIONS},
-                    params={k: None for k in ids.param_inputs().values()}, filters=[], hide=[], selection=[],
+                    params={k: None for k in ids.param_inputs().values()},
+                    placeholders={k: no_update for k in ids.param_inputs().values()}, filters=[], hide=[], selection=[],
                     camera=None, clicked=None, notice=_notices(notices))
     ds = _dataset(state.dataset)
     schema = ds.schema
@@ -110,12 +111,17 @@ def controls_for(state: ViewState | None, notices: list[str]) -> dict:
         "vector": vector_options(_data_dir(), ds.name),
         "search_field": columns("text", "categorical", "index", "numeric", "date", "color"),
     }
+    full = {method: projection_params(ds, method, state.params if method == state.proj else {})
+            for method, _ in ids.param_inputs()}
+    defaults = {(method, name): full[method][name] for method, name in ids.param_inputs()}
     return dict(
         dataset=state.dataset,
         controls={name: _to_control(name, getattr(state, name)) for name in _CONTROL_OUTPUTS},
         options=options,
-        params={id_: state.params.get(name) if method == state.proj else None
-                for (method, name), id_ in ids.param_inputs().items()},
+        # every parameter box starts at the value the view uses: the dataset's own defaults (an image
+        # build's min_dist 0.01) where the URL gives none
+        params={id_: defaults[method, name] for (method, name), id_ in ids.param_inputs().items()},
+        placeholders={id_: str(defaults[method, name]) for (method, name), id_ in ids.param_inputs().items()},
         filters=_filters_panel(ds, state), hide=state.hide, selection=state.selection,
         camera=list(state.camera) if state.camera else None, clicked=None, notice=_notices(notices),
     )
@@ -131,6 +137,7 @@ def view_for(state: ViewState, notices: list[str]) -> dict:
 _LOAD_OUTPUTS = dict(
     dataset=Output(ids.DATASET, "value"), controls=_CONTROL_OUTPUTS, options=_OPTIONS,
     params={id_: Output(id_, "value") for id_ in ids.param_inputs().values()},
+    placeholders={id_: Output(id_, "placeholder") for id_ in ids.param_inputs().values()},
     filters=Output(ids.FILTERS, "children"), hide=Output(ids.HIDE, "data"), selection=Output(ids.SELECTION, "data"),
     camera=Output(ids.CAMERA, "data"), clicked=Output(ids.CLICKED, "data"), notice=Output(ids.NOTICE, "children"),
 )
