@@ -375,6 +375,7 @@ def list_cmd(obj: dict) -> None:
 @click.pass_obj
 def info(obj: dict, name: str) -> None:
     """Latent spaces, row count, schema, cached layouts and the build report of a dataset."""
+    from .buildreport import note_lines, skip_lines
     from .computed import cached_layouts
     from .store import open_dataset
 
@@ -398,12 +399,13 @@ def info(obj: dict, name: str) -> None:
         click.echo(f"  {c}")
     skipped = report.get("skipped", [])
     click.echo(f"build report: {len(skipped)} skipped input(s)")
-    for s in skipped[:20]:
-        click.echo(f"  {s['item']}: {s['reason']}")
-    if len(skipped) > 20:
-        click.echo(f"  … and {len(skipped) - 20} more in {d.path / 'report.json'}")
-    for note in report.get("notes", []):
-        click.echo(f"  note: {note}")
+    reasons = skip_lines(skipped)  # repeated reasons and notes: one line each, with a count and an example
+    for line in reasons[:20]:
+        click.echo(f"  {line}")
+    if len(reasons) > 20:
+        click.echo(f"  … and {len(reasons) - 20} more reasons in {d.path / 'report.json'}")
+    for line in note_lines(report.get("notes", [])):
+        click.echo(f"  note: {line}")
 
 
 @cli.command("export-layout")

@@ -168,3 +168,28 @@ def test_add_on_a_folder_of_images_says_how_to_build_it(tmp_path):
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "add", str(tmp_path / "photos")])
     assert r.exit_code == 1 and r.output.count("\n") == 1
     assert "neither an LSC folder" in r.output and "build images NAME --images" in r.output
+
+
+def test_info_groups_repeated_notes_and_skip_reasons(tmp_path):
+    """85 animated files give one note line with the count and an example, not 85 lines."""
+    import numpy as np
+
+    from dashboard.store import DatasetWriter
+
+    with DatasetWriter(tmp_path, "gifs") as w:
+        w.set_info(type="other", metric="euclidean")
+        w.write_meta(pd.DataFrame({"i": np.arange(3), "name": ["a", "b", "c"]}))
+        w.write_latent(2, np.zeros((3, 2), np.float32), kind="raw")
+        w.report.notes += [f"anim/{k}.gif: animation, first frame used" for k in range(85)]
+        w.report.notes += ["hotspots from centroids.json: 12", "metadata: 3 rows have no image"]
+        for k in range(30):
+            w.report.skip(f"docs/{k}.txt", "not an image")
+        w.report.skip("bad.png", "cannot decode: truncated")
+        w.finish()
+    out = run("info", "gifs", data_dir=tmp_path).output
+    lines = out.splitlines()
+    assert "  note: 85 × animation, first frame used (e.g. anim/0.gif)" in lines
+    assert "animation" not in out.replace("85 × animation", "")
+    assert "  note: hotspots from centroids.json: 12" in lines and "  note: metadata: 3 rows have no image" in lines
+    assert "build report: 31 skipped input(s)" in lines
+    assert "  30 × not an image (e.g. docs/0.txt)" in lines and "  bad.png: cannot decode: truncated" in lines
