@@ -79,7 +79,10 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
     def dashboard_error(e: DashboardError):
         status = 409 if isinstance(e, mapdata.LayoutPending) else 400
         # a message may name the data directory (a broken manifest): the server's paths are not served
-        return _error(str(e).replace(str(Path(data_dir).resolve()), "<data>").replace(str(data_dir), "<data>"), status)
+        message = str(e)
+        for folder in {str(Path(data_dir).resolve()), str(Path(data_dir).absolute())}:
+            message = message.replace(folder, "<data>")
+        return _error(message, status)
 
     @server.route("/healthz")
     def healthz():

@@ -166,7 +166,8 @@ def _keras_model(model: str, weights: str | None) -> Extractor:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             import keras
 
-            full = state.pop("full", None) or getattr(keras.applications, ctor)(weights=str(path), include_top=True)
+            full = (state.pop("full") if "full" in state  # the one Keras just downloaded for
+                    else getattr(keras.applications, ctor)(weights=str(path), include_top=True))
             # Layer names get numbered suffixes when a process builds a model twice: fall back to the type.
             pool = next((x for x in full.layers if x.name == layer), None) or [
                 x for x in full.layers if type(x).__name__ == "GlobalAveragePooling2D"][-1]
