@@ -94,3 +94,27 @@ def test_offline_default_model_stops_before_any_work(offline, photos, tmp_path):
     assert r.output.startswith("Error: --model inception_v3 needs its ImageNet weights and Keras could not download")
     assert offline[0].endswith("/" + features.KERAS_WEIGHT_FILES["inception_v3"])
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
+def test_a_successful_download_is_used_and_cached_like_any_weights(offline, monkeypatch):
+    """Keras's download stood in for (this machine is offline): the model it returns is the one used,
+    and the file it leaves in the Keras cache keys the feature cache."""
+    import keras
+
+    real = keras.applications.MobileNetV3Small
+    calls: list = []
+
+    def downloading(*args, weights=None, **kwargs):
+        calls.append(weights)
+        model = real(*args, weights=None, **kwargs)
+        if weights == "imagenet":  # what Keras does: the file lands in its cache
+            features.keras_cache("mobilenet_v3").parent.mkdir(parents=True, exist_ok=True)
+            model.save(features.keras_cache("mobilenet_v3"))
+        return model
+
+    monkeypatch.setattr(keras.applications, "MobileNetV3Small", downloading)
+    ex = features.extractor("mobilenet_v3")
+    assert calls == ["imagenet"] and ex.cache_id == "mobilenet_v3-" + features._file_id(features.keras_cache("mobilenet_v3"))
+    x = ex.run(np.stack([ex.prepare(Image.new("RGB", (50, 50), "teal"))]))
+    assert x.shape == (1, 576) and calls == ["imagenet"]  # the downloaded model, not a second one
+    assert features.extractor("mobilenet_v3").cache_id == ex.cache_id and calls == ["imagenet"]  # now cached
