@@ -219,8 +219,8 @@ def _train_in_background(data_dir: Path, name: str) -> None:
 @click.option("--images", "images_glob", help="images: a glob of image files (quote it; ** recurses), a folder, or a text file of IIIF manifest URLs.")
 @click.option("--metadata", help="images: a CSV, or a glob of JSON files, with a filename column (PixPlot's columns).")
 @click.option("--model", type=click.Choice(["inception_v3", "mobilenet_v3", "pixels", "vae"]),
-              help="images: features [default: inception_v3, PixPlot's; needs ImageNet weights].")
-@click.option("--weights", type=click.Path(dir_okay=False), help="images: the Keras weights file of --model.")
+              help="images: features [default: inception_v3, PixPlot's; Keras downloads its ImageNet weights once].")
+@click.option("--weights", type=click.Path(dir_okay=False), help="images: the Keras weights file of --model (offline: no download).")
 @click.option("--vectors", type=click.Path(dir_okay=False),
               help="images: your own features (.npy/.h5/.parquet), one row per image file in sorted path order.")
 @click.option("--max-images", type=click.IntRange(1), help="images: use at most N files.")
@@ -378,6 +378,7 @@ def list_cmd(obj: dict) -> None:
 @click.pass_obj
 def info(obj: dict, name: str) -> None:
     """Latent spaces, row count, schema, cached layouts and the build report of a dataset."""
+    from .buildreport import note_lines, skip_lines
     from .computed import cached_layouts
     from .store import open_dataset
 
@@ -401,12 +402,13 @@ def info(obj: dict, name: str) -> None:
         click.echo(f"  {c}")
     skipped = report.get("skipped", [])
     click.echo(f"build report: {len(skipped)} skipped input(s)")
-    for s in skipped[:20]:
-        click.echo(f"  {s['item']}: {s['reason']}")
-    if len(skipped) > 20:
-        click.echo(f"  … and {len(skipped) - 20} more in {d.path / 'report.json'}")
-    for note in report.get("notes", []):
-        click.echo(f"  note: {note}")
+    reasons = skip_lines(skipped)  # repeated reasons and notes: one line each, with a count and an example
+    for line in reasons[:20]:
+        click.echo(f"  {line}")
+    if len(reasons) > 20:
+        click.echo(f"  … and {len(reasons) - 20} more reasons in {d.path / 'report.json'}")
+    for line in note_lines(report.get("notes", [])):
+        click.echo(f"  note: {line}")
 
 
 @cli.command("export-layout")
@@ -414,9 +416,9 @@ def info(obj: dict, name: str) -> None:
 @click.option("--dim", "space", help="Latent space (its dimension, e.g. 32, or its id, e.g. pca50) [default: the dataset's default].")
 @click.option("--projection", default="umap", show_default=True, callback=_projection_option,
               help=f"A registered projection: {', '.join(PROJECTIONS)}.")
-@click.option("--perplexity", type=float, help="t-SNE perplexity [default: 30].")
-@click.option("--n-neighbors", type=int, help="UMAP n_neighbors [default: 15].")
-@click.option("--min-dist", type=float, help="UMAP min_dist [default: 0.1].")
+@click.option("--perplexity", type=float, help="t-SNE perplexity [default: the dataset's, else 30].")
+@click.option("--n-neighbors", type=int, help="UMAP n_neighbors [default: the dataset's, else 15].")
+@click.option("--min-dist", type=float, help="UMAP min_dist [default: the dataset's (an image build's: 0.01), else 0.1].")
 @click.option("--metric", type=click.Choice(["euclidean", "cosine"]), help="Distance [default: the dataset's].")
 @click.option("--label", help="UMAP: categorical column for a supervised layout.")
 @click.option("--param", "extra", multiple=True, metavar="NAME=VALUE", callback=_param_option,

@@ -24,6 +24,10 @@ from .store import list_datasets, open_dataset
 from .viewstate import CELLS, parse
 
 
+#: The folders of a dataset that ``/files/<dataset>/...`` serves: what the page shows (its images).
+SERVED_FOLDERS = ("images", "thumbs")
+
+
 @lru_cache(maxsize=1)
 def _deck_bundle() -> tuple[bytes, bytes]:
     """deck.gl 9 as the pydeck wheel ships it (plain, gzipped): no CDN, nothing copied."""
@@ -74,7 +78,11 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
     @server.errorhandler(DashboardError)
     def dashboard_error(e: DashboardError):
         status = 409 if isinstance(e, mapdata.LayoutPending) else 400
-        return _error(str(e), status)
+        # a message may name the data directory (a broken manifest): the server's paths are not served
+        message = str(e)
+        for folder in {str(Path(data_dir).resolve()), str(Path(data_dir).absolute())}:
+            message = message.replace(folder, "<data>")
+        return _error(message, status)
 
     @server.route("/healthz")
     def healthz():
@@ -82,13 +90,15 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
 
     @server.route("/files/<name>/<path:relative>")
     def dataset_file(name: str, relative: str):
-        # Only files inside a dataset's folder; anything else (../, absolute
-        # paths, unknown datasets) is a 404 that reveals nothing.
+        # Only a dataset's images and thumbnails; anything else (its manifest and report, which name the
+        # server's own folders, ../, absolute paths, a NUL byte, unknown datasets) is a 404 that reveals nothing.
         try:
-            path = open_dataset(data_dir, name).file(relative)
-        except DashboardError:
+            ds = open_dataset(data_dir, name)
+            path = ds.file(relative)
+            inside = path.relative_to(ds.path.resolve()).parts
+        except (DashboardError, ValueError, OSError):  # ValueError: a NUL byte in the path
             abort(404)
-        if not path.is_file():
+        if len(inside) < 2 or inside[0] not in SERVED_FOLDERS or not path.is_file():
             abort(404)
         return send_file(path, max_age=3600)
 

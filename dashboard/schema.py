@@ -6,21 +6,55 @@ import re
 
 import numpy as np
 import pandas as pd
+from PIL import ImageColor
 
 from .errors import ValidationError
 
 #: Types a metadata column can have. ``index`` is the ``i`` column only;
-#: ``color`` holds ``#rrggbb`` strings (an image's mean colour).
+#: ``color`` holds colours (an image's mean colour): ``#rgb``, ``#rrggbb`` or a
+#: CSS colour name, nothing else (a value reaches the page's CSS).
 COLUMN_TYPES = ("index", "categorical", "numeric", "text", "date", "geographic", "color")
 
 _LAT_NAMES = {"lat", "latitude"}
 _LNG_NAMES = {"lng", "lon", "long", "longitude"}
 _DATE_NAMES = {"date", "year", "datetime", "time", "timestamp", "created", "added"}
-_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}\Z")
 
 #: An integer column with at most this many distinct values is a category
 #: (digit labels, star ratings), not a quantity.
 MAX_INT_CATEGORIES = 20
+
+
+def css_color(value) -> str | None:
+    """``#rrggbb`` for a colour (``#rgb``, ``#rrggbb`` or a CSS colour name, any case); None for anything
+    else, such as ``url(…)`` or ``red;background:…``, which must never reach a style."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if _HEX_COLOR.match(text):
+        return "#" + "".join(c * 2 for c in text[1:]) if len(text) == 4 else text
+    return ImageColor.colormap.get(text) if text.isalpha() else None  # Pillow's table of the CSS colour names
+
+
+def clean_colors(table: pd.DataFrame, schema: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
+    """The table with every value of a ``color`` column that is not a colour made missing, and a note
+    per such column (how many, an example)."""
+    notes, out = [], table
+    for col, typ in schema.items():
+        if typ != "color":
+            continue
+        values = table[col]
+        bad = values.notna().to_numpy() & values.map(lambda v: css_color(v) is None).to_numpy(dtype=bool)
+        if not bad.any():
+            continue
+        if out is table:
+            out = table.copy()
+        out[col] = values.astype("object").where(~bad, None)
+        example = str(values[bad].iloc[0])
+        example = example if len(example) <= 60 else example[:57] + "…"
+        notes.append(f"column {col!r}: {int(bad.sum()):,} value(s) are not colours (#rgb, #rrggbb or a CSS "
+                     f"colour name) and are left missing, e.g. {example!r}")
+    return out, notes
 
 
 def _max_categories(n_rows: int) -> int:

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DashboardError, DatasetNotFound, ValidationError
-from .schema import infer_schema
+from .schema import clean_colors, infer_schema
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -561,7 +561,8 @@ class DatasetWriter:
         if problems:
             raise ValidationError("The metadata table is malformed:", problems)
         schema = infer_schema(table, schema_overrides)
-        table = table.reset_index(drop=True)
+        table, notes = clean_colors(table.reset_index(drop=True), schema)  # a colour reaches the page's CSS
+        self.report.notes.extend(n for n in notes if n not in self.report.notes)
         if self.manifest.get("n") not in (None, len(table)):
             # Different items: the old latent spaces and layouts no longer fit.
             for entry in [*self.manifest["latent"].values(), *self.manifest["layouts"].values()]:

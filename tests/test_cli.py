@@ -95,6 +95,34 @@ def test_python_dash_m_runs_the_cli(data_dir):
     assert "Traceback" not in proc.stderr
 
 
+def test_default_model_offline_is_one_line_and_exit_1(tmp_path):
+    """A fresh process with an empty Keras cache on a network that refuses connections (a proxy on a
+    closed local port): Keras's own download fails at once, and the build stops before any work."""
+    import os
+    import socket
+
+    from PIL import Image
+
+    (tmp_path / "photos").mkdir()
+    for k in range(3):
+        Image.new("RGB", (20, 20), (80 * k, 0, 0)).save(tmp_path / "photos" / f"{k}.png")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "keras"), "NO_PROXY": "", "no_proxy": "",
+           # TensorFlow's own start-up notices (oneDNN), printed on import whatever we do
+           "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
+    env.update({k: closed for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")})
+    proc = subprocess.run([sys.executable, "-m", "dashboard", "--data-dir", str(tmp_path / "data"), "build", "images",
+                           "photos", "--images", str(tmp_path / "photos")], capture_output=True, text=True, env=env,
+                          timeout=300)
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, proc.stdout + proc.stderr
+    assert lines[0].startswith("Error: --model inception_v3 needs its ImageNet weights and Keras could not download")
+    assert "pass --weights FILE" in lines[0] and "--model pixels" in lines[0] and "works offline" in lines[0]
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
 def test_build_digits_from_the_cli(tmp_path):
     result = run("build", "digits", "--layouts", "pca", data_dir=tmp_path)
     assert result.exit_code == 0, result.output
@@ -140,3 +168,28 @@ def test_add_on_a_folder_of_images_says_how_to_build_it(tmp_path):
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "add", str(tmp_path / "photos")])
     assert r.exit_code == 1 and r.output.count("\n") == 1
     assert "neither an LSC folder" in r.output and "build images NAME --images" in r.output
+
+
+def test_info_groups_repeated_notes_and_skip_reasons(tmp_path):
+    """85 animated files give one note line with the count and an example, not 85 lines."""
+    import numpy as np
+
+    from dashboard.store import DatasetWriter
+
+    with DatasetWriter(tmp_path, "gifs") as w:
+        w.set_info(type="other", metric="euclidean")
+        w.write_meta(pd.DataFrame({"i": np.arange(3), "name": ["a", "b", "c"]}))
+        w.write_latent(2, np.zeros((3, 2), np.float32), kind="raw")
+        w.report.notes += [f"anim/{k}.gif: animation, first frame used" for k in range(85)]
+        w.report.notes += ["hotspots from centroids.json: 12", "metadata: 3 rows have no image"]
+        for k in range(30):
+            w.report.skip(f"docs/{k}.txt", "not an image")
+        w.report.skip("bad.png", "cannot decode: truncated")
+        w.finish()
+    out = run("info", "gifs", data_dir=tmp_path).output
+    lines = out.splitlines()
+    assert "  note: 85 × animation, first frame used (e.g. anim/0.gif)" in lines
+    assert "animation" not in out.replace("85 × animation", "")
+    assert "  note: hotspots from centroids.json: 12" in lines and "  note: metadata: 3 rows have no image" in lines
+    assert "build report: 31 skipped input(s)" in lines
+    assert "  30 × not an image (e.g. docs/0.txt)" in lines and "  bad.png: cannot decode: truncated" in lines

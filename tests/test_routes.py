@@ -25,7 +25,7 @@ def routes_data(data_dir, tmp_path_factory):
     n = 8
     names = ["=HYPERLINK(\"x\")", "+1+1", "-2", "@SUM(A1)", "plain", "tab", "ok", "fine"]
     with DatasetWriter(d, "formulas") as w:
-        w.set_info(type="other", metric="euclidean")
+        w.set_info(type="other", metric="euclidean", provenance={"source": f"metadata {d / 'private' / 'names.csv'}"})
         w.write_meta(pd.DataFrame({"i": np.arange(n), "name": names, "group": ["a", "b"] * 4}))
         w.write_latent(3, np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32), kind="raw")
         w.finish()
@@ -113,6 +113,30 @@ def test_bad_requests_get_one_line(client):
     resp = client.get("/export/digits.csv?rows=some")
     assert resp.status_code == 400 and resp.data.decode() == "rows must be selection, filtered or all, got 'some'\n"
     assert client.get("/healthz").get_json() == {"status": "ok", "datasets": 2}
+
+
+def test_files_serves_only_images_and_a_nul_byte_is_404(client, routes_data):
+    assert client.get("/files/digits/images/0.png").status_code == 200
+    assert client.get("/files/digits/thumbs/0.png").status_code == 200
+    for url in ("/files/digits/images/0%00.png", "/files/digits/%00", "/files/dig%00its/images/0.png",
+                "/files/digits/images/%00/../0.png",
+                # what is in the folder but is not an image: the manifest and report name the server's paths
+                "/files/formulas/manifest.json", "/files/digits/report.json", "/files/digits/meta.parquet",
+                "/files/digits/latent/latent64.h5", "/files/digits/images/../manifest.json",
+                "/files/digits/images/%2e%2e/manifest.json", "/files/digits/images", "/files/digits/images/"):
+        assert client.get(url).status_code == 404, url
+
+
+def test_nothing_served_names_the_servers_folders(client, routes_data):
+    """The formulas dataset's provenance names a file under the data directory: no response shows it."""
+    assert str(routes_data) in (routes_data / "formulas" / "manifest.json").read_text()
+    urls = ["/healthz", "/", "/summary", "/_dash-layout", "/api/item?dataset=formulas&i=0",
+            "/api/atlas.json?dataset=digits", "/export/formulas.csv?rows=all&proj=pca", "/api/labels.txt?dataset=formulas",
+            "/files/formulas/manifest.json", "/files/formulas/report.json", "/export/formulas/vectors.csv",
+            "/api/positions.bin?dataset=formulas&proj=tsne"]
+    for url in urls:
+        body = client.get(url).get_data(as_text=False)
+        assert str(routes_data).encode() not in body and b"/private/" not in body, url
 
 
 def _edges(client, query):

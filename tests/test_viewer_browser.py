@@ -418,3 +418,76 @@ def test_a_change_redraws_only_what_changed(browser, server):
     assert sum("points" in e for e in rebuilt) == 1, rebuilt
     assert errors == []
     page.close()
+
+
+def test_hostile_colour_values_never_make_the_page_request_another_origin(browser, tmp_path):
+    """A colour column and a category column full of ``url(http://127.0.0.1:<trap>/…)``: the map, its legend
+    (every swatch clicked), a clicked item's details and the summary page load nothing from the trap."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Trap(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    trap = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trap)
+    threading.Thread(target=trap.serve_forever, daemon=True).start()
+    bad = [f"url(http://127.0.0.1:{trap.server_address[1]}/{k})" for k in range(3)]
+    hostile = bad + [f"red;background:url(http://127.0.0.1:{trap.server_address[1]}/semi)", "#3a7"]
+    n = 60
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    with DatasetWriter(data, "hostile") as w:
+        w.set_info(type="other", metric="euclidean")
+        meta = pd.DataFrame({"i": np.arange(n), "name": [f"p{k}" for k in range(n)],
+                             "tint": [hostile[k % len(hostile)] for k in range(n)],
+                             "kind": [bad[k % len(bad)] for k in range(n)]})
+        w.write_meta(meta, {"tint": "color", "kind": "categorical"})
+        w.write_latent(4, rng.normal(size=(n, 4)).astype(np.float32), kind="raw")
+        w.finish()
+    ds = open_dataset(data, "hostile")
+    assert ds.meta["tint"].notna().sum() == n // len(hostile)  # checked when written: only "#3a7" kept
+    assert any("'tint'" in note for note in ds.report["notes"])
+    meta.to_parquet(ds.path / "meta.parquet", index=False)  # …but an older dataset may hold them all
+
+    with running_server(data, "hostile", tmp_path / "server.log") as url:
+        page, errors = open_page(browser, "about:blank")
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        page.goto(url + "/?dataset=hostile&proj=pca&color=tint")
+        stats = wait_drawn(page)
+        assert "Each item in its own colour" in page.inner_text("#legend")
+        box = page.locator("#map").bounding_box()
+        for i in (0, 3, 4):  # a url(…) value, the one with a semicolon, a real colour
+            x, y = page.evaluate(f"dashMap.project({i})")[:2]
+            page.mouse.click(box["x"] + x, box["y"] + y)
+            page.wait_for_function(f"document.querySelector('.details-name') && "
+                                   f"document.querySelector('.details-name').innerText === 'p{i}'", timeout=30_000)
+        swatches = page.eval_on_selector_all("#details .swatch", "els => els.map(e => e.getAttribute('style') || '')")
+        assert swatches == ["background: rgb(51, 170, 119);"]  # only the real colour (#3a7) is drawn
+
+        choose(page, "color-select", "kind")
+        stats = wait_drawn(page, stats["drawnVersion"])
+        items = page.locator("#legend .legend-item")
+        assert items.count() == 3
+        for k in range(3):
+            items.nth(k).click()
+            stats = wait_drawn(page, stats["drawnVersion"])
+        assert page.locator("#legend .legend-item.off").count() == 3
+        page.goto(url + "/summary?dataset=hostile")
+        page.wait_for_selector("#preview-graph .main-svg", timeout=30_000)
+        time.sleep(1)
+        page.screenshot(path=str(SCREENSHOTS / "hostile_colours.png"))
+        page.close()
+    trap.shutdown()
+    assert hits == [], f"the page asked the other origin for {hits}"
+    foreign = [u for u in requested if not u.startswith((url + "/", "data:", "blob:"))]
+    assert foreign == [] and len(requested) > 10
+    assert errors == []

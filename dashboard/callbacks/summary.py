@@ -5,10 +5,10 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 import plotly.graph_objects as go
-from plotly.colors import qualitative  # colour-blind-safe qualitative palette
 from dash import Input, Output, State, callback, html, no_update
 from flask import current_app
 
+from ..compute import colors
 from ..computed import get_layout
 from ..errors import DashboardError
 from ..layouts import summary as ids
@@ -25,11 +25,13 @@ def preview_figure(ds: Dataset) -> tuple[go.Figure, str]:
     label = ds.label_column
     fig = go.Figure()
     if label:
-        values = meta[label].astype(str)
-        for value in values.unique()[:30]:
-            sel = (values == value).to_numpy()
-            fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=value,
-                                       marker={"size": 4}, text=meta["name"][sel], hoverinfo="text"))
+        # the map's colours for the same column (one assignment: colors.categorical), in its legend's order
+        _, entries = colors.categorical(meta[label])
+        keys = colors.category_keys(meta[label], entries)
+        for e in entries:
+            sel = keys == e["value"]
+            fig.add_trace(go.Scattergl(x=xy[sel, 0], y=xy[sel, 1], mode="markers", name=e["value"],
+                                       marker={"size": 4, "color": e["color"]}, text=meta["name"][sel], hoverinfo="text"))
     else:
         fig.add_trace(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", marker={"size": 4},
                                    text=meta["name"], hoverinfo="text"))
@@ -37,7 +39,7 @@ def preview_figure(ds: Dataset) -> tuple[go.Figure, str]:
                       # the normalised frame holds the bulk of the points; far outliers are cut off here
                       xaxis={"visible": False, "range": [-1.1, 1.1]},
                       yaxis={"visible": False, "range": [-1.1, 1.1], "scaleanchor": "x"},
-                      plot_bgcolor="#fafafa", colorway=qualitative.Safe)
+                      plot_bgcolor="#fafafa")
     return fig, f"{method} of latent space {space}"
 
 

@@ -12,11 +12,13 @@ from flask import current_app
 
 from ..compute.neighbors import query as nearest
 from .. import jobs, registry
+from ..computed import projection_params
 from ..errors import DashboardError
 from ..ingest.html_text import split_links
 from ..layouts import viewer as ids
 from ..mapdata import numeric_values, visible
 from ..mapview import resolve
+from ..schema import css_color
 from ..store import Dataset, default_data_dir, open_dataset
 from ..viewstate import FIELD, MODES, VECTOR_VIEW, ViewState, default_mode, encode, parse
 from .common import clicked
@@ -91,7 +93,8 @@ def controls_for(state: ViewState | None, notices: list[str]) -> dict:
     """Every control's value and options, the filters panel and the stores, for a view (load_view's outputs)."""
     if state is None:
         return dict(dataset=None, controls={k: no_update for k in _CONTROL_OUTPUTS}, options={k: [] for k in _OPTIONS},
-                    params={k: None for k in ids.param_inputs().values()}, filters=[], hide=[], selection=[],
+                    params={k: None for k in ids.param_inputs().values()},
+                    placeholders={k: no_update for k in ids.param_inputs().values()}, filters=[], hide=[], selection=[],
                     camera=None, clicked=None, notice=_notices(notices))
     ds = _dataset(state.dataset)
     schema = ds.schema
@@ -111,12 +114,17 @@ def controls_for(state: ViewState | None, notices: list[str]) -> dict:
         "vector": vector_options(_data_dir(), ds.name),
         "search_field": columns("text", "categorical", "index", "numeric", "date", "color"),
     }
+    full = {method: projection_params(ds, method, state.params if method == state.proj else {})
+            for method, _ in ids.param_inputs()}
+    defaults = {(method, name): full[method][name] for method, name in ids.param_inputs()}
     return dict(
         dataset=state.dataset,
         controls={name: _to_control(name, getattr(state, name)) for name in _CONTROL_OUTPUTS},
         options=options,
-        params={id_: state.params.get(name) if method == state.proj else None
-                for (method, name), id_ in ids.param_inputs().items()},
+        # every parameter box starts at the value the view uses: the dataset's own defaults (an image
+        # build's min_dist 0.01) where the URL gives none
+        params={id_: defaults[method, name] for (method, name), id_ in ids.param_inputs().items()},
+        placeholders={id_: str(defaults[method, name]) for (method, name), id_ in ids.param_inputs().items()},
         filters=_filters_panel(ds, state), hide=state.hide, selection=state.selection,
         camera=list(state.camera) if state.camera else None, clicked=None, notice=_notices(notices),
     )
@@ -132,6 +140,7 @@ def view_for(state: ViewState, notices: list[str]) -> dict:
 _LOAD_OUTPUTS = dict(
     dataset=Output(ids.DATASET, "value"), controls=_CONTROL_OUTPUTS, options=_OPTIONS,
     params={id_: Output(id_, "value") for id_ in ids.param_inputs().values()},
+    placeholders={id_: Output(id_, "placeholder") for id_ in ids.param_inputs().values()},
     filters=Output(ids.FILTERS, "children"), hide=Output(ids.HIDE, "data"), selection=Output(ids.SELECTION, "data"),
     camera=Output(ids.CAMERA, "data"), clicked=Output(ids.CLICKED, "data"), notice=Output(ids.NOTICE, "children"),
 )
@@ -193,7 +202,7 @@ def _legend(legend: dict, hidden: list[str]):
                 id={"type": ids.LEGEND_ITEM, "value": e["value"]},
                 className="legend-item" + (" off" if e["value"] in hidden else ""),
                 title="Click to hide or show",
-                children=[html.Span(className="swatch", style={"background": e["color"]}),
+                children=[_swatch(e["color"]),
                           html.Span(e["value"], className="legend-label"),
                           html.Span(f"{e['in_view']:,} of {e['count']:,}" if "in_view" in e else f"{e['count']:,}",
                                     className="muted", title="in view of total" if "in_view" in e else "items")],
@@ -204,7 +213,7 @@ def _legend(legend: dict, hidden: list[str]):
         if legend["min"] is None:
             return html.P("No numbers in this column.", className="muted")
         return html.Div(className="colorbar", children=[
-            html.Div(className="colorbar-ramp", style={"background": f"linear-gradient(to right, {', '.join(legend['colors'])})"}),
+            html.Div(className="colorbar-ramp", style={"background": f"linear-gradient(to right, {', '.join(filter(None, map(css_color, legend['colors'])))})"}),
             html.Div(className="colorbar-ticks", children=[html.Span(f"{legend['min']:.4g}"), html.Span(f"{legend['max']:.4g}")]),
             html.P(f"{legend['missing']:,} missing (grey)", className="muted") if legend["missing"] else None,
         ])
@@ -354,12 +363,18 @@ def _value(col: str, value, kind: str):
     if (col.lower() in ("permalink", "url", "link") or kind == "text") and text.startswith(("http://", "https://")):
         return html.A(text, href=text, target="_blank", rel="noopener noreferrer")
     if kind == "color":
-        return html.Span([html.Span(className="swatch", style={"background": text}), text])
+        return html.Span([_swatch(text), text])
     pieces = split_links(text)  # http(s) links kept from HTML in IIIF metadata, as [text](url)
     if any(isinstance(p, tuple) for p in pieces):
         return html.Span([html.A(p[0], href=p[1], target="_blank", rel="noopener noreferrer")
                           if isinstance(p, tuple) else p for p in pieces])
     return text
+
+
+def _swatch(color) -> html.Span:
+    """A colour sample; only a checked colour reaches the style (a stored ``url(…)`` would load it)."""
+    checked = css_color(color)
+    return html.Span(className="swatch", style={"background": checked} if checked else {})
 
 
 @callback(Output(ids.DETAILS, "children"), Input(ids.CLICKED, "data"), State(ids.VIEW, "data"))

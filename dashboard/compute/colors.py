@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from plotly.colors import qualitative, sequential
 
+from ..schema import css_color
+
 #: Plotly's "Safe" qualitative palette, chosen for colour-blind readers.
 PALETTE: list[str] = list(qualitative.Safe)
 #: Items whose category is not among the first len(PALETTE) - 1 get this grey.
@@ -83,12 +85,13 @@ def numeric(values) -> tuple[np.ndarray, dict]:
 
 
 def stored(values: pd.Series) -> np.ndarray:
-    """A colour column (``#rrggbb`` per item, e.g. an image's mean colour) as RGBA."""
+    """A colour column (``#rgb``, ``#rrggbb`` or a CSS colour name per item, e.g. an image's mean colour)
+    as RGBA; anything else (a dataset written before colours were checked) is the missing grey."""
     rgba = np.empty((len(values), 4), np.uint8)
     rgba[:] = (*MISSING_COLOR, 255)
     # Few distinct strings in practice: parse each once.
     codes, uniques = pd.factorize(values.astype("object"))
-    table = np.array([(*_safe_parse(u), 255) for u in uniques] or [(0, 0, 0, 255)], np.uint8)
+    table = np.array([(*_stored_rgb(u), 255) for u in uniques] or [(0, 0, 0, 255)], np.uint8)
     ok = codes >= 0
     rgba[ok] = table[codes[ok]]
     return rgba
@@ -100,11 +103,9 @@ def single(n: int, rgb: tuple[int, int, int]) -> np.ndarray:
     return rgba
 
 
-def _safe_parse(text) -> tuple[int, int, int]:
-    try:
-        return parse_color(text)
-    except (ValueError, TypeError):
-        return MISSING_COLOR
+def _stored_rgb(value) -> tuple[int, int, int]:
+    color = css_color(value)
+    return parse_color(color) if color else MISSING_COLOR
 
 
 def _lut(stops: list[str]) -> np.ndarray:

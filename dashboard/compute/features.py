@@ -2,14 +2,19 @@
 
 An extractor turns a decoded image into its model input (``prepare``, run in
 the decoding threads) and a batch of inputs into vectors (``run``, batched:
-PixPlot ran one image at a time). Keras models need ImageNet weights from the
-Keras cache or ``--weights``; without them the build stops before any work.
+PixPlot ran one image at a time). Keras models take their ImageNet weights
+from ``--weights``, else from the Keras cache, else from Keras's own download
+(into that cache, as PixPlot did); when the download fails the build stops
+before any work, with one line that says how to go on offline.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 import os
+import sys
+from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -101,27 +106,73 @@ def _vae_input() -> Extractor:
                      lambda batch: batch)
 
 
-def keras_weights(model: str, weights: str | None) -> Path:
-    """The ImageNet weights file to use; the error lists the ways forward when there is none."""
+def keras_cache(model: str) -> Path:
+    """Where Keras keeps the ImageNet weights of ``model`` (``$KERAS_HOME/models``, else ``~/.keras/models``)."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / KERAS_WEIGHT_FILES[model]
+
+
+def keras_weights(model: str, weights: str | None) -> Path | None:
+    """The weights file to use: ``--weights``, else the Keras cache's; None when Keras must download them."""
     if weights:
         path = Path(weights).expanduser()
         if not path.is_file():
             raise DashboardError(f"--weights {weights}: no such file")
         return path
-    cached = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models" / KERAS_WEIGHT_FILES[model]
-    if cached.is_file():
-        return cached
-    raise DashboardError(
-        f"--model {model} needs its ImageNet weights and this machine has none cached ({cached}); "
-        f"pass --weights FILE (the Keras {KERAS_MODELS[model][0]} weights .h5), or use --model pixels "
-        f"(a fast pixel baseline), or --vectors FILE with features you computed elsewhere"
-    )
+    cached = keras_cache(model)
+    return cached if cached.is_file() else None
+
+
+class _HoldAnnouncement(io.TextIOBase):
+    """stdout while Keras downloads: its "Downloading data from …" line is held back until the progress
+    bar writes (bytes are arriving), so an offline machine prints only our one-line error."""
+
+    def __init__(self, out):
+        self.out = out
+        self.held: str | None = ""
+
+    def write(self, text: str) -> int:
+        if self.held == "":
+            self.held = text
+        else:
+            if self.held:
+                self.out.write(self.held)
+            self.held = None
+            self.out.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def download_imagenet(model: str):
+    """The full Keras ``model`` with ImageNet weights, downloaded by Keras into its cache
+    (``weights="imagenet"``); when that fails, a DashboardError that says how to go on offline."""
+    ctor = KERAS_MODELS[model][0]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    try:
+        with redirect_stdout(_HoldAnnouncement(sys.stdout)):
+            return getattr(keras.applications, ctor)(weights="imagenet", include_top=True)
+    except Exception as e:  # Keras reports a failed download as a bare Exception (and a bad file as ValueError)
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise DashboardError(
+            f"--model {model} needs its ImageNet weights and Keras could not download them ({reason}); "
+            f"pass --weights FILE (the Keras {ctor} weights .h5), or use --model pixels (a fast pixel baseline), "
+            f"which works offline, as does a model whose weights are in {keras_cache(model).parent}"
+        ) from None
 
 
 def _keras_model(model: str, weights: str | None) -> Extractor:
     path = keras_weights(model, weights)
     ctor, side, layer, dims = KERAS_MODELS[model]
     state: dict = {}
+    if path is None:
+        # Downloaded now, in the main thread and before any image is read: a failure costs nothing.
+        state["full"] = download_imagenet(model)
+        path = keras_cache(model)
+    # Keras may keep its cache elsewhere (an unwritable home): then the weights are known by name only.
+    file_id = _file_id(path) if path.is_file() else "imagenet"
 
     def net():
         # Built on first use, in the main thread, after the checks above (TensorFlow takes seconds to import).
@@ -129,7 +180,8 @@ def _keras_model(model: str, weights: str | None) -> Extractor:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             import keras
 
-            full = getattr(keras.applications, ctor)(weights=str(path), include_top=True)
+            full = (state.pop("full") if "full" in state  # the one Keras just downloaded for
+                    else getattr(keras.applications, ctor)(weights=str(path), include_top=True))
             # Layer names get numbered suffixes when a process builds a model twice: fall back to the type.
             pool = next((x for x in full.layers if x.name == layer), None) or [
                 x for x in full.layers if type(x).__name__ == "GlobalAveragePooling2D"][-1]
@@ -145,7 +197,7 @@ def _keras_model(model: str, weights: str | None) -> Extractor:
         return np.asarray(m.predict(x, batch_size=len(x), verbose=0), np.float32).reshape(len(x), -1)
 
     return Extractor(model, model.split("_")[0], f"Keras {ctor} '{layer}' features ({dims}-d, ImageNet weights {path.name})",
-                     f"{model}-{_file_id(path)}", prepare, run)
+                     f"{model}-{file_id}", prepare, run)
 
 
 def _file_id(path: Path) -> str:

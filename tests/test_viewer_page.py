@@ -1,0 +1,48 @@
+"""The map page as the server fills it in for a URL (before any callback runs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from dashboard import registry
+from dashboard.app import create_app
+from dashboard.computed import projection_params
+from dashboard.layouts import viewer as ids
+from dashboard.store import DatasetWriter, open_dataset
+
+
+def _page_props(app, query: str) -> dict[str, dict]:
+    """Component id → its props, for the page at ``/?query``."""
+    from dashboard.callbacks.viewer import initial_props
+
+    with app.server.test_request_context("/?" + query):
+        tree = ids.page(["own"], initial_props(query))
+    return {c.id: c.to_plotly_json()["props"] for c in tree._traverse() if isinstance(getattr(c, "id", None), str)}
+
+
+def test_every_parameter_box_starts_at_the_datasets_default(tmp_path):
+    n = 40
+    with DatasetWriter(tmp_path, "own") as w:
+        w.set_info(type="other", metric="cosine")
+        w.write_meta(pd.DataFrame({"i": np.arange(n), "name": [f"p{k}" for k in range(n)]}))
+        w.write_latent(4, np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32), kind="raw")
+        # what an image build records: PixPlot's min_dist, its own n_neighbors
+        w.manifest["projection_defaults"] = {"umap": {"min_dist": 0.01, "n_neighbors": 7}}
+        w.finish()
+    ds = open_dataset(tmp_path, "own")
+    app = create_app(tmp_path, dataset="own")
+
+    props = _page_props(app, "dataset=own")
+    boxes = ids.param_inputs()
+    assert {m for m, _ in boxes} == {p.name for p in registry.PROJECTIONS.values() if any(
+        q.step is not None for q in p.params.values())}
+    for (method, name), id_ in boxes.items():
+        default = projection_params(ds, method, {})[name]
+        assert props[id_]["value"] == default and props[id_]["placeholder"] == str(default), (method, name)
+    assert props[boxes["umap", "min_dist"]]["value"] == 0.01 and props[boxes["umap", "n_neighbors"]]["value"] == 7
+    assert props[boxes["tsne", "perplexity"]]["value"] == 30
+
+    # a value the URL gives is shown in its box; the others keep the dataset's defaults
+    props = _page_props(app, "dataset=own&proj=umap&min_dist=0.3")
+    assert props[boxes["umap", "min_dist"]]["value"] == 0.3 and props[boxes["umap", "n_neighbors"]]["value"] == 7
