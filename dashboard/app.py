@@ -27,7 +27,7 @@ class _MapApp(dash.Dash):
     """Dash, with the map's first view inlined in the page (see :func:`mapview.boot_script`)."""
 
     def interpolate_index(self, **kwargs) -> str:
-        page = super().interpolate_index(**kwargs)
+        page = super().interpolate_index(**kwargs).replace("<html>", '<html lang="en">', 1)
         if flask.request.path != "/":
             return page
         from .mapview import boot_script
@@ -76,10 +76,10 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
         # Dash passes the page URL's query (repeated keys as lists): the page comes filled in for it.
         return viewer_layout.page(names(), _viewer_callbacks.initial_props(urlencode(query, doseq=True)))
 
-    def summary_page(dataset: str | None = None, **_query):
+    def summary_page(dataset: str | None = None, embed: str | None = None, **_query):
         known = names()
         fallback = default if default in known else (known[0] if known else None)
-        return summary_layout.page(known, dataset if dataset in known else fallback)
+        return summary_layout.page(known, dataset if dataset in known else fallback, embedded=embed == "1")
 
     def compare_page(dataset: str | None = None, **_query):
         from .vectorview import vector_score_table

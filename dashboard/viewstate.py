@@ -43,7 +43,9 @@ GRAPH_COLUMNS = {"graph:community": "categorical", "graph:degree": "numeric", "g
 #: Selections longer than this (encoded) are left out of the URL; the page says so.
 MAX_SELECTION_CHARS = 6000
 #: What a change of a field redraws in the browser.
-REDRAWS = ("dataset", "layout", "colors", "mask", "sizes", "edges", "overlay", "style", "selection", "camera")
+REDRAWS = ("dataset", "layout", "colors", "mask", "sizes", "edges", "overlay", "style", "selection", "camera", "page")
+#: A side panel: as the window's width says (open when wide, closed when narrow), or as the user chose.
+PANEL_STATES = ("", "open", "closed")
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,8 @@ FIELDS: tuple[Field, ...] = (
     Field("ranges", "r.", "ranges", {}, "mask"),
     Field("selection", "sel", "selection", [], "selection"),
     Field("camera", "cam", "camera", None, "camera", optional=True),
+    Field("left", "left", "str", "", "page", choices=PANEL_STATES),  # the left panel folded away or not
+    Field("right", "right", "str", "", "page", choices=PANEL_STATES),
 )
 FIELD = {f.name: f for f in FIELDS}
 
@@ -144,6 +148,8 @@ class ViewState:
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     selection: list[int] = field(default_factory=list)
     camera: tuple[float, float, float] | None = None
+    left: str = FIELD["left"].default
+    right: str = FIELD["right"].default
 
     @property
     def graph_k(self) -> int:
@@ -382,6 +388,13 @@ def parse(
             v["edges"] = edges
         else:
             notices.append(f"Edges {edges!r} must be one of {', '.join(EDGE_SCOPES)}; showing all.")
+    for side in ("left", "right"):
+        panel = one(side)
+        if panel not in (None, ""):
+            if panel in PANEL_STATES:
+                v[side] = panel
+            else:
+                notices.append(f"The {side} panel is 'open' or 'closed', not {panel!r}; ignored.")
     cell = one("cell")
     if cell is not None:
         if cell.isdigit() and int(cell) in CELLS:

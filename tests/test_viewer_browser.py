@@ -71,8 +71,14 @@ def coloured(pixels: np.ndarray) -> int:
     return int(((pixels.max(axis=2) - pixels.min(axis=2)) > 60).sum())
 
 
-def choose(page, dropdown_id: str, text: str) -> None:
-    page.click(f"#{dropdown_id}")
+def choose(page, control_id: str, text: str) -> None:
+    """Pick ``text`` in a dropdown, or press its button in a row of buttons (the layouts); a control
+    in the top bar's "View options" opens them first, as a user would."""
+    page.evaluate("id => { const d = document.getElementById(id).closest('details'); if (d) d.open = true; }", control_id)
+    if page.locator(f"#{control_id}.dash-radioitems").count():
+        page.locator(f"#{control_id} label", has_text=text).first.click()
+        return
+    page.click(f"#{control_id}")
     page.locator("[role=option]", has_text=text).first.click()
 
 

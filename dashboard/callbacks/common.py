@@ -19,7 +19,10 @@ def dataset(name: str) -> Dataset:
 
 
 def notices(messages: list[str], cls: str = "error"):
-    return [html.P(m, className=f"notice {cls}") for m in messages] or None
+    """Notices the user can dismiss (assets/page.js removes one when its button is clicked)."""
+    return [html.P(className=f"notice {cls}", children=[
+        html.Span(m), html.Button("×", className="notice-close", title="Dismiss", **{"aria-label": "Dismiss"})])
+        for m in messages] or None
 
 
 def item_button(ds: Dataset, i: int, extra: str = "") -> html.Button:

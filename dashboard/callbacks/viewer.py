@@ -504,3 +504,49 @@ clientside_callback(
     "function(fmt) { return window.dashMap.setNetworkFormat(fmt); }",
     Output("network-ack", "data"), Input(ids.NETWORK_FORMAT, "value"),
 )
+
+
+# --------------------------------------------------------------------------
+# the page around the map: panels that fold away, the About panel over the map
+
+for _side, _toggle, _state in (("left", ids.LEFT_TOGGLE, ids.LEFT), ("right", ids.RIGHT_TOGGLE, ids.RIGHT)):
+    clientside_callback(
+        # "" follows the window's width (the CSS breakpoint); a click makes the choice explicit (and in the URL)
+        """function(clicks, state) {
+            if (!clicks) { return window.dash_clientside.no_update; }
+            const open = state ? state === 'open' : window.matchMedia('(min-width: 1000px)').matches;
+            return open ? 'closed' : 'open';
+        }""",
+        Output(_state, "value", allow_duplicate=True), Input(_toggle, "n_clicks"), State(_state, "value"),
+        prevent_initial_call=True,
+    )
+clientside_callback(
+    """function(left, right) {
+        const v = document.querySelector('.viewer');
+        if (v) { v.dataset.left = left || ''; v.dataset.right = right || ''; }
+        const wide = window.matchMedia('(min-width: 1000px)').matches;
+        [['left-toggle', left], ['right-toggle', right]].forEach(([id, s]) => {
+            const b = document.getElementById(id);
+            if (b) { b.setAttribute('aria-expanded', String(s ? s === 'open' : wide)); }
+        });
+        return [left, right];
+    }""",
+    Output("panels-ack", "data"), Input(ids.LEFT, "value"), Input(ids.RIGHT, "value"),
+)
+clientside_callback(
+    """function(open, close, dataset) {
+        const box = document.getElementById('about');
+        const frame = document.getElementById('about-frame');
+        const opening = window.dash_clientside.callback_context.triggered.some((t) => t.prop_id.startsWith('summary-link'));
+        if (opening && dataset) {
+            frame.src = '/summary?embed=1&dataset=' + encodeURIComponent(dataset);
+            box.hidden = false;
+            document.getElementById('about-close').focus();
+        } else {
+            box.hidden = true;
+        }
+        return Date.now();
+    }""",
+    Output("about-ack", "data"), Input(ids.SUMMARY_LINK, "n_clicks"), Input(ids.ABOUT_CLOSE, "n_clicks"),
+    State(ids.DATASET, "value"), prevent_initial_call=True,
+)

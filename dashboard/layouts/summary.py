@@ -15,10 +15,11 @@ NOTICE = "summary-notice"
 PREVIEW_COUNT = 48
 
 
-def page(dataset_names: list[str], selected: str | None) -> html.Div:
-    """The whole page: header with the dataset picker, then the summary."""
+def page(dataset_names: list[str], selected: str | None, embedded: bool = False) -> html.Div:
+    """The whole page: header with the dataset picker, then the summary (``embedded``: shown in the
+    map page's About panel, whose own close button goes back to the map, so without the header)."""
     return html.Div(
-        className="page",
+        className="page embedded" if embedded else "page",
         children=[
             dcc.Location(id=URL, refresh=False),
             html.Header(

@@ -1,4 +1,6 @@
-"""The map page: controls on top, search/legend/filters left, the map, details and selection right."""
+"""The map page: the map fills the window; a one-row top bar; the projections and PixPlot's layouts
+as a row of buttons on the map; panels left (hotspots, search, legend, filters) and right (details,
+selection, groups, vectors) that fold away, and become drawers over the map in narrow windows."""
 
 from __future__ import annotations
 
@@ -45,6 +47,13 @@ PROGRESS_LABEL = "progress-label"
 DETAILS = "details"
 SELECTION_PANEL = "selection-panel"
 SUMMARY_LINK = "summary-link"
+LEFT = "left-panel-state"      # hidden inputs: "" (as the window's width says), "open" or "closed"
+RIGHT = "right-panel-state"
+LEFT_TOGGLE = "left-toggle"
+RIGHT_TOGGLE = "right-toggle"
+ABOUT = "about"                # the About panel over the map
+ABOUT_FRAME = "about-frame"
+ABOUT_CLOSE = "about-close"
 # stores
 VIEW = "view-store"        # the checked view the map draws (server → browser)
 JOB = "job-store"          # a projection to compute in the background
@@ -66,6 +75,7 @@ CONTROLS = {
     "space": DIM, "proj": PROJ, "color": COLOR, "y": Y, "mode": MODE, "size": SIZE, "cell": CELL,
     "graph": GRAPH, "mutual": MUTUAL, "edges": EDGES, "size_by": SIZE_BY, "vector": VECTOR,
     "search_field": SEARCH_FIELD, "search": SEARCH, "regex": REGEX, "radius": vector_layout.RADIUS,
+    "left": LEFT, "right": RIGHT,
 }
 #: Fields whose control is a one-item checklist whose option is the field's name: on = [name].
 CHECKBOXES = {"mutual", "regex"}
@@ -145,82 +155,108 @@ def page(dataset_names: list[str], initial: dict[tuple[str, str], object] | None
     return tree
 
 
+def _panel_toggle(id_: str, side: str, label: str) -> html.Button:
+    return html.Button(className=f"panel-toggle {side}", id=id_, title=f"Show or hide the {label} panel",
+                       **{"aria-controls": f"{side}-panel", "aria-label": f"Show or hide the {label} panel"},
+                       children=[html.Span(className="toggle-icon", **{"aria-hidden": "true"}), html.Span(label)])
+
+
 def _page(dataset_names: list[str]) -> html.Div:
     dropdown = dict(clearable=False, searchable=True)
     return html.Div(
         className="viewer",
         children=[
+            html.A("Skip to the map", href="#" + MAP, className="skip-link"),
             dcc.Location(id=URL, refresh=False),
             dcc.Store(id=VIEW), dcc.Store(id=JOB), dcc.Store(id=READY), dcc.Store(id=HIDE, data=[]),
             dcc.Interval(id=JOB_POLL, interval=1000, disabled=True),
             dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA),
-            *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "controls-ack", "network-ack")],
+            *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "controls-ack",
+                                            "network-ack", "panels-ack", "about-ack")],
             html.Header(
                 className="topbar controls",
                 children=[
+                    _panel_toggle(LEFT_TOGGLE, "left", "Explore"),
                     html.H1("Latent space dashboard"),
                     _control("Dataset", dcc.Dropdown(id=DATASET, options=dataset_names, **dropdown, className="dd dataset-select")),
                     _control("Latent space", dcc.Dropdown(id=DIM, **dropdown, className="dd dd-small")),
-                    _control("Projection", dcc.Dropdown(id=PROJ, **dropdown, className="dd dd-small")),
-                    _control("Vector", dcc.Dropdown(id=VECTOR, clearable=True, placeholder="none", className="dd")),
-                    *_params(),
                     _control("Colour by", dcc.Dropdown(id=COLOR, **dropdown, className="dd")),
-                    _control("Y axis", dcc.Dropdown(id=Y, clearable=True, placeholder="layout", className="dd")),
-                    _control("Show", dcc.RadioItems(id=MODE, inline=True, className="radio")),
-                    _control("Image cell", dcc.Dropdown(id=CELL, options=[{"label": f"{c} px", "value": c} for c in CELLS],
-                                                        **dropdown, className="dd dd-tiny"), cls="cell-control"),
-                    _control("Size", dcc.Slider(id=SIZE, min=0.2, max=8, step=0.1, value=1, marks=None,
-                                                updatemode="mouseup", className="size-slider")),
-                    _control("Size by", dcc.Dropdown(id=SIZE_BY, clearable=True, placeholder="none", className="dd")),
-                    html.A("About this dataset", id=SUMMARY_LINK, href="/summary", className="summary-link"),
+                    _control("Show", dcc.RadioItems(id=MODE, inline=True, className="radio segmented")),
+                    html.Details(className="more", children=[
+                        html.Summary(["View", html.Span(" options", className="long")]),
+                        html.Div(className="more-panel", children=[
+                            _control("Vector", dcc.Dropdown(id=VECTOR, clearable=True, placeholder="none", className="dd")),
+                            _control("Y axis", dcc.Dropdown(id=Y, clearable=True, placeholder="layout", className="dd")),
+                            _control("Image cell", dcc.Dropdown(id=CELL, options=[{"label": f"{c} px", "value": c} for c in CELLS],
+                                                                **dropdown, className="dd dd-tiny"), cls="cell-control"),
+                            _control("Size", dcc.Slider(id=SIZE, min=0.2, max=8, step=0.1, value=1, marks=None,
+                                                        updatemode="mouseup", className="size-slider")),
+                            _control("Size by", dcc.Dropdown(id=SIZE_BY, clearable=True, placeholder="none", className="dd")),
+                        ]),
+                    ]),
+                    html.Button(["About", html.Span(" this dataset", className="long")], id=SUMMARY_LINK,
+                                className="button about-button"),
+                    _panel_toggle(RIGHT_TOGGLE, "right", "Details"),
+                    dcc.Input(id=LEFT, type="hidden", value=""), dcc.Input(id=RIGHT, type="hidden", value=""),
                 ],
             ),
-            html.Div(id=NOTICE, className="notices"),
-            html.Div(id="view-notice", className="notices"),
+            html.Div(id=NOTICE, className="notices", role="status"),
+            html.Div(id="view-notice", className="notices", role="status"),
             html.Div(
                 className="workspace",
                 children=[
                     html.Aside(
-                        className="sidebar",
+                        className="sidebar left", id="left-panel", **{"aria-label": "Hotspots, search, legend and filters"},
                         children=[
+                            *hotspot_layout.panel(),
                             html.Section(className="panel", children=[
                                 html.H2("Search"),
                                 html.Div(className="search-row", children=[
                                     dcc.Dropdown(id=SEARCH_FIELD, clearable=False, className="dd search-field"),
                                     dcc.Checklist(id=REGEX, options=[{"label": "regex", "value": "regex"}], value=[], className="regex"),
                                 ]),
-                                dcc.Input(id=SEARCH, type="search", placeholder="Search…", debounce=0.3, className="search-input"),
+                                html.Label(children=[html.Span("Search for", className="visually-hidden"),
+                                                     dcc.Input(id=SEARCH, type="search", placeholder="Search…", debounce=0.3,
+                                                               className="search-input")]),
                                 html.Div(className="search-row", children=[
-                                    html.Span(id=SEARCH_COUNT, className="muted"),
+                                    html.Span(id=SEARCH_COUNT, className="muted", role="status"),
                                     html.Button("Add matches to selection", id=SEARCH_ADD, className="button small"),
                                 ]),
                             ]),
                             html.Section(className="panel", children=[html.H2("Legend"), html.Div(id=LEGEND)]),
                             html.Section(className="panel", children=[html.H2("Filters"), html.Div(id=FILTERS)]),
-                            *hotspot_layout.panel(),
                             _graph_panel(),
                         ],
                     ),
                     html.Main(
                         className="map-area",
                         children=[
-                            html.Div(id=MAP, className="map"),
+                            html.Div(id=MAP, className="map", tabIndex="0", role="application",
+                                     **{"aria-label": "The map: drag to pan, wheel to zoom, click an item to open it"}),
                             html.Div(className="map-tools", children=[
-                                html.Button("Pan", id="tool-pan", className="tool active", title="Drag to pan, wheel to zoom"),
-                                html.Button("Lasso", id="tool-lasso", className="tool", title="Draw around points (or hold Space)"),
-                                html.Button("Box", id="tool-box", className="tool", title="Drag a rectangle"),
-                                html.Button("Fit", id="tool-fit", className="tool", title="Show the whole map"),
+                                html.Div(className="tool-group", role="toolbar", **{"aria-label": "Map tools"}, children=[
+                                    html.Button("Pan", id="tool-pan", className="tool active", title="Drag to pan, wheel to zoom"),
+                                    html.Button("Lasso", id="tool-lasso", className="tool", title="Draw around points (or hold Space)"),
+                                    html.Button("Box", id="tool-box", className="tool", title="Drag a rectangle"),
+                                    html.Button("Fit", id="tool-fit", className="tool", title="Show the whole map"),
+                                ]),
+                                # the projections and PixPlot's layouts as one row of buttons, as PixPlot's left bar
+                                html.Div(role="group", **{"aria-label": "Layout"}, children=[
+                                    dcc.RadioItems(id=PROJ, inline=True, className="radio segmented proj-buttons")]),
+                                html.Div(className="proj-params", children=_params()),
                             ]),
                             html.Div(id=MAP_TOOLTIP, className="map-tooltip", hidden=True),
-                            html.Div(id=MAP_STATUS, className="map-status"),
-                            html.Div(id=PROGRESS, className="progress", hidden=True, children=[
+                            html.Div(id=MAP_STATUS, className="map-status", role="status"),
+                            html.Div(id="map-loading", className="map-loading", role="status",
+                                     children=[html.Span(className="spinner", **{"aria-hidden": "true"}), "Drawing the map…"]),
+                            html.Div(id=PROGRESS, className="progress", hidden=True, role="status", children=[
                                 html.Span(id=PROGRESS_LABEL),
-                                html.Progress(id=PROGRESS_BAR, max="100", value="0"),
+                                html.Progress(id=PROGRESS_BAR, max="100", value="0", **{"aria-label": "Background job"}),
                             ]),
                         ],
                     ),
                     html.Aside(
-                        className="sidebar right",
+                        className="sidebar right", id="right-panel", **{"aria-label": "Details, selection, groups and vectors"},
                         children=[
                             html.Section(className="panel", id=DETAILS, children=[
                                 html.H2("Details"), html.P("Click a point to see it here.", className="muted")]),
@@ -229,6 +265,13 @@ def _page(dataset_names: list[str]) -> html.Div:
                             *vector_layout.panel(),
                         ],
                     ),
+                    html.Div(id=ABOUT, className="modal", hidden=True, role="dialog",
+                             **{"aria-modal": "true", "aria-label": "About this dataset"}, children=[
+                                 html.Div(className="modal-box", children=[
+                                     html.Button("Close", id=ABOUT_CLOSE, className="button modal-close"),
+                                     html.Iframe(id=ABOUT_FRAME, title="About this dataset", className="about-frame"),
+                                 ]),
+                             ]),
                 ],
             ),
         ],

@@ -1,0 +1,126 @@
+"""The page around the map, at 1440 and 800 px wide: panels that fold away (drawers when narrow), a top bar
+that never reflows, the layouts as buttons, About over the map, counts that follow the filters,
+dismissible notices, a skip link, and no serious accessibility violations (axe-core)."""
+
+from __future__ import annotations
+
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import SCREENSHOTS, open_page
+from .test_viewer_browser import choose, server, viewer_data, wait_drawn  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.browser
+
+WIDTHS = (1440, 800)
+
+
+@pytest.fixture(scope="module")
+def axe_source(tmp_path_factory) -> str:
+    """axe-core from npm (loaded into the page only in this test)."""
+    d = tmp_path_factory.mktemp("axe")
+    done = subprocess.run(["npm", "pack", "axe-core@4", "--silent"], cwd=d, capture_output=True, text=True, timeout=300)
+    if done.returncode:
+        pytest.fail(f"npm pack axe-core failed: {done.stderr.strip()}")
+    with tarfile.open(d / done.stdout.strip().splitlines()[-1]) as tar:
+        return tar.extractfile("package/axe.min.js").read().decode()
+
+
+def _sized(browser, url: str, width: int):
+    page, errors = open_page(browser, url)
+    page.set_viewport_size({"width": width, "height": 900})
+    return page, errors
+
+
+def _visible(page, selector: str) -> bool:
+    return page.locator(selector).is_visible()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_panels_fold_away_and_the_url_remembers(server, browser, width):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64", width)
+    wait_drawn(page)
+    wide = width >= 1000
+    assert _visible(page, "#left-panel") is wide and _visible(page, "#right-panel") is wide  # drawers start closed
+    map_box = page.locator("#map").bounding_box()
+    page.click("#left-toggle")
+    page.wait_for_function(f"location.search.includes('left={'closed' if wide else 'open'}')", timeout=10_000)
+    assert _visible(page, "#left-panel") is not wide
+    if not wide:  # a drawer over the map: the map keeps its size
+        assert page.locator("#map").bounding_box()["width"] == map_box["width"]
+        assert page.locator("#left-panel").bounding_box()["x"] == 0
+    page.screenshot(path=str(SCREENSHOTS / f"page_left_toggled_{width}.png"))
+    again, _ = _sized(browser, page.url, width)  # the link keeps the choice
+    wait_drawn(again)
+    assert _visible(again, "#left-panel") is not wide
+    assert errors == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_top_bar_never_reflows_and_layouts_are_buttons(server, browser, width):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64", width)
+    stats = wait_drawn(page)
+    bar = page.locator(".topbar").bounding_box()
+    assert bar["height"] <= 64
+    map_top = page.locator("#map").bounding_box()["y"]
+    labels = page.locator("#proj-select label").all_inner_texts()
+    assert {"PCA", "t-SNE", "UMAP"} <= set(labels)
+    choose(page, "proj-select", "UMAP")  # its parameters appear on the map, not in the top bar
+    page.wait_for_function("(dashMap.stats().layout || '').includes('proj=umap')", timeout=60_000)
+    wait_drawn(page, stats["drawnVersion"])
+    assert page.locator(".topbar").bounding_box() == bar and page.locator("#map").bounding_box()["y"] == map_top
+    assert _visible(page, "#param-umap-n-neighbors")
+    page.screenshot(path=str(SCREENSHOTS / f"page_umap_{width}.png"))
+    assert errors == []
+
+
+def test_about_opens_over_the_map_and_closing_keeps_the_view(server, browser):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=ink", 1440)
+    stats = wait_drawn(page)
+    url = page.url
+    page.click("#summary-link")
+    frame = page.frame_locator("#about-frame")
+    frame.locator("text=1,797").first.wait_for(timeout=30_000)  # the summary of this dataset
+    page.screenshot(path=str(SCREENSHOTS / "page_about_1440.png"))
+    page.keyboard.press("Escape")
+    page.wait_for_function("document.getElementById('about').hidden", timeout=5_000)
+    assert page.url == url and page.evaluate("dashMap.stats().version") == stats["version"]  # nothing reloaded
+    assert errors == []
+
+
+def test_counts_follow_search_and_filters(server, browser):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label"
+                          "&field=label&q=1&r.ink=0,30", 1440)
+    wait_drawn(page)
+    count = page.inner_text("#search-count")
+    assert "182 of 1,797 match" in count and "shown with the filters" in count
+    legend = page.inner_text("#legend")
+    assert "0 of 183" in legend  # other digits: none in view
+    shown = int(count.split(";")[1].split()[0].replace(",", ""))
+    assert f"({shown:,} rows)" in page.inner_text("#download-filtered")
+    assert errors == []
+
+
+def test_notices_can_be_dismissed(server, browser):
+    page, _ = _sized(browser, server + "/?dataset=digits&space=99&proj=pca", 1440)
+    page.wait_for_selector(".notice .notice-close", timeout=30_000)
+    n = page.locator(".notice").count()
+    page.locator(".notice .notice-close").first.click()
+    assert page.locator(".notice").count() == n - 1
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_serious_accessibility_violations(server, browser, axe_source, width):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=images&proj=pca&space=64", width)
+    wait_drawn(page)
+    assert page.locator("a.skip-link").get_attribute("href") == "#map"
+    assert page.locator("#map").get_attribute("tabindex") == "0"
+    page.add_script_tag(content=axe_source)
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    serious = [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes'][:3]]}"
+               for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == [], "\n".join(serious)
+    page.screenshot(path=str(SCREENSHOTS / f"page_digits_{width}.png"))
