@@ -57,6 +57,7 @@
     }
     S.focusFromMap = i;
     M.setProps(M.ids.clicked, {data: i});
+    M.setProps("lightbox-open", {data: true});  // a click opens the item large, as PixPlot did
   }
 
   /** The selection as Dash set it: drawn, and kept in the URL. */

@@ -124,3 +124,50 @@ def test_no_serious_accessibility_violations(server, browser, axe_source, width)
                for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == [], "\n".join(serious)
     page.screenshot(path=str(SCREENSHOTS / f"page_digits_{width}.png"))
+
+
+def _click_item(page, i: int) -> None:
+    x, y = page.evaluate(f"dashMap.project({i})")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_click_opens_the_lightbox_with_previous_and_next(server, browser, width):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label", width)
+    wait_drawn(page)
+    _click_item(page, 10)
+    page.wait_for_selector("#lightbox:not([hidden]) .lightbox-image", timeout=30_000)
+    assert page.get_attribute(".lightbox-image", "src").startswith("/files/digits/images/")
+    assert page.locator("#map-tooltip").is_hidden()
+    first = page.inner_text("#lightbox-position")
+    assert "of 1,797" in first
+    camera = page.evaluate("dashMap.stats().camera")
+    page.keyboard.press("ArrowRight")  # next, through every item (nothing selected or filtered)
+    page.wait_for_function(f"document.getElementById('lightbox-position').textContent !== {first!r}", timeout=30_000)
+    page.wait_for_function(f"JSON.stringify(dashMap.stats().camera) !== {str(camera).replace(' ', '')!r}",
+                           timeout=10_000)  # the map flies to it
+    page.screenshot(path=str(SCREENSHOTS / f"page_lightbox_{width}.png"))
+    page.keyboard.press("Escape")
+    page.wait_for_function("document.getElementById('lightbox').hidden", timeout=5_000)
+    assert errors == []
+
+
+def test_arrow_keys_move_between_items_and_enter_opens_one(server, browser):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64", 1440)
+    wait_drawn(page)
+    page.focus("#map")
+    page.keyboard.press("ArrowRight")  # from the middle of the view: the nearest item
+    page.wait_for_function("dashMap.stats().focus !== null", timeout=30_000)
+    first = page.evaluate("dashMap.stats().focus")
+    x0 = page.evaluate(f"dashMap.project({first})")[0]
+    page.keyboard.press("ArrowRight")  # the nearest item to its right
+    page.wait_for_function(f"dashMap.stats().focus !== {first}", timeout=30_000)
+    second = page.evaluate("dashMap.stats().focus")
+    assert page.evaluate(f"dashMap.project({second})")[0] > page.evaluate(f"dashMap.project({first})")[0]
+    page.wait_for_function("document.querySelector('#details h3')", timeout=30_000)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#lightbox:not([hidden]) .lightbox-fields h2", timeout=30_000)
+    page.wait_for_function("document.querySelector('#lightbox-body h2').textContent === "
+                           "document.querySelector('#details h3').textContent", timeout=30_000)
+    assert errors == [] and x0 is not None

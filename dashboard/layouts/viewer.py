@@ -10,6 +10,7 @@ from .. import registry
 from ..network import FORMATS
 from ..viewstate import CELLS
 from . import hotspots as hotspot_layout
+from . import lightbox as lightbox_layout
 from . import vectors as vector_layout
 
 # Component ids, imported by the callbacks and named in assets/map.js.
@@ -265,6 +266,7 @@ def _page(dataset_names: list[str]) -> html.Div:
                             *vector_layout.panel(),
                         ],
                     ),
+                    lightbox_layout.overlay(),
                     html.Div(id=ABOUT, className="modal", hidden=True, role="dialog",
                              **{"aria-modal": "true", "aria-label": "About this dataset"}, children=[
                                  html.Div(className="modal-box", children=[
