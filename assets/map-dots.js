@@ -1,4 +1,4 @@
-/* The map's points as GL points: one vertex per item.
+/* The map's points as GL points: one vertex per item (and images tinted by their colour, below).
  *
  * deck.gl's ScatterplotLayer draws every item as an instance of a four-vertex quad.
  * Software GL (SwiftShader: headless browsers, machines without a GPU) runs each
@@ -92,4 +92,18 @@ void main(void) {
   }
   DotsLayer.layerName = "DotsLayer";
   M.DotsLayer = DotsLayer;
+
+  /** Images mode coloured by a column: each image mixed with its item's colour (getColor's rgb, which
+   * IconLayer otherwise ignores for images), so colour means something on thumbnails too. Mixing in
+   * the shader, not a layer of colour over the images, keeps overlapping images from piling up tints. */
+  const TINT = "0.45";
+  class TintedIconLayer extends deck.IconLayer {
+    getShaders() {
+      const shaders = super.getShaders();
+      return {...shaders, inject: {...(shaders.inject || {}),
+        "fs:#main-end": `fragColor.rgb = mix(fragColor.rgb, vColor.rgb, ${TINT});`}};
+    }
+  }
+  TintedIconLayer.layerName = "TintedIconLayer";
+  M.TintedIconLayer = TintedIconLayer;
 })(window.dashMapModules = window.dashMapModules || {});

@@ -20,7 +20,7 @@
 
   function converter() {
     const S = M.S;
-    if (!S.converter) S.converter = new deck.JSONConverter({configuration: {classes: {...deck, DotsLayer: M.DotsLayer}}});
+    if (!S.converter) S.converter = new deck.JSONConverter({configuration: {classes: {...deck, DotsLayer: M.DotsLayer, TintedIconLayer: M.TintedIconLayer}}});
     return S.converter;
   }
 
@@ -77,9 +77,11 @@
   function itemLayers(dataKey) {
     const S = M.S, view = S.view, pos = S.positions, n = view.n;
     if (view.mode === "images" && S.atlas) {
-      return S.atlas.textures.map((t, k) => cached("images-" + k, dataKey + "|" + S.atlasKey, () => {
+      // coloured by a column: each image takes a tint of its colour (dark images, digits, too)
+      const kind = view.frames ? "tinted" : "images";
+      return S.atlas.textures.map((t, k) => cached("images-" + k, dataKey + "|" + S.atlasKey + "|" + kind, () => {
         const a = t.first, b = t.first + t.count, colors = shownColors();
-        return template("images", {
+        return template(kind, {
           id: "images-" + k, animated: true,
           data: {length: t.count, attributes: {
             getPosition: {value: pos.subarray(2 * a, 2 * b), size: 2},

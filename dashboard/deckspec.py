@@ -52,6 +52,12 @@ def spec(mode: str, size: float, cell: float | None = None, n: int = 0) -> dict:
             get_size=(0.92 * cell if cell else 0.035) * size, size_min_pixels=2, alpha_cutoff=0.05,
             transitions=transitions,
         ),
+        # the same, each image mixed with its colour (assets/map-dots.js), when coloured by a column
+        "tinted": pdk.Layer(
+            "TintedIconLayer", data=[], id="images", pickable=True, size_units=_lit("common"),
+            get_size=(0.92 * cell if cell else 0.035) * size, size_min_pixels=2, alpha_cutoff=0.05,
+            transitions=transitions,
+        ),
         "words": pdk.Layer(
             "TextLayer", data=[], id="words", pickable=True, size_units=_lit("pixels"), get_size=12 * size,
             font_family=_lit("system-ui, sans-serif"), get_text_anchor=_lit("middle"),

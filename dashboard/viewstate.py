@@ -102,6 +102,7 @@ FIELDS: tuple[Field, ...] = (
     Field("ranges", "r.", "ranges", {}, "mask"),
     Field("selection", "sel", "selection", [], "selection"),
     Field("camera", "cam", "camera", None, "camera", optional=True),
+    Field("plain", "plain", "bool", False, "style"),  # images without their colour tint
     Field("left", "left", "str", "", "page", choices=PANEL_STATES),  # the left panel folded away or not
     Field("right", "right", "str", "", "page", choices=PANEL_STATES),
 )
@@ -148,6 +149,7 @@ class ViewState:
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     selection: list[int] = field(default_factory=list)
     camera: tuple[float, float, float] | None = None
+    plain: bool = FIELD["plain"].default
     left: str = FIELD["left"].default
     right: str = FIELD["right"].default
 
@@ -382,6 +384,7 @@ def parse(
         else:
             notices.append(f"Graph {graph!r} must be a number of neighbours from 1 to {MAX_GRAPH_K}; no graph shown.")
     v["mutual"] = one("mutual") in ("1", "true", "on")
+    v["plain"] = one("plain") in ("1", "true", "on")
     edges = one("edges")
     if edges not in (None, ""):
         if edges in EDGE_SCOPES:

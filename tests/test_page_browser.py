@@ -171,3 +171,21 @@ def test_arrow_keys_move_between_items_and_enter_opens_one(server, browser):
     page.wait_for_function("document.querySelector('#lightbox-body h2').textContent === "
                            "document.querySelector('#details h3').textContent", timeout=30_000)
     assert errors == [] and x0 is not None
+
+
+def _hues(page, name: str) -> int:
+    from .test_viewer_browser import map_pixels
+
+    pixels = map_pixels(page, name)[90:]  # below the tools and layout buttons drawn over the map
+    return len({tuple(int(c) // 48 for c in px) for px in pixels.reshape(-1, 3)[::5] if px.max() - px.min() > 25})
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_colour_means_something_in_images_mode(server, browser, width):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=images&proj=umap&space=64&color=label", width)
+    wait_drawn(page)
+    tinted = _hues(page, f"page_images_by_label_{width}.png")
+    plain, _ = _sized(browser, server + "/?dataset=digits&mode=images&proj=umap&space=64&color=label&plain=1", width)
+    wait_drawn(plain)
+    assert tinted >= 6 and _hues(plain, f"page_images_plain_{width}.png") <= 2  # digits are grey on black
+    assert errors == []

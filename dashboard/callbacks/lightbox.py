@@ -98,7 +98,8 @@ clientside_callback(
         const tip = document.getElementById('map-tooltip');
         if (open && tip) { tip.hidden = true; }
         if (open) { const c = document.getElementById('lightbox-close'); if (c) { c.focus(); } }
-        else { const m = document.getElementById('map'); if (m) { m.focus(); } }
+        else if (window.dashLightboxWasOpen) { const m = document.getElementById('map'); if (m) { m.focus(); } }
+        window.dashLightboxWasOpen = !!open;
         return open;
     }""",
     Output("lightbox-ack", "data"), Input(ids.OPEN, "data"),
