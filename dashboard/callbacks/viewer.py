@@ -164,6 +164,7 @@ def initial_props(query: str) -> dict[tuple[str, str], object]:
     flatten(_LOAD_OUTPUTS, controls_for(state, notices))  # the URL's notices go in the top notice area…
     if state is not None:
         flatten(_VIEW_OUTPUTS, view_for(state, []))  # …and what the view could not show in the other, once
+        out[(ids.SPACES_POLL, "disabled")] = _dataset(state.dataset).state == "complete"
     return out
 
 
@@ -327,6 +328,36 @@ def follow_job(job, _ticks):
         return no_update, False, "0", f"Computing {label}…", False
     eta = f", about {_duration(s['eta'])} left" if s.get("eta") else ""
     return no_update, False, str(int(s["progress"] * 100)), f"Computing {label}… {s['progress']:.0%}{eta}", False
+
+
+@callback(
+    Output(ids.PROGRESS_LABEL, "children", allow_duplicate=True), Output(ids.JOB_POLL, "disabled", allow_duplicate=True),
+    Output(ids.JOB, "data", allow_duplicate=True),
+    Input(ids.JOB_CANCEL, "n_clicks"), State(ids.JOB, "data"), prevent_initial_call=True,
+)
+def cancel_job(clicks, job):
+    """Stop the running job; the map keeps the PCA stand-in and the menu can ask again."""
+    if not clicks or not job:
+        return no_update, no_update, no_update
+    stopped = jobs.cancel(_data_dir(), job)
+    return ("Cancelled; choose the projection again to restart it." if stopped else "Nothing was running."), True, None
+
+
+@callback(
+    Output(ids.DIM, "options", allow_duplicate=True),
+    Output(ids.SPACES_POLL, "disabled"),
+    Input(ids.SPACES_POLL, "n_intervals"), Input(ids.DATASET, "value"), prevent_initial_call=True,
+)
+def refresh_spaces(_ticks, name):
+    """While a dataset is still training latent spaces (emoji's VAEs), new ones join the menu without a reload."""
+    if not name:
+        return no_update, True
+    ds = _dataset(name)
+    training = ds.state != "complete"
+    options = [{"label": s.label, "value": s.id} for s in ds.spaces.values()]
+    if training:
+        options.append({"label": f"more coming ({ds.state})", "value": "__coming", "disabled": True})
+    return options, not training
 
 
 def _duration(seconds: float) -> str:

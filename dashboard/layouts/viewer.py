@@ -60,6 +60,8 @@ ABOUT_CLOSE = "about-close"
 VIEW = "view-store"        # the checked view the map draws (server → browser)
 JOB = "job-store"          # a projection to compute in the background
 JOB_POLL = "job-poll"      # asks how the job is getting on (through server restarts)
+JOB_CANCEL = "job-cancel"
+SPACES_POLL = "spaces-poll"  # while a dataset is still training latent spaces: new ones join the menu
 READY = "ready-store"      # the projection that finished
 HIDE = "hide-store"        # legend entries switched off
 SELECTION = "selection-store"
@@ -172,6 +174,7 @@ def _page(dataset_names: list[str]) -> html.Div:
             dcc.Location(id=URL, refresh=False),
             dcc.Store(id=VIEW), dcc.Store(id=JOB), dcc.Store(id=READY), dcc.Store(id=HIDE, data=[]),
             dcc.Interval(id=JOB_POLL, interval=1000, disabled=True),
+            dcc.Interval(id=SPACES_POLL, interval=15_000, disabled=True),
             dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA),
             *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "controls-ack",
                                             "network-ack", "panels-ack", "about-ack")],
@@ -256,7 +259,11 @@ def _page(dataset_names: list[str]) -> html.Div:
                                      children=[html.Span(className="spinner", **{"aria-hidden": "true"}), "Drawing the map…"]),
                             html.Div(id=PROGRESS, className="progress", hidden=True, role="status", children=[
                                 html.Span(id=PROGRESS_LABEL),
-                                html.Progress(id=PROGRESS_BAR, max="100", value="0", **{"aria-label": "Background job"}),
+                                html.Div(className="progress-row", children=[
+                                    html.Progress(id=PROGRESS_BAR, max="100", value="0", **{"aria-label": "Background job"}),
+                                    html.Button("Cancel", id=JOB_CANCEL, className="button tiny",
+                                                title="Stop this job (PCA stays on the map)"),
+                                ]),
                             ]),
                         ],
                     ),
