@@ -136,3 +136,15 @@ def test_a_killed_server_takes_its_job_along_and_the_tab_recovers(slow, tmp_path
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_a_cancelled_job_stops(slow, tmp_path, data_dir):
+    data = tmp_path / "data"
+    copy_dataset(data_dir, data, "digits")
+    job = {"dataset": "digits", "space": "32", "proj": "slow", "params": {"seconds": 30.0}}
+    assert not jobs.cancel(data, job)  # nothing to cancel yet
+    jobs.ensure(data, job)
+    running = _wait(lambda: (s := jobs.status(data, job))["state"] == "running" and s.get("pid") and s, 30, "the job")
+    assert jobs.cancel(data, job)
+    _wait(lambda: not _alive(running["pid"]), 10, "the cancelled job to end")
+    assert jobs.status(data, job)["state"] in ("absent", "starting")
