@@ -327,8 +327,26 @@ def _master_pid(log: Path) -> int:
     raise SystemExit(f"no gunicorn master pid in {log}")
 
 
+def _frame(f: str) -> tuple[str, str]:
+    """("function file", package) of one py-spy frame ``function (path:line)``."""
+    func, _, where = f.rpartition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    if path.startswith(str(ROOT) + "/"):
+        path = path[len(str(ROOT)) + 1:]
+    elif "site-packages/" in path:
+        path = path.split("site-packages/", 1)[1]
+    elif "/lib/python" in path:  # the standard library: "json/encoder.py"
+        path = path.split("/lib/python", 1)[1].split("/", 1)[-1]
+    package = path.split("/", 1)[0] if "/" in path else path.removesuffix(".py")
+    return f"{func} {path}", package
+
+
 def stop_profile(proc: subprocess.Popen, path: Path, top: int = 25) -> dict:
-    """Stop py-spy and rank functions by the share of samples they appear in (inclusive) and are on top of."""
+    """Stop py-spy and summarise where the workers were busy (samples waiting for a request left out):
+
+    ``ours``: the share of busy samples inside each function of this project (inclusive);
+    ``packages``: the share each package holds the CPU itself (the top frame's package).
+    """
     proc.send_signal(2)  # SIGINT: py-spy writes its output and exits
     try:
         _, err = proc.communicate(timeout=60)
@@ -337,26 +355,23 @@ def stop_profile(proc: subprocess.Popen, path: Path, top: int = 25) -> dict:
         _, err = proc.communicate()
     if not path.exists():
         raise SystemExit(f"py-spy wrote nothing: {err.decode(errors='replace')[-1000:]}")
-    inclusive, own = collections.Counter(), collections.Counter()
+    ours, packages = collections.Counter(), collections.Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack:
+        frames = [_frame(f) for f in stack.split(";")[1:]]  # the first is the process
+        # a worker between requests waits in its accept loop (or the master in its sleep)
+        if not any(f.startswith("SyncWorker.handle ") or f.startswith("ThreadWorker.handle ") for f, _ in frames):
             continue
         n = int(count)
-        frames = [f.split(" (")[0] + " " + f.split(" (")[-1].rstrip(")").split(":")[0].replace(str(ROOT) + "/", "")
-                  for f in stack.split(";")[1:]]  # the first frame is the process
-        idle = any(f.startswith(("wait ", "select ", "sleep ")) or "gunicorn/workers/sync.py" in f and "wait" in f
-                   for f in frames[-1:])
-        if idle or not frames:
-            continue
         total += n
-        own[frames[-1]] += n
-        for f in set(frames):
-            inclusive[f] += n
-    return {"busy_samples": total,
-            "inclusive": [(f, c / total) for f, c in inclusive.most_common(top)] if total else [],
-            "own": [(f, c / total) for f, c in own.most_common(top)] if total else []}
+        packages[frames[-1][1]] += n
+        for f in {f for f, _ in frames if f.split(" ", 1)[1].startswith("dashboard/")}:
+            ours[f] += n
+    if not total:
+        return {"busy_samples": 0, "ours": [], "packages": []}
+    return {"busy_samples": total, "ours": [(f, c / total) for f, c in ours.most_common(top)],
+            "packages": [(f, c / total) for f, c in packages.most_common(top)]}
 
 
 # --------------------------------------------------------------------------
@@ -372,7 +387,7 @@ def run_dataset(data_dir: Path, size: str, tmp: Path, clients: int, seconds: flo
         (RESULTS / f"load_session_{name}.json").write_text(json.dumps(session, indent=1) + "\n")
         replay(url, session, min(clients, 2 * workers), 60, max_passes=1)  # warm every worker, unmeasured
         one = summarise(replay(url, session, 1, single_seconds), single_seconds)
-        prof = tmp / f"pyspy-{name}.txt"
+        prof = RESULTS / f"load_profile_{name}.txt"  # py-spy's collapsed stacks: a flame graph's input
         sampler = start_profile(log, prof) if profile else None
         many = summarise(replay(url, session, clients, seconds), seconds)
         hot = stop_profile(sampler, prof) if sampler else None
@@ -382,7 +397,7 @@ def run_dataset(data_dir: Path, size: str, tmp: Path, clients: int, seconds: flo
            "many": many, "one": one,
            "ratio_p95": many["overall"]["p95_ms"] / one["overall"]["p95_ms"]}
     if hot:
-        row["profile"] = hot
+        row["profile"] = {**hot, "raw": str(prof)}
     report(row)
     return row
 
@@ -408,8 +423,12 @@ def report(row: dict) -> None:
     print(f"  {many['per_s']:.1f} requests/s; p95 {_ms(many['overall']['p95_ms'])} ms with {row['clients']} clients vs "
           f"{_ms(one['overall']['p95_ms'])} ms alone: {row['ratio_p95']:.1f}x (goal: p95 under 1,000 ms on 2 cores)")
     if "profile" in row:
-        print("  where the workers spend their time (share of busy samples, inclusive):")
-        for f, share in row["profile"]["inclusive"][:15]:
+        prof = row["profile"]
+        print(f"  where the workers spend their time ({prof['busy_samples']:,} busy samples; raw stacks in "
+              f"{prof['raw']}):")
+        print("    on the CPU, by package: " + ", ".join(f"{p} {share:.0%}" for p, share in prof["packages"][:8]))
+        print("    in this project's functions (inclusive):")
+        for f, share in prof["ours"][:15]:
             print(f"    {share:6.1%}  {f}")
 
 
