@@ -345,7 +345,9 @@ def stop_profile(proc: subprocess.Popen, path: Path, top: int = 25) -> dict:
     """Stop py-spy and summarise where the workers were busy (samples waiting for a request left out):
 
     ``ours``: the share of busy samples inside each function of this project (inclusive);
-    ``packages``: the share each package holds the CPU itself (the top frame's package).
+    ``packages``: the share of each package as the innermost frame. py-spy counts a worker blocked in a
+    socket call as busy: gunicorn's share is mostly its sync worker lingering after each response until the
+    client closes the connection (``close_graceful``), time the worker cannot serve anyone else.
     """
     proc.send_signal(2)  # SIGINT: py-spy writes its output and exits
     try:
@@ -422,11 +424,15 @@ def report(row: dict) -> None:
     print(f"  errors: {many['overall']['errors']} (must be 0) {many['overall']['error_examples'] or ''}")
     print(f"  {many['per_s']:.1f} requests/s; p95 {_ms(many['overall']['p95_ms'])} ms with {row['clients']} clients vs "
           f"{_ms(one['overall']['p95_ms'])} ms alone: {row['ratio_p95']:.1f}x (goal: p95 under 1,000 ms on 2 cores)")
+    passes = one["kinds"].get("load:page", {}).get("requests") or 1
+    cost = sorted(((s["mean_ms"] * s["requests"] / passes, k) for k, s in one["kinds"].items()), reverse=True)
+    print(f"  one client, ms per session pass ({passes} passes): "
+          + ", ".join(f"{k} {ms:.0f}" for ms, k in cost) + f"; total {sum(ms for ms, _ in cost):.0f}")
     if "profile" in row:
         prof = row["profile"]
         print(f"  where the workers spend their time ({prof['busy_samples']:,} busy samples; raw stacks in "
               f"{prof['raw']}):")
-        print("    on the CPU, by package: " + ", ".join(f"{p} {share:.0%}" for p, share in prof["packages"][:8]))
+        print("    by package of the innermost frame: " + ", ".join(f"{p} {share:.0%}" for p, share in prof["packages"][:8]))
         print("    in this project's functions (inclusive):")
         for f, share in prof["ours"][:15]:
             print(f"    {share:6.1%}  {f}")
