@@ -452,15 +452,17 @@ def main() -> int:
     args = parser.parse_args()
     if args.clients < 1 or args.seconds <= 0 or args.workers < 1:
         parser.error("--clients, --seconds and --workers must be positive")
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    bad = [s for s in sizes if s != "digits" and not s.isdigit()]
+    if bad or not sizes:
+        parser.error(f"--sizes takes 'digits' or numbers of points, not {args.sizes!r}")
     single = args.single_seconds or (args.seconds if args.seconds < 20 else max(20.0, args.seconds / 4))
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
-        for size in [s.strip() for s in args.sizes.split(",") if s.strip()]:
-            if size != "digits" and not size.isdigit():
-                parser.error(f"--sizes takes 'digits' or numbers of points, not {size!r}")
+        for size in sizes:
             row = run_dataset(data_dir, size, Path(tmp), args.clients, args.seconds, single, args.workers,
                               args.threads, args.profile)
             results[row["dataset"]] = row
