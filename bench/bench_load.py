@@ -284,6 +284,14 @@ def replay(base: str, session: list[dict], clients: int, seconds: float, max_pas
     return out
 
 
+def _client_cpu_s() -> float:
+    """CPU seconds this process (the load generator) has used."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def summarise(samples: list, seconds: float) -> dict:
     """Counts and latency percentiles (ms) overall, per kind and per detail (callback output or path)."""
     def stats(rows) -> dict:
@@ -318,6 +326,25 @@ def start_profile(log: Path, path: Path) -> subprocess.Popen:
     return subprocess.Popen(["py-spy", "record", "--pid", str(master), "--subprocesses", "--nonblocking",
                              "--format", "raw", "--rate", "50", "--output", str(path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def server_cpu_s(master: int) -> float:
+    """CPU seconds used so far by gunicorn's master and its workers (Linux /proc), to tell the cost of a
+    request apart from the waiting that other processes on a shared machine cause."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [master]
+    try:
+        pids += [int(p) for p in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+    except OSError:
+        return float("nan")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a worker that just exited
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def _master_pid(log: Path) -> int:
@@ -388,12 +415,23 @@ def run_dataset(data_dir: Path, size: str, tmp: Path, clients: int, seconds: flo
         session = record_session(url, name, choice)
         (RESULTS / f"load_session_{name}.json").write_text(json.dumps(session, indent=1) + "\n")
         replay(url, session, min(clients, 2 * workers), 60, max_passes=1)  # warm every worker, unmeasured
+        master = _master_pid(log)
+        cpu, mine = server_cpu_s(master), _client_cpu_s()
         one = summarise(replay(url, session, 1, single_seconds), single_seconds)
+        one["server_cpu_s"], one["client_cpu_s"] = server_cpu_s(master) - cpu, _client_cpu_s() - mine
+        cpu, mine = server_cpu_s(master), _client_cpu_s()
         prof = RESULTS / f"load_profile_{name}.txt"  # py-spy's collapsed stacks: a flame graph's input
         sampler = start_profile(log, prof) if profile else None
         many = summarise(replay(url, session, clients, seconds), seconds)
+        many["server_cpu_s"], many["client_cpu_s"] = server_cpu_s(master) - cpu, _client_cpu_s() - mine
         hot = stop_profile(sampler, prof) if sampler else None
+        for run, length in ((one, single_seconds), (many, seconds)):
+            run["server_cpu_ms_per_request"] = 1000 * run["server_cpu_s"] / max(run["overall"]["requests"], 1)
+            run["server_cores_used"] = run["server_cpu_s"] / length
+            run["client_cores_used"] = run["client_cpu_s"] / length
+        machine_load = os.getloadavg()[1]  # other processes sharing the CPUs over the last 5 minutes
     row = {"dataset": name, "n": open_dataset(data_dir, name).n, "clients": clients, "seconds": seconds,
+           "load_average_5min": machine_load,
            "single_seconds": single_seconds, "workers": workers, "threads": threads, "cpus": os.cpu_count(),
            "session": [{k: r[k] for k in ("step", "kind", "method", "path", "status", "cacheable")} for r in session],
            "many": many, "one": one,
@@ -424,6 +462,10 @@ def report(row: dict) -> None:
     print(f"  errors: {many['overall']['errors']} (must be 0) {many['overall']['error_examples'] or ''}")
     print(f"  {many['per_s']:.1f} requests/s; p95 {_ms(many['overall']['p95_ms'])} ms with {row['clients']} clients vs "
           f"{_ms(one['overall']['p95_ms'])} ms alone: {row['ratio_p95']:.1f}x (goal: p95 under 1,000 ms on 2 cores)")
+    print(f"  server CPU: {many['server_cpu_ms_per_request']:.1f} ms per request with {row['clients']} clients "
+          f"({many['server_cores_used']:.2f} of {row['cpus']} cores in use), {one['server_cpu_ms_per_request']:.1f} ms alone; "
+          f"the clients used {many['client_cores_used']:.2f} cores; machine load average {row['load_average_5min']:.1f} "
+          "(other processes share the cores)")
     passes = one["kinds"].get("load:page", {}).get("requests") or 1
     cost = sorted(((s["mean_ms"] * s["requests"] / passes, k) for k, s in one["kinds"].items()), reverse=True)
     print(f"  one client, ms per session pass ({passes} passes): "
