@@ -2,7 +2,8 @@
 
 For each dataset (``digits`` and synthetic blobs of a given size) this
 
-1. starts ``gunicorn -w 4 dashboard.wsgi:server`` on 127.0.0.1;
+1. starts ``gunicorn -w 4 dashboard.wsgi:server`` on 127.0.0.1 (``--threads``
+   for gthread workers);
 2. records what a real session fetches: headless Chromium opens the map
    (``/?dataset=…&proj=pca&color=<a categorical column>``), changes the
    colour to a numeric column, filters one category, and downloads the
@@ -15,19 +16,24 @@ For each dataset (``digits`` and synthetic blobs of a given size) this
    than any real one), loops over the session until the time is up, and,
    like a browser, fetches what the server let it cache (``max-age`` > 0)
    only on its first pass and revalidates what carries an ETag or a
-   Last-Modified date (a 304 is then an answer too). A request counts as an error when its status
-   differs from the recorded one or it fails.
+   Last-Modified date (a 304 is then an answer too). A request counts as an
+   error when its status differs from the recorded one or it fails. A warm-up
+   pass (unmeasured) comes first, so that every worker has read the data.
 
 Reported per request kind (step:what) and overall: requests, errors,
 p50/p95/p99 latency, the same for the single client, and the ratio
 p95(many)/p95(one). The goal (issue 14) is p95 under 1 s on 2 cores.
+Also the CPU the workers and the clients used (server CPU per request does
+not depend on what else runs on the machine; latencies do), and, for one
+client, the milliseconds each kind of request costs per session pass.
 ``--profile`` also samples the workers with py-spy during the many-client
-run and lists the functions where they spend their time.
+run and lists the functions where they spend their time (py-spy: pip
+install py-spy; its raw stacks are kept beside the figures).
 
 The session opens the PCA layout (computed before the server starts), so
 that no background projection job runs during the measurement.
 
-    python bench/bench_load.py [--sizes digits,20000] [--clients 50] [--seconds 120] [--profile]
+    python bench/bench_load.py [--sizes digits,20000] [--clients 50] [--seconds 120] [--threads 1] [--profile]
 """
 
 from __future__ import annotations
