@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from functools import lru_cache
 
 import pydeck as pdk
 
@@ -38,6 +39,14 @@ def spec(mode: str, size: float, cell: float | None = None, n: int = 0) -> dict:
     ``cell``: the spacing of a grid layout, which images then fill (PixPlot sized cells per layout);
     ``n``: how many items the map draws (dense maps draw smaller points).
     """
+    # Every page and every view callback asks for it: building it with pydeck costs ~75 ms (each
+    # pydeck.Deck looks for Jupyter by trying imports that fail), so it is built once per argument
+    # set and each caller gets its own copy.
+    return json.loads(_spec_json(mode, float(size), None if cell is None else float(cell), int(n)))
+
+
+@lru_cache(maxsize=256)
+def _spec_json(mode: str, size: float, cell: float | None, n: int) -> str:
     transitions = {"getPosition": {"duration": TRANSITION_MS, "type": "interpolation"}}
     layers = {
         # ScatterplotLayer's props drawn as GL points (assets/map-dots.js): one vertex per item
@@ -118,8 +127,8 @@ def spec(mode: str, size: float, cell: float | None = None, n: int = 0) -> dict:
     )
     deck_json = json.loads(deck.to_json())
     deck_json.pop("mapStyle", None)
-    return {
+    return json.dumps({
         "deck": deck_json,
         "layers": {k: json.loads(pdk.Deck(layers=[v], map_provider=None).to_json())["layers"][0] for k, v in layers.items()},
         "mode": mode,
-    }
+    })

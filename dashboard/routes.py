@@ -3,11 +3,16 @@
 Bulk data travels as raw little-endian arrays (gzip when the browser takes
 it): 8 bytes per point for positions, 4 for colours, 1 for a filter mask.
 Every route reads the same query string as the page URL (see viewstate).
+The buffers carry an ETag made of the dataset's build, the URL and the
+server's code, so a browser revalidating one it has (a page reload, a colour
+chosen again) gets a 304 without the server computing anything.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
 import io
 import json
 from functools import lru_cache
@@ -36,6 +41,25 @@ def _deck_bundle() -> tuple[bytes, bytes]:
     path = Path(pydeck.__file__).parent / "nbextension" / "static" / "index.js"
     raw = path.read_bytes()
     return raw, gzip.compress(raw, compresslevel=6)
+
+
+@lru_cache(maxsize=1)
+def _code_token() -> str:
+    """Changes whenever the package's source does (an upgrade may draw the same data differently):
+    part of every ETag. The same in every worker of a server, since they run the same files."""
+    files = sorted(Path(__file__).resolve().parent.rglob("*.py"))
+    return hashlib.blake2b("\n".join(f"{f}:{f.stat().st_mtime_ns}:{f.stat().st_size}" for f in files).encode(),
+                           digest_size=8).hexdigest()
+
+
+def _etag(ds, state) -> str | None:
+    """The validator of a buffer computed only from the dataset's build and the URL; None for one that also
+    reads saved vectors and groups, which change without a rebuild."""
+    if state.vector is not None or state.proj == mapdata.VECTOR_VIEW:
+        return None
+    parts = (_code_token(), str(ds.path), ds.build_id, request.path, request.query_string.decode("latin-1"),
+             "gzip" if _accepts_gzip() else "identity")  # the two encodings are two representations
+    return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def _accepts_gzip() -> bool:
@@ -75,6 +99,27 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
             abort(404)
         return open_dataset(data_dir, state.dataset), state
 
+    def buffer_route(rule: str):
+        """Register ``fn(ds, state) -> Response`` for a GET of data that the build and the URL determine:
+        answered 304 without computing when the browser's copy (If-None-Match) is current."""
+        def register(fn):
+            @functools.wraps(fn)
+            def handler():
+                ds, state = view()
+                tag = _etag(ds, state)
+                if tag is not None and request.if_none_match.contains(tag):
+                    resp = Response(status=304)
+                    resp.set_etag(tag)
+                    resp.headers["Cache-Control"] = "no-cache"
+                    resp.headers["Vary"] = "Accept-Encoding"
+                    return resp
+                resp = fn(ds, state)
+                if tag is not None and resp.status_code == 200:
+                    resp.set_etag(tag)
+                return resp
+            return server.route(rule)(handler)
+        return register
+
     @server.errorhandler(DashboardError)
     def dashboard_error(e: DashboardError):
         status = 409 if isinstance(e, mapdata.LayoutPending) else 400
@@ -112,43 +157,37 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         resp.headers["Vary"] = "Accept-Encoding"
         return resp
 
-    @server.route("/api/positions.bin")
-    def positions():
-        ds, state = view()
+    @buffer_route("/api/positions.bin")
+    def positions(ds, state):
         xy = mapdata.positions(ds, state)
         # float coordinates barely compress (a few percent) and gzip would cost ~0.1 s per million points
         return _array(xy.astype(np.float32), compress=False)
 
-    @server.route("/api/colors.bin")
-    def colors():
-        ds, state = view()
+    @buffer_route("/api/colors.bin")
+    def colors(ds, state):
         rgba, _ = mapdata.color_legend(ds, state)
         return _array(rgba)
 
-    @server.route("/api/sizes.bin")
-    def sizes():
-        ds, state = view()
+    @buffer_route("/api/sizes.bin")
+    def sizes(ds, state):
         if not state.size_by:
             return _error("sizeby must name a numeric or graph column, e.g. sizeby=graph:degree")
         return _array(mapdata.sizes(ds, state))
 
-    @server.route("/api/mask.bin")
-    def mask():
-        ds, state = view()
+    @buffer_route("/api/mask.bin")
+    def mask(ds, state):
         return _array(mapdata.mask(ds, state))
 
-    @server.route("/api/edges.bin")
-    def edges():
+    @buffer_route("/api/edges.bin")
+    def edges(ds, state):
         """m edges as m × 2 uint32 (source, target), then m uint8 opacities: 9 bytes per edge."""
-        ds, state = view()
         if not state.graph:
             return _error("graph must name a number of neighbours, e.g. graph=10")
         pairs, alpha = mapdata.edges(ds, state)
         return _bytes(pairs.astype("<u4").tobytes() + alpha.tobytes(), "application/octet-stream")
 
-    @server.route("/api/levels.bin")
-    def levels():
-        ds, state = view()
+    @buffer_route("/api/levels.bin")
+    def levels(ds, state):
         return _array(mapdata.label_levels(ds, state))
 
     @server.route("/api/labels.txt")

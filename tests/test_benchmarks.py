@@ -43,7 +43,7 @@ def test_benchmark_runs_tiny(script, tmp_path):
 
 def test_every_benchmark_is_covered():
     scripts = {p.name for p in (ROOT / "bench").glob("bench_*.py")}
-    assert scripts == set(TINY) | {"bench_images.py", "bench_viewer.py"}
+    assert scripts == set(TINY) | {"bench_images.py", "bench_viewer.py", "bench_load.py"}
 
 
 @pytest.mark.slow
@@ -63,3 +63,18 @@ def test_bench_viewer_runs_tiny(tmp_path):
         assert ours[key] > 0
     assert figures["atlas"]["load_s"] > 0 and figures["plotly"]["first_s"] > 0
     assert ours["first_data_bpp"] <= 12
+
+
+@pytest.mark.browser
+def test_bench_load_runs_tiny(tmp_path):
+    """gunicorn -w 4, a session recorded in Chromium, replayed by 3 clients and by 1 for 3 s each: no errors."""
+    out = _run("bench_load.py", ["--sizes", "digits", "--clients", "3", "--seconds", "3"], tmp_path)
+    assert "errors: 0 (must be 0)" in out and "p95" in out, out
+    row = json.loads((tmp_path / "load.json").read_text())["digits"]
+    for run in ("many", "one"):
+        assert row[run]["overall"]["errors"] == 0 and row[run]["overall"]["requests"] > 0
+    # every step of the session was recorded and replayed: the page, its buffers, Dash's callbacks, the CSV
+    kinds = set(row["many"]["kinds"])
+    assert {"load:page", "load:buffer", "load:callback", "colour:callback", "filter:callback",
+            "export:export"} <= kinds, kinds
+    assert row["many"]["overall"]["p95_ms"] > 0 and row["ratio_p95"] > 0

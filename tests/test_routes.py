@@ -227,3 +227,31 @@ def test_vector_overlay_and_scores_csv(client, routes_data):
     table = pd.read_csv(io.StringIO(client.get(
         f"/export/digits.csv?rows=all&dataset=digits&dim=16&proj=vector&vector={v.id}").data.decode()))
     assert len(table) == 1797 and table["projection"].iloc[0] == f"vector {v.id}: zeros → others"
+
+
+def test_buffers_revalidate_without_computing(tmp_path):
+    """A browser asking again for a buffer it has gets a 304; a new build, another URL or encoding a 200."""
+    from dashboard import fixtures
+
+    d = tmp_path / "data"
+    fixtures.blobs(d, "blobs", n=300)
+    client = create_app(d, dataset="blobs").server.test_client()
+    url = "/api/colors.bin?dataset=blobs&color=category"
+    first = client.get(url)
+    tag = first.headers["ETag"]
+    assert first.status_code == 200 and tag and first.headers["Cache-Control"] == "no-cache"
+    again = client.get(url, headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == tag
+    for other in (url + "&proj=pca", "/api/positions.bin?dataset=blobs&proj=pca"):
+        assert client.get(other, headers={"If-None-Match": tag}).status_code == 200
+    gz = client.get(url, headers={"If-None-Match": tag, "Accept-Encoding": "gzip"})
+    assert gz.status_code == 200 and gz.headers["ETag"] != tag  # a different representation
+
+    with DatasetWriter(d, "blobs", fresh=True) as w:  # rebuilt: same URL, new data
+        w.set_info(type="other", metric="euclidean")
+        w.write_meta(pd.DataFrame({"i": np.arange(50), "name": [f"q{k}" for k in range(50)],
+                                   "category": ["a", "b"] * 25}), schema_overrides={"category": "categorical"})
+        w.write_latent("4", np.random.default_rng(1).normal(size=(50, 4)).astype(np.float32), kind="raw")
+        w.finish()
+    rebuilt = client.get(url, headers={"If-None-Match": tag})
+    assert rebuilt.status_code == 200 and len(rebuilt.data) == 4 * 50 and rebuilt.headers["ETag"] != tag
