@@ -1,4 +1,4 @@
-"""WSGI entry: ``gunicorn -w 4 'dashboard.wsgi:server'`` (data from $DASHBOARD_DATA_DIR)."""
+"""WSGI entry: ``gunicorn -w 4 --threads 4 'dashboard.wsgi:server'`` (data from $DASHBOARD_DATA_DIR)."""
 
 import os
 
