@@ -45,3 +45,31 @@ def hotspots(X: np.ndarray, *, min_cluster_size: int = 20, max_clusters: int = 1
     found = sorted((m for m in found if len(m) <= len(X) / 2), key=len, reverse=True)[:max_clusters]
     return [{"label": f"Cluster {k + 1}", "members": m.tolist(), "representative": medoid(X, m)}
             for k, m in enumerate(found)]
+
+
+def name_hotspots(found: list[dict], meta, schema: dict[str, str], *, text: bool = False) -> list[dict]:
+    """Label each hotspot by what its items share: the categorical value most over-represented in it
+    (held by at least half of its items, one-sided Fisher p < 0.001; the column named unless it is the
+    first categorical one), else, for words, its representative item's name; else "Cluster k"."""
+    from .contrast import over_represented
+
+    columns = [c for c, t in schema.items() if t == "categorical"]
+    used: dict[str, int] = {}
+    out = []
+    for k, h in enumerate(found):
+        inside = np.zeros(len(meta), bool)
+        inside[np.asarray(h["members"], np.int64)] = True
+        best = None
+        for col in columns:
+            for r in over_represented(meta[col], inside, column=col)[:1]:
+                if r["share_in"] >= 0.5 and r["p"] < 1e-3 and (best is None or r["p"] < best["p"]):
+                    best = r
+        if best is not None:
+            label = best["value"] if best["column"] == columns[0] else f"{best['column']}: {best['value']}"
+        elif text:
+            label = str(meta["name"].iloc[h["representative"]])
+        else:
+            label = f"Cluster {k + 1}"
+        used[label] = used.get(label, 0) + 1
+        out.append({**h, "label": label if used[label] == 1 else f"{label} ({used[label]})"})
+    return out

@@ -68,6 +68,19 @@ def compute_layouts(dataset: Dataset, methods: Iterable[str]) -> dict[str, float
     return timings
 
 
+def write_hotspots(w: DatasetWriter, dataset: Dataset, *, min_cluster_size: int | None = None,
+                   max_clusters: int = 10) -> None:
+    """PixPlot's hotspots of the map users open first (UMAP of the default space when it is computed,
+    else its PCA), named by what their items share."""
+    from ..compute import clusters
+
+    space = dataset.default_space
+    layout = computed.get_layout(dataset, space, "umap", cached_only=True) or computed.get_layout(dataset, space, "pca")
+    mcs = min_cluster_size or max(20, dataset.n // 500)  # a few dozen hotspots' worth on large maps, 10 kept
+    found = clusters.hotspots(layout.xy, min_cluster_size=mcs, max_clusters=max_clusters)
+    w.write_hotspots(clusters.name_hotspots(found, dataset.meta, dataset.schema, text=dataset.type == "text"))
+
+
 def summary(dataset: Dataset, seconds: float | None = None) -> str:
     """A few lines for the end of a build."""
     report = dataset.report

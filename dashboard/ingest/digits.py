@@ -10,7 +10,7 @@ from PIL import Image
 
 from ..compute.projections import pca
 from ..store import Dataset, DatasetWriter
-from .common import DEFAULT_LAYOUTS, compute_layouts, write_images
+from .common import DEFAULT_LAYOUTS, compute_layouts, write_hotspots, write_images
 
 NAME = "digits"
 PCA_DIMS = (32, 16, 8)
@@ -60,4 +60,5 @@ def _write(w: DatasetWriter, X: np.ndarray, labels: np.ndarray, layouts: tuple[s
     w.publish()
     ds = Dataset(w.path)
     w.report.timings.update(compute_layouts(ds, layouts))
+    write_hotspots(w, ds)
     return w.finish()

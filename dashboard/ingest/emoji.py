@@ -27,7 +27,7 @@ from ..compute import vae
 from ..compute.projections import pca
 from ..errors import DashboardError
 from ..store import Dataset, DatasetWriter
-from .common import DEFAULT_LAYOUTS, compute_layouts, train_vae_space, write_images
+from .common import DEFAULT_LAYOUTS, compute_layouts, write_hotspots, train_vae_space, write_images
 
 NAME = "emoji"
 VERSION = "16.0.0"
@@ -270,6 +270,8 @@ def _write(
         best = PREFERRED_DEFAULT_DIM if PREFERRED_DEFAULT_DIM in vae_dims else vae_dims[len(vae_dims) // 2]
         w.manifest["default_space"] = str(best)
     w.publish()
-    w.report.timings.update(compute_layouts(Dataset(w.path), layouts))
+    ds = Dataset(w.path)
+    w.report.timings.update(compute_layouts(ds, layouts))
+    write_hotspots(w, ds)
     w.report.timings["total_seconds"] = round(time.perf_counter() - started, 1)
     return w.finish()

@@ -318,8 +318,9 @@ def build(
         w.report.timings.update(compute_layouts(ds, layouts))
         write_arrangements(w, ds, "umap" if "umap" in layouts else "pca", geojson=geojson,
                            download_dir=Path(download_dir or Path(data_dir) / ".downloads"))
-        w.write_hotspots(clusters.hotspots(ds.latent(ds.default_space), min_cluster_size=min_cluster_size,
-                                           max_clusters=max_clusters))
+        found = clusters.hotspots(ds.latent(ds.default_space), min_cluster_size=min_cluster_size,
+                                  max_clusters=max_clusters)
+        w.write_hotspots(clusters.name_hotspots(found, ds.meta, ds.schema))
         shutil.rmtree(w.path / SCRATCH, ignore_errors=True)  # its files live on as images/ and thumbs/
         return w.finish()
 

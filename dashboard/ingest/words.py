@@ -18,7 +18,7 @@ from tqdm import tqdm
 from ..compute.projections import pca
 from ..errors import DashboardError
 from ..store import Dataset, DatasetWriter
-from .common import DEFAULT_LAYOUTS, compute_layouts
+from .common import DEFAULT_LAYOUTS, compute_layouts, write_hotspots
 
 NAME = "words"
 DEFAULT_N = 10_000
@@ -122,5 +122,7 @@ def _write(w: DatasetWriter, n_words: int, layouts: tuple[str, ...]) -> Dataset:
             w.write_latent(str(d), pca(X, n_components=d), kind="pca", description=f"PCA of the 384-d embedding to {d} dims")
     w.report.counts = {"items": len(rows), "skipped": len(w.report.skipped)}
     w.publish()
-    w.report.timings.update(compute_layouts(Dataset(w.path), layouts))
+    ds = Dataset(w.path)
+    w.report.timings.update(compute_layouts(ds, layouts))
+    write_hotspots(w, ds)
     return w.finish()
