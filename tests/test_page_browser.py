@@ -189,3 +189,19 @@ def test_colour_means_something_in_images_mode(server, browser, width):
     wait_drawn(plain)
     assert tinted >= 6 and _hues(plain, f"page_images_plain_{width}.png") <= 2  # digits are grey on black
     assert errors == []
+
+
+def test_histogram_bars_filter_and_follow_the_view(server, browser):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label", 1440)
+    wait_drawn(page)
+    page.wait_for_selector("#left-panel .hist-bar", timeout=30_000)
+    bars = page.locator(".hist-bar[id*='\"column\":\"ink\"']")
+    assert bars.count() >= 10
+    bars.nth(bars.count() // 2).click()  # a range of ink
+    page.wait_for_function("location.search.includes('r.ink=')", timeout=30_000)
+    page.wait_for_function("document.querySelector('#legend').innerText.includes(' of ')", timeout=30_000)
+    label_bars = page.locator(".hist-bar[id*='\"column\":\"label\"']")
+    label_bars.first.click()  # a category
+    page.wait_for_function("location.search.includes('f.label=')", timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "page_histograms_1440.png"))
+    assert errors == []

@@ -4,6 +4,7 @@ details, selection. Thin: they parse, read the store and the cache, and render."
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from urllib.parse import parse_qs, quote, urlencode
 
 import numpy as np
@@ -48,6 +49,7 @@ def _filters_panel(ds: Dataset, state: ViewState) -> list:
                 continue
             out.append(html.Label(className="filter", children=[
                 html.Span(col),
+                html.Div(id={"type": ids.HIST, "column": col}, className="histogram"),
                 dcc.Dropdown(id={"type": ids.CATEGORY, "column": col}, multi=True, placeholder="any",
                              options=[{"label": f"{v} ({c:,})", "value": v} for v, c in values.items()],
                              value=state.filters.get(col, [])),
@@ -61,6 +63,7 @@ def _filters_panel(ds: Dataset, state: ViewState) -> list:
             step = 1 if whole else (hi - lo) / 100
             out.append(html.Label(className="filter", children=[
                 html.Span(col),
+                html.Div(id={"type": ids.HIST, "column": col}, className="histogram"),
                 dcc.RangeSlider(id={"type": ids.RANGE, "column": col}, min=lo, max=hi, step=step,
                                 value=[max(lo, chosen[0]), min(hi, chosen[1])], marks=None, allowCross=False,
                                 updatemode="mouseup", tooltip={"placement": "bottom", "always_visible": False}),
@@ -272,6 +275,105 @@ def request_job(view: dict | None, running: dict | None):
     with contextlib.suppress(DashboardError):  # follow_job shows why it cannot start
         jobs.ensure(_data_dir(), job, retry_failed=True)
     return job
+
+
+HIST_BINS = 24
+HIST_CATEGORIES = 12
+
+
+def _bins(ds: Dataset, column: str) -> np.ndarray | None:
+    """A numeric column's histogram edges over its whole span (whole numbers stay whole)."""
+    span = _value_range(ds, column)
+    if span is None or span[0] == span[1]:
+        return None
+    lo, hi, whole = span
+    edges = np.linspace(lo, hi, HIST_BINS + 1)
+    return np.unique(np.round(edges)) if whole and hi - lo >= HIST_BINS else edges
+
+
+@callback(
+    Output({"type": ids.HIST, "column": ALL}, "children"),
+    Input(ids.VIEW, "data"), State({"type": ids.HIST, "column": ALL}, "id"),
+)
+def draw_histograms(view, hist_ids):
+    """Each filter's histogram: all items in grey, what the search and the other filters keep in colour;
+    a bar is a filter (click a range, or a category; click it again to clear)."""
+    if not view or not hist_ids:
+        return [no_update] * len(hist_ids or [])
+    ds = _dataset(view["dataset"])
+    state, _ = parse(_data_dir(), view["query"])
+    if state is None:
+        return [no_update] * len(hist_ids)
+    out = []
+    for hid in hist_ids:
+        col = hid["column"]
+        if col not in ds.schema:
+            out.append(None)
+            continue
+        # in view: every filter but this column's own, so its bars show what choosing them would give
+        others = replace(state, filters={k: v for k, v in state.filters.items() if k != col},
+                         ranges={k: v for k, v in state.ranges.items() if k != col})
+        keep = visible(ds, others)
+        if ds.schema[col] == "categorical":
+            values = ds.meta[col].astype("object")
+            top = values.value_counts().index[:HIST_CATEGORIES]
+            counts = [(str(v), int((values == v).sum()), int(((values == v) & keep).sum())) for v in top]
+            chosen = set(state.filters.get(col, []))
+            out.append(_bars(col, counts, lambda k, label: label in chosen))
+        else:
+            edges = _bins(ds, col)
+            if edges is None:
+                out.append(None)
+                continue
+            v = numeric_values(ds.meta[col], ds.schema[col])
+            everything, _ = np.histogram(v[np.isfinite(v)], edges)
+            shown, _ = np.histogram(v[np.isfinite(v) & keep], edges)
+            lo, hi = state.ranges.get(col, (edges[0], edges[-1]))
+            counts = [(f"{edges[k]:.4g}–{edges[k + 1]:.4g}", int(everything[k]), int(shown[k])) for k in range(len(everything))]
+            out.append(_bars(col, counts, lambda k, label: lo <= edges[k] and edges[k + 1] <= hi and (lo, hi) != (edges[0], edges[-1])))
+    return out
+
+
+def _bars(col: str, counts: list[tuple[str, int, int]], chosen) -> html.Div:
+    top = max((c for _, c, _ in counts), default=0) or 1
+    return html.Div(className="hist-bars", children=[
+        html.Button(
+            id={"type": ids.HIST_BAR, "column": col, "bin": k}, className="hist-bar" + (" chosen" if chosen(k, label) else ""),
+            title=f"{label}: {shown:,} in view of {total:,}", **{"aria-label": f"{col} {label}: {shown:,} of {total:,}"},
+            children=[html.Span(className="hist-all", style={"height": f"{100 * total / top:.1f}%"}),
+                      html.Span(className="hist-shown", style={"height": f"{100 * shown / top:.1f}%"})])
+        for k, (label, total, shown) in enumerate(counts)])
+
+
+@callback(
+    Output({"type": ids.RANGE, "column": ALL}, "value", allow_duplicate=True),
+    Output({"type": ids.CATEGORY, "column": ALL}, "value", allow_duplicate=True),
+    Input({"type": ids.HIST_BAR, "column": ALL, "bin": ALL}, "n_clicks"),
+    State({"type": ids.RANGE, "column": ALL}, "id"), State({"type": ids.RANGE, "column": ALL}, "value"),
+    State({"type": ids.CATEGORY, "column": ALL}, "id"), State({"type": ids.CATEGORY, "column": ALL}, "value"),
+    State(ids.VIEW, "data"), prevent_initial_call=True,
+)
+def filter_by_bar(_clicks, range_ids, range_values, category_ids, category_values, view):
+    """A histogram bar clicked: filter to its range or category (again: clear that filter)."""
+    bar = clicked()
+    ranges, categories = [no_update] * len(range_ids), [no_update] * len(category_ids)
+    if not bar or not view:
+        return ranges, categories
+    ds = _dataset(view["dataset"])
+    col, k = bar["column"], int(bar["bin"])
+    for j, rid in enumerate(range_ids):
+        if rid["column"] == col:
+            edges = _bins(ds, col)
+            wanted = [float(edges[k]), float(edges[k + 1])]
+            full = [float(edges[0]), float(edges[-1])]
+            ranges[j] = full if list(map(float, range_values[j] or full)) == wanted else wanted
+    for j, cid in enumerate(category_ids):
+        if cid["column"] == col:
+            top = ds.meta[col].astype("object").value_counts().index[:HIST_CATEGORIES]
+            value = str(top[k])
+            current = list(category_values[j] or [])
+            categories[j] = [] if current == [value] else [value]
+    return ranges, categories
 
 
 def _value_range(ds: Dataset, column: str) -> tuple[float, float, bool] | None:

@@ -70,6 +70,8 @@ CAMERA = "camera-store"    # the camera a URL asked for
 RANGE = "range"            # pattern-matching id type of numeric range sliders
 CATEGORY = "category"      # … of categorical filter dropdowns
 LEGEND_ITEM = "legend-item"
+HIST = "histogram"         # … of each filter's histogram (what is in view of all)
+HIST_BAR = "histogram-bar"
 NEIGHBOR = "neighbor"
 
 
