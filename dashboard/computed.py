@@ -16,6 +16,7 @@ import numpy as np
 from . import cache as cache_mod
 from . import registry
 from .compute import clusters as clusters_mod
+from .compute import contrast
 from .compute import graph as graph_mod
 from .compute import neighbors as neighbors_mod
 from .compute import projections
@@ -325,3 +326,32 @@ def get_neighbor_change(dataset: Dataset, space: str | int, other: str | int, k:
         return None
     compute = lambda: quality_mod.jaccard(lists[0][0], lists[1][0])  # noqa: E731
     return cache_mod.cached(dataset.path.parent, key, compute)[0]
+
+
+def get_selection_report(dataset: Dataset, space: str | int, members) -> dict:
+    """What sets ``members`` apart from the rest (see :func:`dashboard.compute.contrast.report`), cached
+    per latent space and set of members."""
+    members = np.unique(np.asarray(members, np.int64))
+    if not len(members) or members[0] < 0 or members[-1] >= dataset.n:
+        raise DashboardError(f"a report needs items from 0 to {dataset.n - 1:,}; got {len(members):,} items")
+    s = dataset.space(space)
+    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "selection-report",
+                             {"members": hashlib.sha1(members.tobytes()).hexdigest()[:16],
+                              "meta": dataset.manifest.get("meta_fingerprint"), "v": 1})
+
+    def compute() -> dict:
+        numeric = {c: _as_numbers(dataset.meta[c], t) for c, t in dataset.schema.items() if t in ("numeric", "date")}
+        return contrast.report(dataset.meta, dataset.schema, dataset.latent(s.id), members, metric=dataset.metric,
+                               numeric=numeric)
+
+    return cache_mod.cached(dataset.path.parent, key, compute)[0]
+
+
+def _as_numbers(values, kind: str) -> np.ndarray:
+    """A numeric column as floats, a date column as decimal years; NaN where missing."""
+    import pandas as pd
+
+    if kind == "date":
+        t = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
+        return (t.dt.year + (t.dt.dayofyear - 1) / 365.25).to_numpy(np.float64)
+    return pd.to_numeric(values, errors="coerce").to_numpy(np.float64)

@@ -117,3 +117,117 @@ def test_compare_command_writes_jaccard(data_dir, digits_ds, tmp_path):
 def test_mistakes_get_one_line(data_dir, args, message):
     r = run(*args, data_dir=data_dir)
     assert r.exit_code != 0 and message in r.output and "Traceback" not in r.output
+
+
+# --------------------------------------------------------------------------
+# in the map: colour-by, the URL, the CSV export
+
+@pytest.fixture(scope="module")
+def client(data_dir, tmp_path_factory):
+    from dashboard.app import create_app
+
+    from .conftest import copy_dataset
+
+    d = tmp_path_factory.mktemp("quality-routes")
+    copy_dataset(data_dir, d, "digits")
+    return create_app(d, dataset="digits").server.test_client()
+
+
+def _rgba(resp) -> np.ndarray:
+    import gzip
+
+    body = gzip.decompress(resp.data) if resp.headers.get("Content-Encoding") == "gzip" else resp.data
+    return np.frombuffer(body, np.uint8).reshape(-1, 4)
+
+
+def test_the_map_colours_by_layout_trust_and_neighbours_kept(client, digits_ds):
+    from dashboard.compute import colors
+    from dashboard.viewstate import ViewState
+
+    resp = client.get("/api/colors.bin?dataset=digits&space=64&proj=pca&color=layout:trust")
+    assert resp.status_code == 200
+    trust = get_trust(digits_ds, "64", get_layout(digits_ds, "64", "pca").xy, 10)
+    assert np.array_equal(_rgba(resp), colors.numeric(trust)[0])
+    # trust depends on the layout: another projection names other colours
+    a = ViewState(dataset="digits", space="64", proj="pca", color="layout:trust").column_query("color", "layout:trust")
+    b = ViewState(dataset="digits", space="64", proj="umap", color="layout:trust").column_query("color", "layout:trust")
+    assert a != b
+    kept = _rgba(client.get("/api/colors.bin?dataset=digits&space=64&proj=pca&color=kept:8"))
+    assert np.array_equal(kept, colors.numeric(get_neighbor_change(digits_ds, "64", "8", 10))[0])
+    assert not np.array_equal(kept, _rgba(resp))
+
+
+def test_a_bad_analysis_column_is_a_notice(data_dir):
+    from dashboard.viewstate import parse
+
+    state, notices = parse(data_dir, "dataset=digits&color=kept:7")
+    assert state.color == "label" and any("no column 'kept:7'" in n for n in notices)
+    state, notices = parse(data_dir, "dataset=digits&color=kept:8")
+    assert state.color == "kept:8" and not notices
+
+
+def test_the_csv_export_carries_the_analysis_the_map_is_coloured_by(client, digits_ds):
+    import io
+
+    table = pd.read_csv(io.BytesIO(client.get("/export/digits.csv?dim=64&proj=pca&rows=all&color=layout:trust").data))
+    trust = get_trust(digits_ds, "64", get_layout(digits_ds, "64", "pca").xy, 10)
+    assert np.allclose(table["trust"], trust, atol=1e-6)
+    table = pd.read_csv(io.BytesIO(client.get("/export/digits.csv?dim=64&proj=pca&sel=0-9&color=kept:16").data))
+    assert np.allclose(table["kept_from_16"], get_neighbor_change(digits_ds, "64", "16", 10)[:10], atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# what sets a selection apart
+
+def test_the_report_lists_a_planted_category_first_and_the_shifted_number(make_dataset):
+    from dashboard.computed import get_selection_report
+
+    rng = np.random.default_rng(5)
+    n = 600
+    colour = rng.choice(["red", "green", "blue", "grey"], n)
+    ds = make_dataset(n=n, categories=6, colour=colour, weight=rng.normal(size=n))
+    members = np.flatnonzero(ds.meta["category"] == "c2")[:60]
+    # plant: most of the members are "red" and heavy
+    meta = ds.meta
+    colour = meta["colour"].to_numpy().copy()
+    colour[members[:45]] = "red"
+    weight = meta["weight"].to_numpy().copy()
+    weight[members] += 3
+    ds = make_dataset(name="planted", n=n, categories=6, colour=colour, weight=weight)
+    assert ds.schema["colour"] == "categorical" and ds.schema["weight"] == "numeric"
+    r = get_selection_report(ds, ds.default_space, members)
+    top = r["categories"][0]
+    assert (top["column"], top["value"]) == ("category", "c2")  # every member is c2: the strongest signal
+    red = next(c for c in r["categories"] if c["column"] == "colour")
+    assert red["value"] == "red" and red["count_in"] >= 45 and red["p"] < 1e-10
+    # an independent check of the p-value
+    from scipy.stats import fisher_exact
+
+    inside = np.zeros(n, bool)
+    inside[members] = True
+    is_red = colour == "red"
+    table = [[int((inside & is_red).sum()), int((inside & ~is_red).sum())],
+             [int((~inside & is_red).sum()), int((~inside & ~is_red).sum())]]
+    assert red["p"] == pytest.approx(fisher_exact(table, alternative="greater").pvalue)
+    assert r["numbers"][0]["column"] == "weight" and r["numbers"][0]["effect"] > 0.8
+    assert len(r["nearest"]) == 12 and not set(r["nearest"]) & set(members.tolist())
+    # nearest to the centroid, checked by brute force
+    X = ds.latent(ds.default_space).astype(np.float64)
+    d = np.linalg.norm(X - X[members].mean(0), axis=1)
+    d[members] = np.inf
+    assert r["nearest"] == np.argsort(d)[:12].tolist()
+
+
+def test_the_direction_to_a_selection_saves_as_a_vector(make_dataset):
+    from dashboard.computed import get_vector_scores
+    from dashboard.groups import GroupStore, save_direction
+
+    ds = make_dataset(n=300)
+    members = np.flatnonzero(ds.meta["category"] == "c1")
+    v = save_direction(ds, members, "c1 items")
+    again = save_direction(ds, members, "c1 items")
+    assert v.name == "towards c1 items" and again.name == "towards c1 items (2)"
+    store = GroupStore(ds.path.parent)
+    end, start = store.group(ds.name, v.end), store.group(ds.name, v.start)
+    assert np.array_equal(end.members, members) and len(start.members) == ds.n - len(members)
+    assert get_vector_scores(ds, ds.default_space, start.members, end.members)["length"] > 1

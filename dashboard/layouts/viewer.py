@@ -7,6 +7,7 @@ from dash import dcc, html
 from .. import registry
 from ..network import FORMATS
 from ..viewstate import CELLS
+from . import analysis as analysis_layout
 from . import hotspots as hotspot_layout
 from . import vectors as vector_layout
 
@@ -162,6 +163,7 @@ def _page(dataset_names: list[str]) -> html.Div:
                     _control("Dataset", dcc.Dropdown(id=DATASET, options=dataset_names, **dropdown, className="dd dataset-select")),
                     _control("Latent space", dcc.Dropdown(id=DIM, **dropdown, className="dd dd-small")),
                     _control("Projection", dcc.Dropdown(id=PROJ, **dropdown, className="dd dd-small")),
+                    analysis_layout.quality_note(),
                     _control("Vector", dcc.Dropdown(id=VECTOR, clearable=True, placeholder="none", className="dd")),
                     *_params(),
                     _control("Colour by", dcc.Dropdown(id=COLOR, **dropdown, className="dd")),
@@ -226,6 +228,7 @@ def _page(dataset_names: list[str]) -> html.Div:
                                 html.H2("Details"), html.P("Click a point to see it here.", className="muted")]),
                             vector_layout.analogy_section(),
                             html.Section(className="panel", id=SELECTION_PANEL),
+                            *analysis_layout.panels(),
                             *vector_layout.panel(),
                         ],
                     ),
