@@ -108,16 +108,22 @@ def change_spaces(name, space, chosen):
     return options, chosen if chosen in {s.id for s in others} else (others[-1].id if others else None)
 
 
-@callback(Output(ids.CHANGE_LIST, "children"), Input(ids.CHANGE_SPACE, "value"), Input(viewer_ids.VIEW, "data"))
-def show_change(other, view):
-    """The items whose neighbourhoods changed most, each with its neighbours in both spaces."""
-    state = _state(view)
-    if state is None:
+@callback(
+    Output(ids.CHANGE_LIST, "children"),
+    Input(ids.CHANGE_SPACE, "value"), Input(viewer_ids.DIM, "value"), Input(viewer_ids.GRAPH, "value"),
+    State(viewer_ids.DATASET, "value"),
+)
+def show_change(other, space, graph, name):
+    """The items whose neighbourhoods changed most, each with its neighbours in both spaces (k: the graph's)."""
+    if not name or not space:
         return None
-    ds = dataset(state.dataset)
-    if not other or other not in ds.spaces or other == state.space:
+    ds = dataset(name)
+    if space not in ds.spaces:
+        return None
+    if not other or other not in ds.spaces or other == space:
         return html.P("This dataset has one latent space: nothing to compare.", className="muted") \
             if len(ds.spaces) < 2 else None
+    state = ViewState(dataset=name, space=space, graph=int(graph or 0))
     k, cached_only = state.graph_k, ds.n > EXACT_MAX
     try:
         jac = get_neighbor_change(ds, state.space, other, k, cached_only=cached_only)
@@ -204,13 +210,16 @@ def report_children(ds: Dataset, r: dict) -> list:
 
 @callback(
     Output(ids.REPORT, "children"), Output(ids.REPORT_SAVE, "disabled"),
-    Input(viewer_ids.SELECTION, "data"), Input(ids.REPORT_SUBJECT, "value"), Input(viewer_ids.VIEW, "data"),
+    Input(viewer_ids.SELECTION, "data"), Input(ids.REPORT_SUBJECT, "value"), Input(viewer_ids.DIM, "value"),
+    State(viewer_ids.DATASET, "value"),
 )
-def show_report(selection, subject, view):
-    state = _state(view)
-    if state is None:
+def show_report(selection, subject, space, name):
+    """The selection (or a group) against the rest, in the shown latent space."""
+    if not name or not space:
         return None, True
-    ds = dataset(state.dataset)
+    ds = dataset(name)
+    if space not in ds.spaces:
+        return None, True
     try:
         members = _members(ds, subject, selection)
         if not len(members):
@@ -218,7 +227,7 @@ def show_report(selection, subject, view):
                           className="muted"), True
         if len(members) >= ds.n:
             return html.P("The selection holds every item: there is no rest to compare with.", className="muted"), True
-        report = get_selection_report(ds, state.space, members)
+        report = get_selection_report(ds, space, members)
     except DashboardError as e:
         return notices([str(e)]), True
     return report_children(ds, report), False
