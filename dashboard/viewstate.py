@@ -348,7 +348,8 @@ def parse(
         value = one(name)
         if value is None:
             return None
-        kinds = {**schema, **GRAPH_COLUMNS, **analysis_columns(ds)} if graph else schema
+        extra = analysis_columns(ds) if name == "color" else {}  # the analyses colour; they do not size
+        kinds = {**schema, **GRAPH_COLUMNS, **extra} if graph else schema
         if value == "" or kinds.get(value) in allowed:
             return value
         options = [c for c, t in kinds.items() if t in allowed]
