@@ -76,5 +76,11 @@ def test_the_selection_report_lists_the_planted_category_first(server, browser, 
     page.click("#report-save-vector")
     page.wait_for_selector("#report-message .ok", timeout=30_000)
     assert "towards selection of 60" in page.inner_text("#report-message")
+    # the same report for the group that click saved ("or a group")
+    page.click("#selection-panel #clear-selection")
+    page.wait_for_selector("#selection-report p.muted", timeout=30_000)
+    choose(page, "report-subject", "group selection of 60")
+    page.wait_for_function("document.querySelector('.report-table td') && "
+                           "document.querySelector('.report-table td').innerText === 'colour = red'", timeout=30_000)
     assert errors == []
     page.close()
