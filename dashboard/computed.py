@@ -259,8 +259,8 @@ def _layout_digest(xy: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(xy, np.float32).tobytes()).hexdigest()[:16]
 
 
-def _k(k: int, what: str = "k") -> int:
-    return Param(int, 10, 1, 200).check("quality", what, k)
+def _k(k: int) -> int:
+    return Param(int, 10, 1, 200).check("quality", "k", k)
 
 
 def get_trust(dataset: Dataset, space: str | int, xy: np.ndarray, k: int = 10, *,
@@ -348,7 +348,10 @@ def get_selection_report(dataset: Dataset, space: str | int, members) -> dict:
 
 
 def _as_numbers(values, kind: str) -> np.ndarray:
-    """A numeric column as floats, a date column as decimal years; NaN where missing."""
+    """A numeric column as floats, a date column as decimal years; NaN where missing.
+
+    (mapdata.numeric_values does the same for the map; importing it here would point back up.)
+    """
     import pandas as pd
 
     if kind == "date":

@@ -736,11 +736,12 @@ def save_direction(ds, members, name: str, *, group_id: int | None = None) -> Ve
         taken.add(out)
         return out
 
-    members = np.unique(np.asarray(members, np.int64))
-    end = store.group(ds.name, group_id) if group_id is not None else store.save_dataset_group(ds, free(name), members)
-    rest = np.setdiff1d(np.arange(ds.n), end.members)
-    if not len(rest):
+    end = store.group(ds.name, group_id) if group_id is not None else None
+    members = end.members if end is not None else np.unique(np.asarray(members, np.int64))
+    rest = np.setdiff1d(np.arange(ds.n), members)
+    if not len(rest):  # checked before anything is saved
         raise DashboardError("the selection holds every item: there is no rest to point away from")
+    end = end or store.save_dataset_group(ds, free(name), members)
     start = store.save_dataset_group(ds, free(f"not {end.name}"), rest)
     return store.save_vector(ds.name, free(f"towards {end.name}"), start.id, end.id,
                              f"from the other {len(rest):,} items to the {end.size:,} of {end.name!r}")

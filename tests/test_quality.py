@@ -13,6 +13,7 @@ from sklearn.neighbors import NearestNeighbors
 from dashboard.cli import cli
 from dashboard.compute import quality
 from dashboard.computed import get_layout, get_layout_quality, get_neighbor_change, get_trust
+from dashboard.errors import DashboardError
 
 
 def _sets(X: np.ndarray, k: int) -> list[set]:
@@ -231,3 +232,7 @@ def test_the_direction_to_a_selection_saves_as_a_vector(make_dataset):
     end, start = store.group(ds.name, v.end), store.group(ds.name, v.start)
     assert np.array_equal(end.members, members) and len(start.members) == ds.n - len(members)
     assert get_vector_scores(ds, ds.default_space, start.members, end.members)["length"] > 1
+    before = len(store.groups(ds.name))
+    with pytest.raises(DashboardError, match="holds every item"):
+        save_direction(ds, np.arange(ds.n), "everything")
+    assert len(store.groups(ds.name)) == before  # nothing half-saved
