@@ -28,8 +28,9 @@ def color_options(ds: Dataset) -> list[dict]:
                for s in ds.spaces.values()])
 
 
-def _state(view: dict, key: str = "query") -> ViewState | None:
-    return parse(data_dir(), view[key])[0] if view else None
+def _drawn_layout(view: dict | None) -> ViewState | None:
+    """The layout the map draws now (the PCA stand-in while a projection is computed)."""
+    return parse(data_dir(), view["layout"])[0] if view else None
 
 
 def _item(ds: Dataset, i: int, at: str, cls: str = "") -> html.Button:
@@ -75,7 +76,7 @@ def quality_text(q: dict) -> tuple[str, str]:
 @callback(Output(ids.QUALITY, "children"), Output(ids.QUALITY, "title"), Input(viewer_ids.VIEW, "data"))
 def show_quality(view):
     """Trustworthiness and continuity of the layout drawn now (the PCA stand-in while a projection computes)."""
-    state = _state(view, "layout")
+    state = _drawn_layout(view)
     if state is None:
         return "", ""
     ds = dataset(state.dataset)
