@@ -482,6 +482,70 @@ def export_network(obj: dict, name, space, on, projection, n_neighbors, mutual, 
     )
 
 
+@cli.command()
+@click.argument("name")
+@click.option("--dim", "space", help="Latent space [default: the dataset's default].")
+@click.option("--projection", default="umap", show_default=True, callback=_projection_option,
+              help=f"The layout to judge, a registered projection: {', '.join(PROJECTIONS)}.")
+@click.option("--perplexity", type=float, help="t-SNE perplexity [default: 30].")
+@click.option("--n-neighbors", type=int, help="UMAP n_neighbors [default: 15].")
+@click.option("--min-dist", type=float, help="UMAP min_dist [default: 0.1].")
+@click.option("--label", help="UMAP: categorical column for a supervised layout.")
+@click.option("--param", "extra", multiple=True, metavar="NAME=VALUE", callback=_param_option,
+              help="Any other parameter of the projection; repeatable.")
+@click.option("--k", type=click.IntRange(1, 200), default=10, show_default=True, help="Neighbours compared per item.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV file to write: i, name, trust.")
+@click.pass_obj
+def quality(obj: dict, name, space, projection, perplexity, n_neighbors, min_dist, label, extra, k, output) -> None:
+    """How far to trust a layout: each item's share of its k latent neighbours that stay its neighbours on the
+    layout (CSV), and the layout's trustworthiness and continuity (printed)."""
+    from .computed import get_layout, get_layout_quality, get_trust
+    from .export import item_table, write_csv
+    from .store import open_dataset
+
+    d = open_dataset(obj["data_dir"], name)
+    space = space or d.default_space
+    params = {"perplexity": perplexity, "n_neighbors": n_neighbors, "min_dist": min_dist, "label": label}
+    params = {**extra, **{key: v for key, v in params.items() if v is not None}}
+    start = time.perf_counter()
+    xy = get_layout(d, space, projection, **params).xy
+    trust = get_trust(d, space, xy, k)
+    write_csv(item_table(d, trust=trust), output)
+    q = get_layout_quality(d, space, xy, k, cached_only=False)
+    how = f"estimated on {q['sampled']:,} random items" if q["sampled"] else "exact"
+    click.echo(f"wrote {output} ({d.n:,} rows; mean trust {trust.mean():.3f}; {projection} of {space}, k = {k})")
+    click.echo(f"trustworthiness {q['trustworthiness']:.4f}  continuity {q['continuity']:.4f}  ({how}; "
+               f"{time.perf_counter() - start:.1f} s)")
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--dims", required=True, help="Two latent spaces, comma-separated, e.g. 8,64.")
+@click.option("--k", type=click.IntRange(1, 200), default=10, show_default=True, help="Neighbours compared per item.")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="CSV file to write: i, name, jaccard.")
+@click.pass_obj
+def compare(obj: dict, name, dims, k, output) -> None:
+    """How neighbourhoods change between two latent spaces: each item's Jaccard overlap of its k nearest
+    neighbours in both (1: the same neighbours; 0: none kept)."""
+    from .computed import get_neighbor_change
+    from .export import item_table, write_csv
+    from .store import open_dataset
+
+    spaces = _csv_list(dims) or ()
+    if len(spaces) != 2:
+        raise click.BadParameter(f"expected two latent spaces such as 8,64, got {dims!r}", param_hint="--dims")
+    d = open_dataset(obj["data_dir"], name)
+    start = time.perf_counter()
+    jac = get_neighbor_change(d, spaces[0], spaces[1], k)
+    write_csv(item_table(d, jaccard=jac), output)
+    click.echo(f"wrote {output} ({d.n:,} rows; spaces {spaces[0]} and {spaces[1]}, k = {k}; "
+               f"{time.perf_counter() - start:.1f} s)")
+    click.echo(f"mean Jaccard {jac.mean():.3f}; {int((jac == 0).sum()):,} items keep none of their neighbours, "
+               f"{int((jac == 1).sum()):,} keep all")
+
+
 def main() -> None:
     """Entry point of ``python -m dashboard`` and the ``dashboard`` script."""
     cli(prog_name="python -m dashboard")

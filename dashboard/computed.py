@@ -16,9 +16,11 @@ import numpy as np
 from . import cache as cache_mod
 from . import registry
 from .compute import clusters as clusters_mod
+from .compute import contrast
 from .compute import graph as graph_mod
 from .compute import neighbors as neighbors_mod
 from .compute import projections
+from .compute import quality as quality_mod
 from .compute import vectors as vectors_mod
 from .errors import DashboardError
 from .registry import Param
@@ -241,3 +243,118 @@ def cached_layouts(dataset: Dataset) -> list[str]:
         out.append(f"{e['method']} of {e['space']}" + (f" ({params})" if params else ""))
     out += [f"{v['method']} of {v['space']} (stored with the data)" for v in dataset.stored_layouts.values()]
     return sorted(out)
+
+
+# --------------------------------------------------------------------------
+# layout trust and neighbour change (dashboard.compute.quality)
+
+#: Trustworthiness and continuity are computed on request up to this many items (a second or two);
+#: larger datasets are served once cached (``python -m dashboard quality`` fills the cache).
+QUALITY_INLINE_MAX = 5_000
+
+
+def _layout_digest(xy: np.ndarray) -> str:
+    # Keyed on the positions themselves: any layout (a projection, the vector view, a stored or
+    # beeswarm layout) gets its own entry, and a recomputed layout never reads a stale one.
+    return hashlib.sha1(np.ascontiguousarray(xy, np.float32).tobytes()).hexdigest()[:16]
+
+
+def _k(k: int) -> int:
+    return Param(int, 10, 1, 200).check("quality", "k", k)
+
+
+def get_trust(dataset: Dataset, space: str | int, xy: np.ndarray, k: int = 10, *,
+              cached_only: bool = False) -> np.ndarray | None:
+    """Each item's share of its ``k`` latent neighbours also among its ``k`` nearest on layout ``xy``, cached.
+
+    The latent neighbour lists are :func:`get_neighbors`'s (shared with the neighbour graph). With
+    ``cached_only``, ``None`` unless those lists are cached (above EXACT_MAX items they take a minute).
+    """
+    s = dataset.space(space)
+    k = _k(k)
+    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "trust",
+                             {"k": k, "metric": dataset.metric, "layout": _layout_digest(xy)})
+    found, _ = cache_mod.cached(dataset.path.parent, key, None)
+    if found is not None:
+        return found
+    latent = get_neighbors(dataset, s.id, k=k, cached_only=cached_only)
+    if latent is None:
+        return None
+    compute = lambda: quality_mod.neighbor_trust(latent[0], quality_mod.layout_neighbors(xy, k))  # noqa: E731
+    return cache_mod.cached(dataset.path.parent, key, compute)[0]
+
+
+def get_layout_quality(dataset: Dataset, space: str | int, xy: np.ndarray, k: int = 10, *,
+                       cached_only: bool | None = None) -> dict | None:
+    """Trustworthiness and continuity of layout ``xy`` of a latent space (see
+    :func:`dashboard.compute.quality.trustworthiness_continuity`), cached.
+
+    ``cached_only`` defaults to True above QUALITY_INLINE_MAX items; then ``None`` when not cached yet.
+    """
+    s = dataset.space(space)
+    k = _k(k)
+    if not 1 <= k < dataset.n / 2:
+        raise DashboardError(f"quality: k must be below half the items ({dataset.n:,}), got {k}")
+    if cached_only is None:
+        cached_only = dataset.n > QUALITY_INLINE_MAX
+    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "layout-quality",
+                             {"k": k, "metric": dataset.metric, "layout": _layout_digest(xy), "seed": RANDOM_STATE,
+                              "exact_max": quality_mod.EXACT_MAX, "sample": quality_mod.SAMPLE})
+
+    def compute() -> dict:
+        return quality_mod.trustworthiness_continuity(dataset.latent(s.id), xy, k=k, metric=dataset.metric,
+                                                      seed=RANDOM_STATE)
+
+    return cache_mod.cached(dataset.path.parent, key, None if cached_only else compute)[0]
+
+
+def get_neighbor_change(dataset: Dataset, space: str | int, other: str | int, k: int = 10, *,
+                        cached_only: bool = False) -> np.ndarray | None:
+    """Each item's Jaccard overlap between its ``k`` nearest neighbours in two latent spaces, cached.
+
+    Built on :func:`get_neighbors` of each space; with ``cached_only``, ``None`` unless both are cached.
+    """
+    a, b = dataset.space(space), dataset.space(other)
+    k = _k(k)
+    key = cache_mod.make_key(dataset.name, a.fingerprint, a.id, "neighbour-change",
+                             {"k": k, "metric": dataset.metric, "other": b.id, "other_fingerprint": b.fingerprint})
+    found, _ = cache_mod.cached(dataset.path.parent, key, None)
+    if found is not None:
+        return found
+    lists = [get_neighbors(dataset, s.id, k=k, cached_only=cached_only) for s in (a, b)]
+    if any(nn is None for nn in lists):
+        return None
+    compute = lambda: quality_mod.jaccard(lists[0][0], lists[1][0])  # noqa: E731
+    return cache_mod.cached(dataset.path.parent, key, compute)[0]
+
+
+def get_selection_report(dataset: Dataset, space: str | int, members) -> dict:
+    """What sets ``members`` apart from the rest (see :func:`dashboard.compute.contrast.report`), cached
+    per latent space and set of members."""
+    members = np.unique(np.asarray(members, np.int64))
+    if not len(members) or members[0] < 0 or members[-1] >= dataset.n:
+        raise DashboardError(f"a report needs items from 0 to {dataset.n - 1:,}; got {len(members):,} items")
+    s = dataset.space(space)
+    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "selection-report",
+                             {"members": hashlib.sha1(members.tobytes()).hexdigest()[:16],
+                              "meta": dataset.manifest.get("meta_fingerprint"), "v": 1})
+
+    def compute() -> dict:
+        numeric = {c: _as_numbers(dataset.meta[c], t) for c, t in dataset.schema.items() if t in ("numeric", "date")}
+        return contrast.report(dataset.meta, dataset.schema, dataset.latent(s.id), members, metric=dataset.metric,
+                               numeric=numeric)
+
+    return cache_mod.cached(dataset.path.parent, key, compute)[0]
+
+
+def _as_numbers(values, kind: str) -> np.ndarray:
+    """A numeric column as floats, a date column as decimal years; NaN where missing.
+
+    (mapdata.numeric_values does the same for the map; importing it here would point back up.)
+    """
+    import pandas as pd
+
+    if kind == "date":
+        t = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
+        return (t.dt.year + (t.dt.dayofyear - 1) / 365.25).to_numpy(np.float64)
+    return pd.to_numeric(values, errors="coerce").to_numpy(np.float64)

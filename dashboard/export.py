@@ -48,3 +48,11 @@ def write_csv(table: pd.DataFrame, path: Path | str) -> None:
 
     with atomic_path(Path(path)) as tmp:
         neutralize_formulas(table).to_csv(tmp, index=False, encoding="utf-8")
+
+
+def item_table(dataset: Dataset, **columns: np.ndarray) -> pd.DataFrame:
+    """``i, name`` and one column per keyword (an analysis per item: trust, Jaccard…), rounded to 6 places."""
+    table = dataset.meta[["i", "name"]].copy()
+    for name, values in columns.items():
+        table[name] = np.asarray(values, np.float64).round(6)
+    return table

@@ -717,3 +717,31 @@ def members_from_csv(text: str, meta: pd.DataFrame) -> list[int]:
     if not found:
         raise DashboardError("the CSV names no items")
     return found
+
+
+def save_direction(ds, members, name: str, *, group_id: int | None = None) -> Vector:
+    """The direction from the rest of the items to ``members`` as a saved vector (LSC's attribute vector):
+    ``members`` (or the saved group ``group_id``) as its end, everything else as a new group at its start.
+
+    Names already taken get a number: "name", "name (2)", …
+    """
+    store = GroupStore(ds.path.parent)
+    taken = {g.name for g in store.groups(ds.name)} | {v.name for v in store.vectors(ds.name)}
+
+    def free(base: str) -> str:
+        k = 2
+        out = base
+        while out in taken:
+            out, k = f"{base} ({k})", k + 1
+        taken.add(out)
+        return out
+
+    end = store.group(ds.name, group_id) if group_id is not None else None
+    members = end.members if end is not None else np.unique(np.asarray(members, np.int64))
+    rest = np.setdiff1d(np.arange(ds.n), members)
+    if not len(rest):  # checked before anything is saved
+        raise DashboardError("the selection holds every item: there is no rest to point away from")
+    end = end or store.save_dataset_group(ds, free(name), members)
+    start = store.save_dataset_group(ds, free(f"not {end.name}"), rest)
+    return store.save_vector(ds.name, free(f"towards {end.name}"), start.id, end.id,
+                             f"from the other {len(rest):,} items to the {end.size:,} of {end.name!r}")

@@ -22,11 +22,12 @@ from .compute import beeswarm, colors, declutter
 from .compute.graph import knn_edges
 from .compute.neighbors import EXACT_MAX
 from .computed import GRAPH_METRICS_INLINE_MAX, Layout, get_graph_metrics, get_layout, get_neighbors, get_vector_layout
+from .computed import get_neighbor_change, get_trust
 from .errors import DashboardError
 from .groups import GroupStore, Vector
 from .network import Network, assemble
 from .store import Dataset
-from .viewstate import GRAPH_COLUMNS, VECTOR_VIEW, ViewState
+from .viewstate import GRAPH_COLUMNS, KEPT_PREFIX, TRUST_COLUMN, VECTOR_VIEW, ViewState, analysis_columns
 
 ACCENT = (47, 111, 176)
 #: mask bits
@@ -112,7 +113,32 @@ def column_values(ds: Dataset, state: ViewState, column: str) -> tuple[pd.Series
         if column == "graph:community":  # categories named like the legend shows them
             return pd.Series([f"community {c + 1}" for c in values]), "categorical"
         return pd.Series(values), GRAPH_COLUMNS[column]
+    if column in analysis_columns(ds):
+        return pd.Series(analysis_values(ds, state, column)), "numeric"
     return ds.meta[column], ds.schema[column]
+
+
+def analysis_values(ds: Dataset, state: ViewState, column: str) -> np.ndarray:
+    """Layout trust of the drawn layout, or the neighbours kept from another space, with the graph's k.
+
+    Above EXACT_MAX items they are served once the neighbour lists are cached (the CLI fills the cache).
+    """
+    k, cached_only = state.graph_k, ds.n > EXACT_MAX
+    if column == TRUST_COLUMN:
+        found = get_trust(ds, state.space, positions(ds, state), k, cached_only=cached_only)
+        fill = f"quality {ds.name} --dim {state.space} --projection {state.proj} --k {k} -o trust.csv"
+    else:
+        other = column[len(KEPT_PREFIX):]
+        found = get_neighbor_change(ds, state.space, other, k, cached_only=cached_only)
+        fill = f"compare {ds.name} --dims {state.space},{other} --k {k} -o kept.csv"
+    if found is None:
+        raise LayoutPending(f"the {k}-neighbour lists of {ds.name} are not computed yet: run `python -m dashboard {fill}`")
+    return found
+
+
+def analysis_label(column: str) -> str:
+    """An analysis column's name in a CSV: ``trust``, ``kept_from_<space>``."""
+    return "trust" if column == TRUST_COLUMN else "kept_from_" + column[len(KEPT_PREFIX):]
 
 
 #: The last few colourings, per process: one view asks for its colours three times (the legend, the
@@ -296,4 +322,6 @@ def export_table(ds: Dataset, state: ViewState, rows: str) -> pd.DataFrame:
         table["projection"] = f"vector {state.vector}: {vector_groups(ds, state.vector)[0].name}"
     else:
         table["projection"] = state.proj + "".join(f" {k}={v}" for k, v in state.params.items())
+    if state.color in analysis_columns(ds):  # what the map is coloured by travels with it
+        table[analysis_label(state.color)] = np.asarray(analysis_values(ds, state, state.color), np.float64)[idx].round(6)
     return table

@@ -40,6 +40,10 @@ VECTOR_VIEW = "vector"
 #: Columns computed from the kNN graph of the shown latent space (Louvain
 #: communities, centralities), offered beside the metadata columns.
 GRAPH_COLUMNS = {"graph:community": "categorical", "graph:degree": "numeric", "graph:eigenvector": "numeric"}
+#: Columns of the analyses (dashboard.compute.quality), offered beside the metadata columns: each
+#: item's layout trust, and the share of its neighbours kept from another latent space ("kept:<space>").
+TRUST_COLUMN = "layout:trust"
+KEPT_PREFIX = "kept:"
 #: Selections longer than this (encoded) are left out of the URL; the page says so.
 MAX_SELECTION_CHARS = 6000
 #: What a change of a field redraws in the browser.
@@ -168,7 +172,9 @@ class ViewState:
     def column_query(self, key: str, column: str) -> dict:
         """The parameters that decide one column's values: a graph column also depends on the graph."""
         q = {"dataset": self.dataset, key: column}
-        return {**self.graph_query(), **q} if column in GRAPH_COLUMNS else q
+        if column == TRUST_COLUMN:  # trust depends on the layout and on the graph's k
+            return {**self.graph_query(), **self.layout_query(), **q}
+        return {**self.graph_query(), **q} if column in GRAPH_COLUMNS or column.startswith(KEPT_PREFIX) else q
 
     def layout_query(self) -> dict:
         """The parameters that decide positions (and nothing else)."""
@@ -253,6 +259,11 @@ def decode_selection(text: str, n: int) -> list[int]:
             raise ValueError(f"{part!r} is outside 0-{n - 1}")
         out.update(range(lo, hi + 1))
     return sorted(out)
+
+
+def analysis_columns(ds: Dataset) -> dict[str, str]:
+    """The analysis columns a dataset offers (all numeric, 0–1): layout trust, neighbours kept from each space."""
+    return {TRUST_COLUMN: "numeric", **{KEPT_PREFIX + s: "numeric" for s in ds.spaces}}
 
 
 def default_mode(ds: Dataset) -> str:
@@ -345,7 +356,8 @@ def parse(
         value = one(name)
         if value is None:
             return None
-        kinds = {**schema, **GRAPH_COLUMNS} if graph else schema
+        extra = analysis_columns(ds) if name == "color" else {}  # the analyses colour; they do not size
+        kinds = {**schema, **GRAPH_COLUMNS, **extra} if graph else schema
         if value == "" or kinds.get(value) in allowed:
             return value
         options = [c for c, t in kinds.items() if t in allowed]

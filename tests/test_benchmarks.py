@@ -22,6 +22,7 @@ TINY = {
     "bench_projections.py": (["--n", "300", "--dim", "8"], "umap"),
     "bench_network.py": (["--n", "2000", "--dim", "8", "--k", "5"], "edges"),
     "bench_vectors.py": (["--n", "2000", "--dim", "16"], "vector view"),
+    "bench_quality.py": (["--n", "2000", "--dim", "16"], "trust"),
 }
 
 

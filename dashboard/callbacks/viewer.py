@@ -27,6 +27,7 @@ from .common import data_dir as _data_dir
 from .common import dataset as _dataset
 from .common import item_button as _item_button
 from .common import notices as _notices
+from .analysis import color_options as analysis_color_options
 from .vectors import analogy_buttons, vector_options
 
 NEIGHBORS = 20
@@ -110,7 +111,7 @@ def controls_for(state: ViewState | None, notices: list[str]) -> dict:
         "proj": projection_options(ds),
         "color": [{"label": "(none)", "value": ""}]
         + [{"label": f"{c} ({schema[c]})", "value": c} for c in columns("categorical", "numeric", "color", "date")]
-        + _GRAPH_OPTIONS["color"],
+        + _GRAPH_OPTIONS["color"] + analysis_color_options(ds),
         "y": columns("categorical", "numeric", "date"),
         "mode": [{"label": m, "value": m} for m in MODES if m == "points" or m == default_mode(ds)],
         "size_by": [{"label": c, "value": c} for c in columns("numeric", "date")] + _GRAPH_OPTIONS["size"],

@@ -9,6 +9,7 @@ from dash import dcc, html
 from .. import registry
 from ..network import FORMATS
 from ..viewstate import CELLS
+from . import analysis as analysis_layout
 from . import hotspots as hotspot_layout
 from . import lightbox as lightbox_layout
 from . import vectors as vector_layout
@@ -254,6 +255,7 @@ def _page(dataset_names: list[str]) -> html.Div:
                                 html.Div(role="group", **{"aria-label": "Layout"}, children=[
                                     dcc.RadioItems(id=PROJ, inline=True, className="radio segmented proj-buttons")]),
                                 html.Div(className="proj-params", children=_params()),
+                                analysis_layout.quality_note(),
                             ]),
                             html.Div(id=MAP_TOOLTIP, className="map-tooltip", hidden=True),
                             html.Div(id=MAP_STATUS, className="map-status", role="status"),
@@ -276,6 +278,7 @@ def _page(dataset_names: list[str]) -> html.Div:
                                 html.H2("Details"), html.P("Click a point to see it here.", className="muted")]),
                             vector_layout.analogy_section(),
                             html.Section(className="panel", id=SELECTION_PANEL),
+                            *analysis_layout.panels(),
                             *vector_layout.panel(),
                         ],
                     ),
