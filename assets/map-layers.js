@@ -228,7 +228,9 @@
     if (view.mode === "words" && S.labels && S.levels) layers.push(wordLayer(dataKey));
     if (vector) layers.push(...vector.path);
     if (S.layoutLabels && S.layoutLabels.length) {
-      layers.push(cached("layout-labels", S.keys.layoutLabels, () => template("layoutLabels", {id: "layout-labels", data: S.layoutLabels})));
+      // cluster labels carry the zoom level from which they fit; a stored layout's labels all show
+      layers.push(cached("layout-labels", S.keys.layoutLabels + "|" + S.level, () => template("layoutLabels", {
+        id: "layout-labels", data: S.layoutLabels.filter((l) => l.level === undefined || l.level <= S.level)})));
     }
     if (S.selection.length) layers.push(marker("selection", "selection", S.selection, S.selection.join(",")));
     if (S.focus !== null && S.focus < n) layers.push(marker("focus", "focus", [S.focus], String(S.focus)));

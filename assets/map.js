@@ -85,7 +85,7 @@
         T.optional("vector", "vector.json", T.json, "No vector overlay: "),
         T.optional("layoutOutline", "layout_outline.json", (r, k) => T.json(r, k).then((rings) => rings.map((path) => ({path})))),
         T.optional("layoutLabels", "layout_labels.json",
-          (r, k) => T.json(r, k).then((labels) => labels.map(([text, x, y]) => ({text, x, y})))),
+          (r, k) => T.json(r, k).then((labels) => labels.map(([text, x, y, level]) => ({text, x, y, level})))),
         T.optional("sizes", "sizes.bin", T.array(Uint8Array)),
         T.optional("edges", "edges.bin", (r, k) => T.load(r, k, Uint8Array).then((a) => {
           // m × 2 uint32 index pairs, then m opacities (see routes.edges)
@@ -128,8 +128,8 @@
   }
 
   function onZoom() {
-    // Words: more labels appear as one zooms in (levels computed on the server).
-    if (!S.view || S.view.mode !== "words" || !S.camera) return;
+    // Words and cluster labels: more appear as one zooms in (levels computed on the server).
+    if (!S.view || !S.camera || (S.view.mode !== "words" && !S.view.clusterLabels)) return;
     const level = Math.max(0, Math.floor(S.camera.zoom - Math.log2(M.config.baseScale || 400) + 0.5));
     if (level !== S.level) { S.level = level; M.layers.draw(); }
   }

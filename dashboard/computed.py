@@ -358,3 +358,33 @@ def _as_numbers(values, kind: str) -> np.ndarray:
         t = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
         return (t.dt.year + (t.dt.dayofyear - 1) / 365.25).to_numpy(np.float64)
     return pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+
+
+#: Automatic labels: at most this many clusters are named on a map.
+MAX_CLUSTER_LABELS = 40
+
+
+def get_cluster_labels(dataset: Dataset, space: str | int, xy: np.ndarray) -> list[list]:
+    """Names for the clusters of layout ``xy`` (HDBSCAN on the layout, cached): ``[[text, x, y, level], …]``,
+    biggest clusters first; ``level`` is the first zoom level at which the label fits without overlapping
+    the labels before it (:func:`dashboard.compute.declutter.label_levels`), so more appear as users zoom in."""
+    from .compute.declutter import label_levels
+
+    s = dataset.space(space)
+    mcs = max(15, dataset.n // 300)
+    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "cluster-labels",
+                             {"layout": _layout_digest(xy), "min_cluster_size": mcs, "max": MAX_CLUSTER_LABELS,
+                              "build": dataset.build_id})
+
+    def compute() -> list[list]:
+        found = clusters_mod.hotspots(xy, min_cluster_size=mcs, max_clusters=MAX_CLUSTER_LABELS)
+        named = clusters_mod.name_hotspots(found, dataset.meta, dataset.schema, text=dataset.type == "text",
+                                           unique=False)
+        named = [h for h in named if not h["label"].startswith("Cluster ")]  # nothing to say: no label
+        if not named:
+            return []
+        where = np.array([np.median(xy[np.asarray(h["members"])], axis=0) for h in named], np.float32)
+        levels = label_levels(where, np.array([len(h["label"]) for h in named]), char_px=8.0, height_px=18.0)
+        return [[h["label"], float(x), float(y), int(level)] for h, (x, y), level in zip(named, where, levels)]
+
+    return cache_mod.cached(dataset.path.parent, key, compute)[0]

@@ -81,6 +81,9 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         notices.append(str(e))
     query = state.to_query(selection=False, camera=False)
     stored = ds.arrangements.get(state.proj) if state.proj in ds.arrangements and not state.y else None
+    # the clusters of a projection named on the map (words have their own labels; a toggle hides them)
+    cluster_labels = (state.labels != "off" and state.mode != "words" and state.proj in registry.PROJECTIONS
+                      and not state.y)
     view = {
         "dataset": ds.name, "n": ds.n, "type": ds.type, "mode": state.mode, "cell": state.cell,
         "size": state.size, "color": state.color,
@@ -100,7 +103,9 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         "edgeScope": state.edges,
         "layoutOutline": urlencode({"dataset": ds.name, "proj": state.proj, "build": ds.build_id})
         if stored and stored.get("outline") else None,
-        "layoutLabels": urlencode({"dataset": ds.name, "proj": state.proj}) if stored and stored.get("labels") else None,
+        "layoutLabels": urlencode({"dataset": ds.name, "proj": state.proj}) if stored and stored.get("labels")
+        else urlencode({**layout_state.layout_query(), "build": ds.build_id}) if cluster_labels else None,
+        "clusterLabels": cluster_labels,
         # the vector overlay depends on the layout, the vector and the radius
         "vector": query if state.vector is not None else None,
         "pending": pending,

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from flask import Response, abort, request, send_file
 
-from . import atlases, mapdata, vectorview
+from . import atlases, computed, mapdata, registry, vectorview
 from .errors import DashboardError
 from .export import neutralize_formulas
 from .network import network_bytes
@@ -214,11 +214,17 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
 
     @server.route("/api/layout_labels.json")
     def layout_labels():
-        """The text labels of a stored PixPlot layout (category boxes, years): [[text, x, y], …]."""
+        """Text labels drawn on the layout: a stored PixPlot layout's (category boxes, years), [[text, x, y], …];
+        else the names of the projection's clusters, [[text, x, y, zoom level], …] (computed.get_cluster_labels)."""
         ds, state = view()
-        if state.proj not in ds.arrangements:
-            return _error(f"proj must name one of the dataset's stored layouts ({', '.join(ds.arrangements) or 'none'})")
-        return Response(json.dumps(ds.arrangement(state.proj)[1]), mimetype="application/json")
+        if state.proj in ds.arrangements:
+            return Response(json.dumps(ds.arrangement(state.proj)[1]), mimetype="application/json")
+        if state.proj not in registry.PROJECTIONS:
+            return _error(f"proj must name a projection or one of the dataset's stored layouts "
+                          f"({', '.join([*registry.PROJECTIONS, *ds.arrangements])})")
+        found = mapdata.layout(ds, state)
+        labels = [] if found is None else computed.get_cluster_labels(ds, state.space, found.xy)
+        return _bytes(json.dumps(labels).encode(), "application/json", max_age=3600)
 
     @server.route("/api/layout_outline.json")
     def layout_outline():

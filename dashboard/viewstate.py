@@ -106,7 +106,8 @@ FIELDS: tuple[Field, ...] = (
     Field("ranges", "r.", "ranges", {}, "mask"),
     Field("selection", "sel", "selection", [], "selection"),
     Field("camera", "cam", "camera", None, "camera", optional=True),
-    Field("plain", "plain", "bool", False, "style"),  # images without their colour tint
+    Field("plain", "plain", "bool", False, "style"),
+    Field("labels", "labels", "str", "", "overlay", choices=("", "off")),  # the clusters' names on the map  # images without their colour tint
     Field("left", "left", "str", "", "page", choices=PANEL_STATES),  # the left panel folded away or not
     Field("right", "right", "str", "", "page", choices=PANEL_STATES),
 )
@@ -154,6 +155,7 @@ class ViewState:
     selection: list[int] = field(default_factory=list)
     camera: tuple[float, float, float] | None = None
     plain: bool = FIELD["plain"].default
+    labels: str = FIELD["labels"].default
     left: str = FIELD["left"].default
     right: str = FIELD["right"].default
 
@@ -397,6 +399,7 @@ def parse(
             notices.append(f"Graph {graph!r} must be a number of neighbours from 1 to {MAX_GRAPH_K}; no graph shown.")
     v["mutual"] = one("mutual") in ("1", "true", "on")
     v["plain"] = one("plain") in ("1", "true", "on")
+    v["labels"] = "off" if one("labels") in ("off", "0", "false") else ""
     edges = one("edges")
     if edges not in (None, ""):
         if edges in EDGE_SCOPES:

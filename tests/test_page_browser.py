@@ -205,3 +205,14 @@ def test_histogram_bars_filter_and_follow_the_view(server, browser):
     page.wait_for_function("location.search.includes('f.label=')", timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "page_histograms_1440.png"))
     assert errors == []
+
+
+def test_clusters_are_labelled_on_the_map_and_the_toggle_hides_them(server, browser):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label", 1440)
+    stats = wait_drawn(page)
+    assert "layout-labels" in stats["layers"]
+    labels = page.evaluate("fetch('/api/layout_labels.json?dataset=digits&space=64&proj=pca').then((r) => r.json())")
+    assert labels and {text for text, *_ in labels} <= {str(d) for d in range(10)}  # named by the digit they hold
+    off, _ = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label&labels=off", 1440)
+    assert "layout-labels" not in wait_drawn(off)["layers"]
+    assert errors == []

@@ -47,10 +47,12 @@ def hotspots(X: np.ndarray, *, min_cluster_size: int = 20, max_clusters: int = 1
             for k, m in enumerate(found)]
 
 
-def name_hotspots(found: list[dict], meta, schema: dict[str, str], *, text: bool = False) -> list[dict]:
+def name_hotspots(found: list[dict], meta, schema: dict[str, str], *, text: bool = False,
+                  unique: bool = True) -> list[dict]:
     """Label each hotspot by what its items share: the categorical value most over-represented in it
     (held by at least half of its items, one-sided Fisher p < 0.001; the column named unless it is the
-    first categorical one), else, for words, its representative item's name; else "Cluster k"."""
+    first categorical one), else, for words, its representative item's name; else "Cluster k".
+    ``unique``: a name given twice gets a number (hotspots are listed by name; map labels need not)."""
     from .contrast import over_represented
 
     columns = [c for c, t in schema.items() if t == "categorical"]
@@ -71,5 +73,5 @@ def name_hotspots(found: list[dict], meta, schema: dict[str, str], *, text: bool
         else:
             label = f"Cluster {k + 1}"
         used[label] = used.get(label, 0) + 1
-        out.append({**h, "label": label if used[label] == 1 else f"{label} ({used[label]})"})
+        out.append({**h, "label": label if used[label] == 1 or not unique else f"{label} ({used[label]})"})
     return out
