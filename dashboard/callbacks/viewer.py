@@ -74,6 +74,8 @@ def _filters_panel(ds: Dataset, state: ViewState) -> list:
 
 def _to_control(name: str, value):
     """A view-state value as its control holds it."""
+    if name == "labels":  # on unless switched off
+        return [] if value == "off" else ["on"]
     if name in ids.CHECKBOXES:
         return [name] if value else []
     if name in ("y", "size_by") and not value:
@@ -83,6 +85,8 @@ def _to_control(name: str, value):
 
 def _from_control(name: str, value):
     """A control's value as the view-state field it edits."""
+    if name == "labels":
+        return "" if value else "off"
     if name in ids.CHECKBOXES:
         return bool(value)
     return FIELD[name].default if value is None or value == "" and name != "color" else value

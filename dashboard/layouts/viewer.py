@@ -52,6 +52,7 @@ SUMMARY_LINK = "summary-link"
 LEFT = "left-panel-state"      # hidden inputs: "" (as the window's width says), "open" or "closed"
 RIGHT = "right-panel-state"
 PLAIN = "plain-images"
+LABELS = "cluster-labels"
 LEFT_TOGGLE = "left-toggle"
 RIGHT_TOGGLE = "right-toggle"
 ABOUT = "about"                # the About panel over the map
@@ -82,7 +83,7 @@ CONTROLS = {
     "space": DIM, "proj": PROJ, "color": COLOR, "y": Y, "mode": MODE, "size": SIZE, "cell": CELL,
     "graph": GRAPH, "mutual": MUTUAL, "edges": EDGES, "size_by": SIZE_BY, "vector": VECTOR,
     "search_field": SEARCH_FIELD, "search": SEARCH, "regex": REGEX, "radius": vector_layout.RADIUS,
-    "left": LEFT, "right": RIGHT, "plain": PLAIN,
+    "left": LEFT, "right": RIGHT, "plain": PLAIN, "labels": LABELS,
 }
 #: Fields whose control is a one-item checklist whose option is the field's name: on = [name].
 CHECKBOXES = {"mutual", "regex", "plain"}
@@ -200,6 +201,8 @@ def _page(dataset_names: list[str]) -> html.Div:
                             _control("Size", dcc.Slider(id=SIZE, min=0.2, max=8, step=0.1, value=1, marks=None,
                                                         updatemode="mouseup", className="size-slider")),
                             _control("Size by", dcc.Dropdown(id=SIZE_BY, clearable=True, placeholder="none", className="dd")),
+                            dcc.Checklist(id=LABELS, options=[{"label": "name the clusters on the map", "value": "on"}],
+                                          value=["on"], className="checkbox"),
                             html.Div(className="cell-control", children=[dcc.Checklist(
                                 id=PLAIN, options=[{"label": "plain images (no colour tint)", "value": "plain"}],
                                 value=[], className="checkbox")]),
