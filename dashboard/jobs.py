@@ -23,7 +23,6 @@ starts it again, and the tab waits forever.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -36,6 +35,7 @@ import time
 from pathlib import Path
 
 from . import cache as cache_mod
+from . import locks
 from .errors import DashboardError
 
 #: How often a job writes its progress (seconds).
@@ -71,20 +71,6 @@ def _write(path: Path, status: dict) -> None:
     os.replace(tmp, path)
 
 
-def _held(lock: Path) -> bool:
-    """Whether some process holds the job's lock now."""
-    try:
-        with open(lock, "a+") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(f, fcntl.LOCK_UN)
-    except OSError:
-        return False
-    return False
-
-
 def _done(data_dir: Path | str, job: dict) -> bool:
     from .computed import layout_ready
     from .store import open_dataset
@@ -102,7 +88,7 @@ def status(data_dir: Path | str, job: dict) -> dict:
         return {"state": "done", "progress": 1.0}
     lock, path = _paths(data_dir, job)
     s = _read(path)
-    if _held(lock):
+    if locks.held(lock):
         progress = float(s.get("progress", 0.0))
         elapsed = time.time() - float(s.get("started", time.time()))
         eta = elapsed / progress * (1 - progress) if progress > 0.02 else None
@@ -141,7 +127,7 @@ def cancel(data_dir: Path | str, job: dict) -> bool:
     """Stop a running job (its process is told to end); True when there was one."""
     lock, path = _paths(data_dir, job)
     pid = _read(path).get("pid")
-    if not pid or not _held(lock):
+    if not pid or not locks.held(lock):
         return False
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(int(pid), signal.SIGTERM)
@@ -222,9 +208,7 @@ def run(data_dir: Path, job: dict) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     lock, path = _paths(data_dir, job)
     with open(lock, "a+") as held:
-        try:
-            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not locks.try_lock(held):
             return 0  # another process computes it: this request joined that job
         if _done(data_dir, job):
             return 0

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import functools
 import hashlib
 import json
@@ -47,6 +46,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from . import locks
 from .errors import DashboardError, DatasetNotFound, ValidationError
 from .schema import clean_colors, infer_schema
 
@@ -398,9 +398,7 @@ def _lock_build(data_dir: Path, name: str):
     leaves a stale lock; a second concurrent build gets a clear error.
     """
     f = open(data_dir / f".{name}.lock", "a+")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not locks.try_lock(f):
         f.close()
         raise DashboardError(f"another process is building dataset {name!r} in {data_dir}; wait for it to finish") from None
     return f
@@ -408,16 +406,7 @@ def _lock_build(data_dir: Path, name: str):
 
 def build_in_progress(data_dir: Path | str, name: str) -> bool:
     """Whether some process holds the build lock of dataset ``name`` now."""
-    path = Path(data_dir) / f".{name}.lock"
-    if not path.exists():
-        return False
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-    return False
+    return locks.held(Path(data_dir) / f".{name}.lock")
 
 
 def _version_folder(data_dir: Path, name: str, build_id: str) -> Path:
