@@ -110,8 +110,9 @@ def _spec_json(mode: str, size: float, cell: float | None, n: int) -> str:
         ),
         "selection": pdk.Layer(
             "ScatterplotLayer", data=[], id="selection", pickable=False, radius_units=_lit("pixels"),
+            # a thin ring that leaves the selected images visible
             get_radius=max(4.0, 4.5 * size), stroked=True, filled=False, line_width_units=_lit("pixels"),
-            get_line_width=2, get_line_color=[20, 20, 20, 230],
+            get_line_width=1.25, get_line_color=[47, 111, 176, 235],
         ),
         "focus": pdk.Layer(
             "ScatterplotLayer", data=[], id="focus", pickable=False, radius_units=_lit("pixels"),
