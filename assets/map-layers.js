@@ -8,7 +8,8 @@
 (function (M) {
   "use strict";
 
-  const DIM_ALPHA = 28;               // what filtered-out items fade to (of 255)
+  const DIM_ALPHA = 56;               // what filtered-out items fade to (of 255): visible, receding
+  const UNSELECTED_ALPHA = 96;        // what is not selected dims to while there is a selection
   const SIZE_BY_RANGE = [0.35, 3.0];  // radius factors of the smallest and largest "size by" value
   const EDGE_RGB = [70, 80, 95];
   const START_RGB = [47, 111, 176], END_RGB = [214, 96, 39];  // a vector's start and end groups
@@ -41,18 +42,35 @@
   }
 
   function shownColors() {
-    // Full colour for what passes the filters (and matches the search); faded otherwise.
-    const S = M.S, c = S.colors, m = S.mask;
-    if (!m) return c;
-    const key = S.keys.colors + "|" + S.keys.mask + "|" + S.view.searching;
+    // Full colour for what passes the filters (and matches the search), faded otherwise; while
+    // there is a selection, what is not selected dims too.
+    const S = M.S, c = S.colors, m = S.mask, sel = S.selection;
+    if (!m && !sel.length) return c;
+    const key = S.keys.colors + "|" + S.keys.mask + "|" + S.view.searching + "|" + selectionKey();
     if (S.shown && S.shown.key === key) return S.shown.values;
     const out = new Uint8Array(c), n = S.view.n, searching = S.view.searching;
-    for (let i = 0; i < n; i++) {
-      const v = m[i];
-      if (!(v & 1) || (searching && !(v & 2))) out[4 * i + 3] = DIM_ALPHA;
+    if (sel.length) {
+      const chosen = new Uint8Array(n);
+      for (const i of sel) if (i < n) chosen[i] = 1;
+      for (let i = 0; i < n; i++) if (!chosen[i]) out[4 * i + 3] = Math.min(out[4 * i + 3], UNSELECTED_ALPHA);
+    }
+    if (m) {
+      for (let i = 0; i < n; i++) {
+        const v = m[i];
+        if (!(v & 1) || (searching && !(v & 2))) out[4 * i + 3] = DIM_ALPHA;
+      }
     }
     S.shown = {key, values: out};
     return out;
+  }
+
+  /** Changes when the selection does (cheap: its size and ends, and a sum). */
+  function selectionKey() {
+    const sel = M.S.selection;
+    if (!sel.length) return "";
+    let sum = 0;
+    for (const i of sel) sum = (sum + i * 2654435761) % 4294967296;
+    return sel.length + ":" + sel[0] + ":" + sel[sel.length - 1] + ":" + sum;
   }
 
   function isShown(i) {
@@ -214,7 +232,7 @@
     const S = M.S;
     if (!S.deck || !S.positions || !S.colors) return;
     const view = S.view, n = view.n;
-    const dataKey = [S.keys.layout, S.keys.colors, S.keys.mask, view.searching, S.keys.sizes, view.size, view.mode,
+    const dataKey = [S.keys.layout, S.keys.colors, S.keys.mask, view.searching, selectionKey(), S.keys.sizes, view.size, view.mode,
                      JSON.stringify(S.spec.layers.points), JSON.stringify(S.spec.layers.images)].join("|");
     const layers = [];
     if (S.layoutOutline && S.layoutOutline.length) {

@@ -397,8 +397,9 @@ def test_groups_vector_view_analogy_and_compare_grid(server, browser, viewer_dat
 
 
 def test_a_change_redraws_only_what_changed(browser, server):
-    """The first view is drawn in one frame, without waiting for a Dash callback; a selection or a click
-    rebuilds only its marker layer; a colour change rebuilds the points once."""
+    """The first view is drawn in one frame, without waiting for a Dash callback; a selection rebuilds the
+    points once (what is not selected dims) and its marker; a click only its marker; a colour change
+    rebuilds the points once."""
     page, errors = open_page(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label")
     stats = wait_drawn(page, after=-1)
     points_frames = [e for e in stats["events"] if e[1].startswith("layers")]
@@ -411,6 +412,10 @@ def test_a_change_redraws_only_what_changed(browser, server):
     mark = page.evaluate("performance.now()")
     page.evaluate("dash_clientside.set_props('selection-store', {data: [1, 2, 3]})")
     page.wait_for_function("dashMap.stats().selection === 3")
+    page.wait_for_function("dashMap.stats().layers.includes('selection')")
+    rebuilt = [e for e in events_after(mark) if e.startswith("layers")]
+    assert sum("points" in e for e in rebuilt) == 1, rebuilt
+    mark = page.evaluate("performance.now()")
     page.evaluate("dash_clientside.set_props('clicked-store', {data: 5})")
     page.wait_for_function("dashMap.stats().layers.includes('focus')")
     rebuilt = [e for e in events_after(mark) if e.startswith("layers")]
