@@ -65,6 +65,7 @@
     const T = M.transport, previous = S.view;
     S.view = view;
     S.spec = view.spec;
+    if (M.probe) M.probe.sync();
     const datasetChanged = !previous || previous.dataset !== view.dataset;
     const version = ++S.version;
     if (S.timings.view === undefined) S.timings.view = performance.now();
@@ -277,7 +278,7 @@
     /** For tests and benchmarks: what is drawn, and when the first frame with data was. */
     stats: () => ({
       version: S.version, drawnVersion: S.drawnVersion, firstFrameAt: S.firstFrameAt, n: S.view ? S.view.n : 0,
-      focus: S.focus,
+      focus: S.focus, probes: S.probes || 0,
       layers: S.deck ? (S.deck.props.layers || []).map((l) => l.id) : [], selection: S.selection.length,
       camera: S.camera && S.camera.target ? [S.camera.target[0], S.camera.target[1], S.camera.zoom] : null,
       mode: S.view ? S.view.mode : null, layout: S.keys.layout, level: S.level,

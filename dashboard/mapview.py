@@ -106,6 +106,8 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         "layoutLabels": urlencode({"dataset": ds.name, "proj": state.proj}) if stored and stored.get("labels")
         else urlencode({**layout_state.layout_query(), "build": ds.build_id}) if cluster_labels else None,
         "clusterLabels": cluster_labels,
+        # a VAE space can show what lies anywhere on its map (the probe: Alt-click, or the Probe tool)
+        "probe": bool(ds.space(state.space).decoder) and state.proj in registry.PROJECTIONS,
         # the vector overlay depends on the layout, the vector and the radius
         "vector": query if state.vector is not None else None,
         "pending": pending,

@@ -226,6 +226,29 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         labels = [] if found is None else computed.get_cluster_labels(ds, state.space, found.xy)
         return _bytes(json.dumps(labels).encode(), "application/json", max_age=3600)
 
+    @server.route("/api/probe.png")
+    def probe():
+        """What the latent space holds at map position (x, y): the point turned back into a latent
+        point (compute/probe.py) and decoded by the space's VAE decoder. 404 when it has none."""
+        from .compute import probe as probe_mod
+
+        ds, state = view()
+        space = ds.space(state.space)
+        if not space.decoder:
+            return _error(f"latent space {space.id} of {ds.name} has no decoder (only VAE spaces can show "
+                          "what lies between items)", 404)
+        try:
+            x, y = float(request.args["x"]), float(request.args["y"])
+        except (KeyError, ValueError):
+            return _error("x and y must be numbers (a position on the map)")
+        found = mapdata.layout(ds, state)
+        if found is None:
+            return _error(f"{state.proj} of latent space {state.space} is not computed yet", 409)
+        z, near = probe_mod.invert(found.xy, ds.latent(space.id), (x, y))
+        resp = Response(vectorview.decoded_pngs(ds, space.id, z[None, :])[0], mimetype="image/png")
+        resp.headers["X-Probe-Method"] = probe_mod.METHOD.format(k=len(near))
+        return resp
+
     @server.route("/api/layout_outline.json")
     def layout_outline():
         """Shapes drawn under a stored layout (the world's coastlines under the geographic one): [[[x, y], …], …]."""

@@ -27,8 +27,8 @@ def _decoder(path: str, fingerprint: str):
     return vae.load(path)
 
 
-def reconstructions(ds: Dataset, space: str, Z: np.ndarray) -> list[str] | None:
-    """PNG data URIs of latent points decoded by the space's VAE decoder; None without one."""
+def decoded_pngs(ds: Dataset, space: str, Z: np.ndarray) -> list[bytes] | None:
+    """PNGs of latent points decoded by the space's VAE decoder; None without one."""
     s = ds.space(space)
     if not s.decoder or not (ds.path / s.decoder).exists():
         return None
@@ -39,8 +39,14 @@ def reconstructions(ds: Dataset, space: str, Z: np.ndarray) -> list[str] | None:
     for im in images:
         buf = io.BytesIO()
         Image.fromarray(im).save(buf, format="PNG")
-        out.append("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"))
+        out.append(buf.getvalue())
     return out
+
+
+def reconstructions(ds: Dataset, space: str, Z: np.ndarray) -> list[str] | None:
+    """PNG data URIs of latent points decoded by the space's VAE decoder; None without one."""
+    pngs = decoded_pngs(ds, space, Z)
+    return None if pngs is None else ["data:image/png;base64," + base64.b64encode(b).decode("ascii") for b in pngs]
 
 
 def _hull(points: np.ndarray) -> list[list[float]]:

@@ -253,6 +253,9 @@ def _page(dataset_names: list[str]) -> html.Div:
                                     html.Button("Lasso", id="tool-lasso", className="tool", title="Draw around points (or hold Space)"),
                                     html.Button("Box", id="tool-box", className="tool", title="Drag a rectangle"),
                                     html.Button("Fit", id="tool-fit", className="tool", title="Show the whole map"),
+                                    html.Button("Probe", id="tool-probe", className="tool probe-tool", hidden=True,
+                                                title="Show what the latent space holds under the pointer "
+                                                      "(or Alt-click anywhere); drag to move it"),
                                 ]),
                                 # the projections and PixPlot's layouts as one row of buttons, as PixPlot's left bar
                                 html.Div(role="group", **{"aria-label": "Layout"}, children=[
@@ -261,6 +264,9 @@ def _page(dataset_names: list[str]) -> html.Div:
                                 analysis_layout.quality_note(),
                             ]),
                             html.Div(id=MAP_TOOLTIP, className="map-tooltip", hidden=True),
+                            html.Figure(id="probe", className="probe", hidden=True, children=[
+                                html.Img(id="probe-image", alt="What the latent space holds here"),
+                                html.Figcaption(id="probe-caption")]),
                             html.Div(id=MAP_STATUS, className="map-status", role="status"),
                             html.Div(id="map-loading", className="map-loading", role="status",
                                      children=[html.Span(className="spinner", **{"aria-hidden": "true"}), "Drawing the map…"]),
