@@ -327,3 +327,32 @@ def select_polygon(ds, state, polygon: np.ndarray) -> np.ndarray:
         found = p.order[inside_polygon(p.xy, polygon)]
         return np.sort(found[keep[found]])
     return np.flatnonzero(inside_polygon(mapdata.positions(ds, state), polygon) & keep).astype(np.uint32)
+
+
+# --------------------------------------------------------------------------
+# the density overview
+
+#: Light to dark blue: where the mass of a map is, at any zoom, without drawing every point.
+DENSITY_RAMP = np.array([[222, 235, 247], [158, 202, 225], [66, 146, 198], [8, 81, 156], [8, 48, 107]], np.float64)
+
+
+def density_raster(xy: np.ndarray, size: int = 512) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """An RGBA image (size × size, row 0 at the top) of how many items fall in each pixel, log-scaled,
+    over the central 99.8 % of the layout (a few outliers would otherwise shrink the bulk to a dot);
+    and its bounds (x0, y0, x1, y1) in world units. Empty pixels are transparent."""
+    xy = np.asarray(xy)
+    lo = np.percentile(xy, 0.1, axis=0)
+    hi = np.percentile(xy, 99.9, axis=0)
+    side = float(max(hi - lo)) * 1.1 or 1.0
+    centre = (lo + hi) / 2
+    x0, y0 = centre - side / 2
+    counts, _, _ = np.histogram2d(xy[:, 0], xy[:, 1], bins=size, range=[[x0, x0 + side], [y0, y0 + side]])
+    t = np.log1p(counts.T[::-1])  # rows from the top, y up
+    t = t / (t.max() or 1.0)
+    pos = t * (len(DENSITY_RAMP) - 1)
+    k = np.minimum(pos.astype(int), len(DENSITY_RAMP) - 2)
+    frac = (pos - k)[..., None]
+    rgb = DENSITY_RAMP[k] * (1 - frac) + DENSITY_RAMP[k + 1] * frac
+    alpha = np.where(counts.T[::-1] > 0, 90 + 165 * t, 0)
+    out = np.dstack([rgb, alpha]).round().astype(np.uint8)
+    return out, (float(x0), float(y0), float(x0 + side), float(y0 + side))

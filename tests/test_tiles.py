@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -134,3 +136,104 @@ def test_inside_polygon_matches_a_point_by_point_ray_cast():
 
     expected = np.array([one(*p) for p in xy])
     assert np.array_equal(tiles.inside_polygon(xy, poly), expected) and 300 < expected.sum() < 2700
+
+
+# --------------------------------------------------------------------------
+# the routes (Flask's test client), on a map above a small threshold
+
+N_ROUTES = 6000
+
+
+@pytest.fixture(scope="module")
+def tiled(tmp_path_factory):
+    """A blobs dataset of 6,000 items served as tiles (threshold 1,000: level 0 holds 250)."""
+    from dashboard import fixtures
+    from dashboard.app import create_app
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DASHBOARD_TILE_THRESHOLD", "1000")
+    d = tmp_path_factory.mktemp("tiled")
+    fixtures.blobs(d, "blobs", n=N_ROUTES, dim=8, categories=5)
+    yield create_app(d, dataset="blobs").server.test_client(), d
+    mp.undo()
+
+
+def _body(resp) -> bytes:
+    import gzip
+
+    assert resp.status_code == 200, resp.data
+    return gzip.decompress(resp.data) if resp.headers.get("Content-Encoding") == "gzip" else resp.data
+
+
+LAYOUT = "dataset=blobs&space=8&proj=pca"
+
+
+def test_routes_serve_the_pyramid_tiles_and_their_slices(tiled):
+    client, d = tiled
+    from dashboard import mapdata
+    from dashboard.store import open_dataset
+    from dashboard.viewstate import parse
+
+    meta = client.get("/api/tiles.json?" + LAYOUT).get_json()
+    assert meta["n"] == N_ROUTES and meta["base"] == 250 and meta["levels"] == 4
+    assert sum(c for level in meta["counts"] for _, _, c in level) == N_ROUTES
+    ds = open_dataset(d, "blobs")
+    state, _ = parse(d, LAYOUT + "&color=category&f.category=c1")
+    xy = mapdata.positions(ds, state)
+    rgba, _ = mapdata.color_legend(ds, state)
+    m = mapdata.mask(ds, state)
+    seen = []
+    for x, y, _ in meta["counts"][0]:  # level-0 tiles: 250 items in all
+        body = _body(client.get(f"/api/tile/0/{x}/{y}.bin?{LAYOUT}", headers={"Accept-Encoding": "gzip"}))
+        k = len(body) // 8
+        idx = np.frombuffer(body[:4 * k], "<u4")
+        q = np.frombuffer(body[4 * k:], "<u2").reshape(k, 2)
+        w = tiles.TILE_WORLD
+        assert np.abs(np.array([x * w, y * w]) + q / 65535 * w - xy[idx]).max() <= w / 65535
+        colours = np.frombuffer(_body(client.get(f"/api/tile/0/{x}/{y}/colors.bin?{LAYOUT}&color=category")), "u1")
+        assert np.array_equal(colours.reshape(k, 4), rgba[idx])
+        mask = np.frombuffer(_body(client.get(f"/api/tile/0/{x}/{y}/mask.bin?{LAYOUT}&f.category=c1")), "u1")
+        assert np.array_equal(mask, m[idx])
+        seen.append(idx)
+    assert len(np.concatenate(seen)) == 250
+    assert client.get(f"/api/tile/40/0/0.bin?{LAYOUT}").status_code == 400  # a one-line error, not a traceback
+    assert b"tile zoom" in client.get(f"/api/tile/40/0/0.bin?{LAYOUT}").data
+
+
+def test_a_lasso_selects_every_item_inside_on_the_server_and_exports_them(tiled):
+    client, d = tiled
+    import json
+
+    from dashboard import mapdata
+    from dashboard.store import open_dataset
+    from dashboard.viewstate import parse
+
+    poly = [[-0.6, -0.5], [0.7, -0.4], [0.2, 0.8], [-0.4, 0.3]]
+    query = LAYOUT + "&f.category=c0&f.category=c2"
+    found = np.frombuffer(_body(client.post("/api/lasso.bin?" + query, data={"polygon": json.dumps(poly)})), "<u4")
+    ds = open_dataset(d, "blobs")
+    state, _ = parse(d, query)
+    xy = mapdata.positions(ds, state).astype(np.float64)
+    expected = np.flatnonzero(tiles.inside_polygon(xy, np.array(poly)) & mapdata.visible(ds, state))
+    assert len(expected) > 100 and np.array_equal(found, expected)
+    from dashboard.viewstate import encode_selection
+
+    text = client.post("/export/blobs.csv", data={"dataset": "blobs", "space": "8", "proj": "pca",
+                                                 "sel": encode_selection(found.tolist())}).data.decode()
+    rows = text.strip().splitlines()[1:]
+    assert len(rows) == len(expected) and [int(r.split(",")[0]) for r in rows] == expected.tolist()
+    assert b"polygon" in client.post("/api/lasso.bin?" + LAYOUT, data={"polygon": "[1, 2]"}).data
+
+
+def test_points_and_density_routes(tiled):
+    client, d = tiled
+    pts = np.frombuffer(client.get(f"/api/points.bin?{LAYOUT}&sel=3.10-11").data, "<f4").reshape(-1, 2)
+    assert pts.shape == (3, 2)
+    resp = client.get("/api/density.png?" + LAYOUT)
+    assert resp.status_code == 200 and resp.mimetype == "image/png"
+    x0, y0, x1, y1 = map(float, resp.headers["X-Bounds"].split(","))
+    assert x0 < -0.5 and x1 > 0.5 and abs((x1 - x0) - (y1 - y0)) < 1e-3
+    from PIL import Image
+
+    img = np.asarray(Image.open(io.BytesIO(resp.data)))
+    assert img.shape == (512, 512, 4) and (img[..., 3] > 0).sum() > 2000
