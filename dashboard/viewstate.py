@@ -96,6 +96,7 @@ FIELDS: tuple[Field, ...] = (
     Field("vector", "vector", "int", None, "overlay", optional=True),  # the saved attribute vector shown
     Field("radius", "radius", "float", None, "overlay", bounds=(1e-12, 1e12), optional=True),  # path radius
     Field("regex", "regex", "bool", False, "mask"),
+    Field("density", "density", "bool", False, "style"),  # the density overview under the points
     Field("filters", "f.", "filters", {}, "mask"),
     Field("ranges", "r.", "ranges", {}, "mask"),
     Field("selection", "sel", "selection", [], "selection"),
@@ -140,6 +141,7 @@ class ViewState:
     vector: int | None = None
     radius: float | None = None
     regex: bool = FIELD["regex"].default
+    density: bool = FIELD["density"].default
     filters: dict[str, list[str]] = field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     selection: list[int] = field(default_factory=list)
@@ -376,6 +378,7 @@ def parse(
         else:
             notices.append(f"Graph {graph!r} must be a number of neighbours from 1 to {MAX_GRAPH_K}; no graph shown.")
     v["mutual"] = one("mutual") in ("1", "true", "on")
+    v["density"] = one("density") in ("1", "true", "on")
     edges = one("edges")
     if edges not in (None, ""):
         if edges in EDGE_SCOPES:

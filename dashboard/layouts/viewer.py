@@ -29,6 +29,7 @@ SIZE_BY = "size-by-select"
 SEARCH = "search-input"
 SEARCH_FIELD = "search-field"
 REGEX = "search-regex"
+DENSITY = "density-overview"
 SEARCH_COUNT = "search-count"
 SEARCH_ADD = "search-add"
 LEGEND = "legend"
@@ -66,9 +67,10 @@ CONTROLS = {
     "space": DIM, "proj": PROJ, "color": COLOR, "y": Y, "mode": MODE, "size": SIZE, "cell": CELL,
     "graph": GRAPH, "mutual": MUTUAL, "edges": EDGES, "size_by": SIZE_BY, "vector": VECTOR,
     "search_field": SEARCH_FIELD, "search": SEARCH, "regex": REGEX, "radius": vector_layout.RADIUS,
+    "density": DENSITY,
 }
 #: Fields whose control is a one-item checklist whose option is the field's name: on = [name].
-CHECKBOXES = {"mutual", "regex"}
+CHECKBOXES = {"mutual", "regex", "density"}
 
 
 def param_id(method: str, name: str) -> str:
@@ -172,6 +174,9 @@ def _page(dataset_names: list[str]) -> html.Div:
                     _control("Size", dcc.Slider(id=SIZE, min=0.2, max=8, step=0.1, value=1, marks=None,
                                                 updatemode="mouseup", className="size-slider")),
                     _control("Size by", dcc.Dropdown(id=SIZE_BY, clearable=True, placeholder="none", className="dd")),
+                    # the density overview under the points (dashboard.tiles.density_raster)
+                    dcc.Checklist(id=DENSITY, options=[{"label": "density", "value": "density"}], value=[],
+                                  className="checkbox"),
                     html.A("About this dataset", id=SUMMARY_LINK, href="/summary", className="summary-link"),
                 ],
             ),
