@@ -121,7 +121,8 @@ def measure_ours(browser, url: str, name: str, n: int, xy: np.ndarray, settle: f
     wire = Wire(page)
     out = {}
     t0 = time.perf_counter()
-    page.goto(f"{url}/?dataset={name}&proj=pca&color=category", wait_until="commit")
+    # the page itself waits on the server's first look at n rows (legend, filters): minutes at 10M
+    page.goto(f"{url}/?dataset={name}&proj=pca&color=category", wait_until="commit", timeout=900_000)
     page.wait_for_selector("#map", timeout=600_000)
     page.evaluate(HIDE_OVERLAYS)
     load = _drawn.wait_drawn(page, "#map", t0, settle_s=settle)
@@ -206,6 +207,8 @@ def run(sizes: list[int], data_dir: Path, tmp: Path, *, threshold: int | None, s
             server = Server(data_dir, name, tmp / f"ours{n}.log", env)
             try:
                 row["ours"] = measure_ours(browser, server.url, name, n, xy, settle)
+            except Exception as e:  # a size that fails is a result too; the sizes before it are kept
+                row["ours"] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"}
             finally:
                 row["server_peak_mb"] = server.peak_mb()
                 server.stop()
@@ -213,21 +216,27 @@ def run(sizes: list[int], data_dir: Path, tmp: Path, *, threshold: int | None, s
                 row["atlas"] = measure_atlas(browser, tmp, n, xy, data_dir, name, settle, atlas_timeout)
             results[n] = row
             report(n, row)
+            save("scale", {str(k): v for k, v in results.items()})  # after every size: a long run keeps what it got
         browser.close()
     return results
 
 
 def report(n: int, row: dict) -> None:
     o = row["ours"]
-    print(f"  ours: first frame {o['first_frame_s']:.1f} s, settled {o['first_s']:.1f} s (goal at 10M: < 60 s); "
-          f"{o['first_bytes'] / 2**20:.1f} MB = {o['first_bpp']:.3f} B/pt of the dataset (goal <= 4), "
-          f"{o['first_bytes_per_drawn']:.1f} B per drawn point ({o['first_drawn']} drawn; geometry "
-          f"{o['geometry_bytes_per_drawn']:.1f} B, colour slice {o['colour_bytes_per_drawn']:.1f} B)")
+    if "error" in o:
+        print(f"  ours: did not finish ({o['error']}); server peak {row['server_peak_mb']:.0f} MB")
+        o = {}
+    if o:
+        print(f"  ours: first frame {o['first_frame_s']:.1f} s, settled {o['first_s']:.1f} s (goal at 10M: < 60 s); "
+              f"{o['first_bytes'] / 2**20:.1f} MB = {o['first_bpp']:.3f} B/pt of the dataset (goal <= 4), "
+              f"{o['first_bytes_per_drawn']:.1f} B per drawn point ({o['first_drawn']} drawn; geometry "
+              f"{o['geometry_bytes_per_drawn']:.1f} B, colour slice {o['colour_bytes_per_drawn']:.1f} B)")
     if "zoom_complete" in o:
         print(f"  1 % zoom: {o['zoom_s']:.1f} s (goal < 2 s), {o['zoom_points_drawn']:,} of the {o['zoom_points_there']:,} "
               f"points there drawn ({100 * o['zoom_complete']:.0f} %)")
-    print(f"  panning: {o['pan_frame_ms']:.0f} ms a frame ({o['pan_frames']} frames); server peak "
-          f"{row['server_peak_mb']:.0f} MB (goal < 6 GB at 10M)")
+    if "pan_frame_ms" in o:
+        print(f"  panning: {o['pan_frame_ms']:.0f} ms a frame ({o['pan_frames']} frames); server peak "
+              f"{row['server_peak_mb']:.0f} MB (goal < 6 GB at 10M)")
     a = row.get("atlas")
     if a is not None:
         if "error" in a:

@@ -111,3 +111,17 @@ def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(
     page.screenshot(path=str(SCREENSHOTS / "tiles_lasso.png"))
     assert errors == []
     page.close()
+
+
+def test_the_density_overview_is_drawn_under_the_points(big, browser):
+    url, _ = big
+    page, errors = open_page(browser, url + "/?dataset=big&mode=points&proj=pca&color=category&density=1")
+    stats = wait_tiles(page, "dashMap.stats().density")
+    assert stats["layers"][0] == "density" and "tiles" in stats["layers"]
+    assert page.locator("#density-overview input").is_checked()
+    page.screenshot(path=str(SCREENSHOTS / "tiles_density.png"))
+    page.locator("#density-overview input").uncheck()  # the checkbox turns it off, and the URL follows
+    page.wait_for_function("!dashMap.stats().layers.includes('density')", timeout=60_000)
+    page.wait_for_function("!window.location.search.includes('density')", timeout=10_000)
+    assert errors == []
+    page.close()
