@@ -230,18 +230,19 @@
   /** Give deck.gl the layers the state asks for; unchanged layers are the same objects. */
   function draw() {
     const S = M.S;
-    if (!S.deck || !S.positions || !S.colors) return;
-    const view = S.view, n = view.n;
+    const view = S.view, n = view ? view.n : 0;
+    if (!S.deck || !view || (view.tiled ? !S.tiles : (!S.positions || !S.colors))) return;
     const dataKey = [S.keys.layout, S.keys.colors, S.keys.mask, view.searching, selectionKey(), S.keys.sizes, view.size, view.mode,
                      JSON.stringify(S.spec.layers.points), JSON.stringify(S.spec.layers.images)].join("|");
     const layers = [];
     if (S.layoutOutline && S.layoutOutline.length) {
       layers.push(cached("outline", S.keys.layoutOutline, () => template("outline", {id: "outline", data: S.layoutOutline})));
     }
-    if (S.edges) layers.push(edgeLayer());
+    if (S.edges && !view.tiled) layers.push(edgeLayer());  // edges need every position: not on a tiled map
     const vector = S.vector ? vectorLayers() : null;
     if (vector) layers.push(vector.hulls);
-    layers.push(...itemLayers(dataKey));
+    if (view.density && S.density) layers.unshift(M.tiles.densityLayer());
+    layers.push(...(view.tiled ? [M.tiles.layer()] : itemLayers(dataKey)));
     if (S.compacted && !view.pending) M.status(S.compacted);
     if (view.mode === "words" && S.labels && S.levels) layers.push(wordLayer(dataKey));
     if (vector) layers.push(...vector.path);
@@ -250,8 +251,11 @@
       layers.push(cached("layout-labels", S.keys.layoutLabels + "|" + S.level, () => template("layoutLabels", {
         id: "layout-labels", data: S.layoutLabels.filter((l) => l.level === undefined || l.level <= S.level)})));
     }
-    if (S.selection.length) layers.push(marker("selection", "selection", S.selection, S.selection.join(",")));
-    if (S.focus !== null && S.focus < n) layers.push(marker("focus", "focus", [S.focus], String(S.focus)));
+    if (S.selection.length && !view.tiled) layers.push(marker("selection", "selection", S.selection, S.selection.join(",")));
+    if (S.focus !== null && S.focus < n && !view.tiled) layers.push(marker("focus", "focus", [S.focus], String(S.focus)));
+    if (S.focus !== null && view.tiled && S.focusXY) {  // a tiled map has no positions array: the server said where
+      layers.push(cached("focus", S.focus + "|" + S.keys.focusXY, () => template("focus", {id: "focus", data: [S.focusXY], getPosition: (p) => p})));
+    }
     S.animate = false;  // only the draw right after a layout change animates
     const current = S.deck.props.layers || [];
     if (current.length === layers.length && current.every((l, k) => l === layers[k])) return;
@@ -259,5 +263,5 @@
     S.deck.setProps({layers});
   }
 
-  M.layers = {draw, isShown, ANIMATE_MAX};
+  M.layers = {draw, isShown, ANIMATE_MAX, cached, template};
 })(window.dashMapModules = window.dashMapModules || {});

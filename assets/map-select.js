@@ -8,6 +8,8 @@
 
   function globalIndex(info) {
     if (!info || !info.layer || info.index < 0) return -1;
+    const sub = info.sourceLayer;  // a tile's points (map-tiles.js): the tile's global indices
+    if (sub && sub !== info.layer && sub.props.indexMap) return sub.props.indexMap[info.index];
     if (info.layer.props.indexMap) return info.layer.props.indexMap[info.index];  // only what passes is drawn
     const first = info.layer.props.first;
     if (first === undefined) return info.layer.props.wordsLayer ? info.object : -1;
@@ -137,10 +139,16 @@
       const pts = shape();
       path = null;
       paint();
-      if (pts.length < 3 || !S.positions) return;
+      if (pts.length < 3 || !(S.positions || (S.view && S.view.tiled))) return;
       const viewport = S.deck.getViewports()[0];
-      const found = insidePolygon(pts.map(([x, y]) => viewport.unproject([x, y]).slice(0, 2)));
-      update(additive ? Array.from(new Set(S.selection.concat(found))) : found);
+      const polygon = pts.map(([x, y]) => viewport.unproject([x, y]).slice(0, 2));
+      const done = (found) => update(additive ? Array.from(new Set(S.selection.concat(found))) : found);
+      if (S.view.tiled) {  // the browser holds a sample: the server tests every item
+        S.lastPolygon = polygon;
+        M.tiles.lasso(polygon).then((a) => done(Array.from(a))).catch((e) => M.status("Lasso failed: " + e.message));
+      } else {
+        done(insidePolygon(polygon));
+      }
     });
     syncTools();
   }

@@ -23,7 +23,7 @@
 
   /** Start downloading what the first view draws (called once, at load). */
   function prefetch(view) {
-    if (!view) return;
+    if (!view || view.tiled) return;  // a tiled map fetches tiles (map-tiles.js), never the whole buffers
     early["positions.bin?" + view.layout] = fetchArray("/api/positions.bin?" + view.layout, Float32Array).catch(() => null);
     early["colors.bin?" + view.colors] = fetchArray("/api/colors.bin?" + view.colors, Uint8Array).catch(() => null);
     if (view.mask) early["mask.bin?" + view.mask] = fetchArray("/api/mask.bin?" + view.mask, Uint8Array).catch(() => null);

@@ -49,7 +49,7 @@
   function onAfterRender() {
     S.frames += 1;
     M.note("frame " + ((S.deck && S.deck.props.layers) || []).length + " layers");
-    if (!S.deck || !S.positions) return;
+    if (!S.deck || !(S.positions || (S.view && S.view.tiled))) return;
     const layers = S.deck.props.layers || [];
     if (layers.length && layers.every((l) => l.isLoaded)) {
       if (S.firstFrameAt === null) S.firstFrameAt = performance.now();
@@ -72,17 +72,20 @@
     M.status(view.pending || "");
     try {
       const jobs = [];
-      if (S.keys.layout !== view.layout) {
+      if (view.tiled) {  // tiles in view only (map-tiles.js): no whole buffers
+        jobs.push(M.tiles.ensure(view));
+      } else if (S.keys.layout !== view.layout) {
         jobs.push(T.load("positions.bin", view.layout, Float32Array).then((a) => {
           S.positions = a; S.keys.layout = view.layout; S.levels = null;
           S.animate = previous !== null && previous !== undefined && view.n <= M.layers.ANIMATE_MAX;
         }));
       }
-      if (S.keys.colors !== view.colors) {
+      if (!view.tiled && S.keys.colors !== view.colors) {
         jobs.push(T.load("colors.bin", view.colors, Uint8Array).then((a) => { S.colors = a; S.keys.colors = view.colors; }));
       }
       jobs.push(
-        T.optional("mask", "mask.bin", T.array(Uint8Array)),
+        view.tiled ? null : T.optional("mask", "mask.bin", T.array(Uint8Array)),
+        M.tiles.ensureDensity(view),
         T.optional("vector", "vector.json", T.json, "No vector overlay: "),
         T.optional("layoutOutline", "layout_outline.json", (r, k) => T.json(r, k).then((rings) => rings.map((path) => ({path})))),
         T.optional("layoutLabels", "layout_labels.json",
@@ -150,7 +153,7 @@
     if (!cam) return window.dash_clientside.no_update;
     const current = S.camera && S.camera.target ? [S.camera.target[0], S.camera.target[1], S.camera.zoom] : null;
     if (current && cam.every((v, k) => Math.abs(v - current[k]) < 1e-4)) return cam;  // already there (the boot view)
-    if (S.deck && S.positions) jump(cam); else S.wantedCamera = cam;
+    if (S.deck && (S.positions || (S.view && S.view.tiled && S.tiles))) jump(cam); else S.wantedCamera = cam;
     return cam;
   }
 
@@ -160,6 +163,16 @@
       return null;
     }
     S.focus = i;
+    if (S.view && S.view.tiled) {  // no positions array: ask the server where the item is
+      M.tiles.positionsOf([i]).then((p) => {
+        if (S.focus !== i) return;
+        S.focusXY = [p[0], p[1]]; S.keys.focusXY = S.view.layout;
+        M.layers.draw();
+        if (S.focusFromMap !== i && S.camera) jump([p[0], p[1], Math.max(S.camera.zoom, fitViewState().zoom + 2)], 700);
+        S.focusFromMap = null;
+      }).catch(() => null);
+      return i;
+    }
     M.layers.draw();
     if (S.focusFromMap !== i && S.positions && S.camera) {
       const zoom = Math.max(S.camera.zoom, fitViewState().zoom + 2);
@@ -171,10 +184,18 @@
 
   function flyTo(members) {
     // Frame the given items (a hotspot): their bounding box, with a margin.
-    if (!S.deck || !S.positions || !members.length) return 0;
+    if (!S.deck || !members.length) return 0;
+    if (!S.positions) {  // a tiled map: the members' positions come from the server
+      if (S.view && S.view.tiled) M.tiles.positionsOf(members).then((p) => frame(p, members.map((_, k) => k))).catch(() => null);
+      return members.length;
+    }
+    return frame(S.positions, members);
+  }
+
+  function frame(positions, members) {
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (const i of members) {
-      const x = S.positions[2 * i], y = S.positions[2 * i + 1];
+      const x = positions[2 * i], y = positions[2 * i + 1];
       x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
     }
     const el = S.container, side = Math.max(50, Math.min(el.clientWidth || 800, el.clientHeight || 600));
@@ -286,6 +307,7 @@
       vector: S.vector ? {name: S.vector.name, steps: S.vector.steps.length, images: !!(S.vector.steps[0] || {}).image} : null,
       timings: {...S.timings, firstFrame: S.firstFrameAt},
       frames: S.frames, decks: S.decks, events: S.events.slice(),
+      tiled: !!(S.view && S.view.tiled), tiles: S.view && S.view.tiled ? M.tiles.stats() : null, density: !!S.density,
     }),
     project: (i) => {
       const vp = S.deck.getViewports()[0];

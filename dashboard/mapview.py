@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from . import registry
+from . import registry, tiles
 from .compute.colors import category_keys
 from .compute.declutter import BASE_SCALE
 from .computed import layout_ready
@@ -84,6 +84,8 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
     # the clusters of a projection named on the map (words have their own labels; a toggle hides them)
     cluster_labels = (state.labels != "off" and state.mode != "words" and state.proj in registry.PROJECTIONS
                       and not state.y)
+    # above the threshold, points come as tiles of the pyramid in view (images and words stay whole)
+    tiled = state.mode == "points" and tiles.use_tiles(ds.n)
     view = {
         "dataset": ds.name, "n": ds.n, "type": ds.type, "mode": state.mode, "cell": state.cell,
         "size": state.size, "color": state.color,
@@ -111,9 +113,13 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         # the vector overlay depends on the layout, the vector and the radius
         "vector": query if state.vector is not None else None,
         "pending": pending,
+        "tiled": tiled,
+        "density": state.density,
         "job": job,
         # grid-like stored layouts: images fill their cells (geographic points are not on a grid)
-        "spec": spec(state.mode, state.size, stored.get("cell") if stored and state.proj != "geographic" else None, ds.n),
+        # a tiled map draws about a threshold's worth of points at a time: they are sized for that many
+        "spec": spec(state.mode, state.size, stored.get("cell") if stored and state.proj != "geographic" else None,
+                     min(ds.n, tiles.threshold()) if tiled else ds.n),
     }
     return ResolvedView(view=view, state=state, legend=legend, search_count=count, notices=notices)
 
@@ -161,7 +167,9 @@ def boot_script(data_dir: Path, query: str, default_dataset: str | None) -> str:
     # script has run; map-transport.js's fetches of the same URLs take these responses.
     view = boot.get("view")
     urls = [f"/api/positions.bin?{view['layout']}", f"/api/colors.bin?{view['colors']}"] if view else []
-    if view and view["mask"]:
+    if view and view["tiled"]:  # a tiled map fetches its pyramid, never the whole buffers
+        urls = [f"/api/tiles.json?{view['layout']}"]
+    elif view and view["mask"]:
         urls.append(f"/api/mask.bin?{view['mask']}")
     links = "".join(f'<link rel="preload" as="fetch" crossorigin href="{html.escape(u)}">' for u in urls)
     return f'{links}<script id="map-boot" type="application/json">{text}</script>'

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from flask import Response, abort, request, send_file
 
-from . import atlases, computed, mapdata, registry, vectorview
+from . import atlases, computed, mapdata, registry, tiles, vectorview
 from .errors import DashboardError
 from .export import neutralize_formulas
 from .network import network_bytes
@@ -313,6 +313,67 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         body, mimetype, filename = network_bytes(net, request.values.get("format") or "gexf", stem)
         resp = Response(body, mimetype=mimetype)
         resp.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return resp
+
+    _add_tile_routes(server, view)
+
+
+def _add_tile_routes(server, view) -> None:
+    """Levels of detail (dashboard.tiles): a large map's pyramid, its tiles, their colour and mask slices,
+    lasso membership over all items, and the density overview. Every route reads the view's query."""
+    # a lasso's selection of a million items is POSTed to /export as ranges: megabytes of form
+    server.config["MAX_FORM_MEMORY_SIZE"] = max(server.config.get("MAX_FORM_MEMORY_SIZE") or 0, 64 * 2**20)
+    tile_path = "/api/tile/<int:z>/<int(signed=True):x>/<int(signed=True):y>"
+
+    @server.route("/api/tiles.json")
+    def tiles_json():
+        """The pyramid: levels, the items' bounds, items per tile of each level."""
+        ds, state = view()
+        return Response(json.dumps(tiles.metadata(tiles.pyramid(ds, state))), mimetype="application/json")
+
+    @server.route(tile_path + ".bin")
+    def tile_bin(z: int, x: int, y: int):
+        """m uint32 global indices, then m × 2 uint16 positions within the tile (see tiles.tile_bytes)."""
+        ds, state = view()
+        return _bytes(tiles.tile_bytes(tiles.pyramid(ds, state), z, x, y), "application/octet-stream")
+
+    @server.route(tile_path + "/colors.bin")
+    def tile_colors(z: int, x: int, y: int):
+        """RGBA of the tile's items, in the tile's order (the colour buffer's slice)."""
+        ds, state = view()
+        rgba, _ = mapdata.color_legend(ds, state)
+        return _array(rgba[tiles.tile_indices(tiles.pyramid(ds, state), z, x, y)])
+
+    @server.route(tile_path + "/mask.bin")
+    def tile_mask(z: int, x: int, y: int):
+        """The filter/search mask of the tile's items, in the tile's order."""
+        ds, state = view()
+        return _array(tiles.mask(ds, state)[tiles.tile_indices(tiles.pyramid(ds, state), z, x, y)])
+
+    @server.route("/api/lasso.bin", methods=["GET", "POST"])
+    def lasso():
+        """uint32 indices of every item inside ``polygon`` (JSON [[x, y], …], world units) passing the filters."""
+        ds, state = view()
+        return _array(tiles.select_polygon(ds, state, tiles.parse_polygon(request.values.get("polygon"))))
+
+    @server.route("/api/points.bin", methods=["GET", "POST"])
+    def points():
+        """float32 x, y of the selected items (``sel``), in the selection's order: where to fly to on a tiled map."""
+        ds, state = view()
+        return _array(mapdata.positions(ds, state)[np.asarray(state.selection, np.int64)], compress=False)
+
+    @server.route("/api/density.png")
+    def density():
+        """The layout's density as a PNG; its world bounds (x0,y0,x1,y1) in the X-Bounds header."""
+        from PIL import Image
+
+        ds, state = view()
+        rgba, bounds = tiles.density_raster(mapdata.positions(ds, state))
+        buf = io.BytesIO()
+        Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+        resp = Response(buf.getvalue(), mimetype="image/png")
+        resp.headers["X-Bounds"] = ",".join(f"{v:.6g}" for v in bounds)
+        resp.headers["Cache-Control"] = "no-cache"
         return resp
 
 

@@ -102,12 +102,13 @@ FIELDS: tuple[Field, ...] = (
     Field("vector", "vector", "int", None, "overlay", optional=True),  # the saved attribute vector shown
     Field("radius", "radius", "float", None, "overlay", bounds=(1e-12, 1e12), optional=True),  # path radius
     Field("regex", "regex", "bool", False, "mask"),
+    Field("density", "density", "bool", False, "style"),  # the density overview under the points
     Field("filters", "f.", "filters", {}, "mask"),
     Field("ranges", "r.", "ranges", {}, "mask"),
     Field("selection", "sel", "selection", [], "selection"),
     Field("camera", "cam", "camera", None, "camera", optional=True),
-    Field("plain", "plain", "bool", False, "style"),
-    Field("labels", "labels", "str", "", "overlay", choices=("", "off")),  # the clusters' names on the map  # images without their colour tint
+    Field("plain", "plain", "bool", False, "style"),  # images without their colour tint
+    Field("labels", "labels", "str", "", "overlay", choices=("", "off")),  # the clusters' names on the map
     Field("left", "left", "str", "", "page", choices=PANEL_STATES),  # the left panel folded away or not
     Field("right", "right", "str", "", "page", choices=PANEL_STATES),
 )
@@ -150,6 +151,7 @@ class ViewState:
     vector: int | None = None
     radius: float | None = None
     regex: bool = FIELD["regex"].default
+    density: bool = FIELD["density"].default
     filters: dict[str, list[str]] = field(default_factory=dict)
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
     selection: list[int] = field(default_factory=list)
@@ -400,6 +402,7 @@ def parse(
     v["mutual"] = one("mutual") in ("1", "true", "on")
     v["plain"] = one("plain") in ("1", "true", "on")
     v["labels"] = "off" if one("labels") in ("off", "0", "false") else ""
+    v["density"] = one("density") in ("1", "true", "on")
     edges = one("edges")
     if edges not in (None, ""):
         if edges in EDGE_SCOPES:

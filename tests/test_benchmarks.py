@@ -44,7 +44,7 @@ def test_benchmark_runs_tiny(script, tmp_path):
 
 def test_every_benchmark_is_covered():
     scripts = {p.name for p in (ROOT / "bench").glob("bench_*.py")}
-    assert scripts == set(TINY) | {"bench_images.py", "bench_viewer.py", "bench_load.py"}
+    assert scripts == set(TINY) | {"bench_images.py", "bench_viewer.py", "bench_load.py", "bench_scale.py"}
 
 
 @pytest.mark.slow
@@ -79,3 +79,13 @@ def test_bench_load_runs_tiny(tmp_path):
     assert {"load:page", "load:buffer", "load:callback", "colour:callback", "filter:callback",
             "export:export"} <= kinds, kinds
     assert row["many"]["overall"]["p95_ms"] > 0 and row["ratio_p95"] > 0
+
+
+def test_bench_scale_runs_tiny(tmp_path):
+    """Tiles at a tiny size (threshold 4,000 for 20,000 points); Atlas is left out here, as
+    test_bench_viewer_runs_tiny already runs the same _atlas module."""
+    out = _run("bench_scale.py", ["--sizes", "20000", "--threshold", "4000", "--settle", "1", "--no-atlas"], tmp_path)
+    assert "1 % zoom" in out and "panning" in out
+    ours = json.loads((tmp_path / "scale.json").read_text())["20000"]["ours"]
+    assert ours["tiled"] and ours["first_drawn"] == 1000 and ours["zoom_complete"] == 1.0
+    assert ours["geometry_bytes_per_drawn"] <= 9 and ours["first_s"] > 0

@@ -33,6 +33,7 @@ SIZE_BY = "size-by-select"
 SEARCH = "search-input"
 SEARCH_FIELD = "search-field"
 REGEX = "search-regex"
+DENSITY = "density-overview"
 SEARCH_COUNT = "search-count"
 SEARCH_ADD = "search-add"
 LEGEND = "legend"
@@ -83,10 +84,10 @@ CONTROLS = {
     "space": DIM, "proj": PROJ, "color": COLOR, "y": Y, "mode": MODE, "size": SIZE, "cell": CELL,
     "graph": GRAPH, "mutual": MUTUAL, "edges": EDGES, "size_by": SIZE_BY, "vector": VECTOR,
     "search_field": SEARCH_FIELD, "search": SEARCH, "regex": REGEX, "radius": vector_layout.RADIUS,
-    "left": LEFT, "right": RIGHT, "plain": PLAIN, "labels": LABELS,
+    "left": LEFT, "right": RIGHT, "plain": PLAIN, "labels": LABELS, "density": DENSITY,
 }
 #: Fields whose control is a one-item checklist whose option is the field's name: on = [name].
-CHECKBOXES = {"mutual", "regex", "plain"}
+CHECKBOXES = {"mutual", "regex", "plain", "density"}
 
 
 def param_id(method: str, name: str) -> str:
@@ -201,6 +202,9 @@ def _page(dataset_names: list[str]) -> html.Div:
                             _control("Size", dcc.Slider(id=SIZE, min=0.2, max=8, step=0.1, value=1, marks=None,
                                                         updatemode="mouseup", className="size-slider")),
                             _control("Size by", dcc.Dropdown(id=SIZE_BY, clearable=True, placeholder="none", className="dd")),
+                            # the density overview under the points (dashboard.tiles.density_raster)
+                            dcc.Checklist(id=DENSITY, options=[{"label": "density overview", "value": "density"}],
+                                          value=[], className="checkbox"),
                             dcc.Checklist(id=LABELS, options=[{"label": "name the clusters on the map", "value": "on"}],
                                           value=["on"], className="checkbox"),
                             html.Div(className="cell-control", children=[dcc.Checklist(

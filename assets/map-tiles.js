@@ -1,0 +1,205 @@
+/* Levels of detail: a large map drawn from the tiles in view (dashboard/tiles.py), and the density overview.
+ *
+ * Above the server's threshold the view says ``tiled``: the browser never holds every
+ * point. deck.gl's TileLayer (in the deck's OrthographicView) picks the tiles in view;
+ * tile (z, x, y) of the pyramid holds the items of levels ≤ z in its square, a uniform
+ * sample of it, so the first frame is level 0 and zooming in fetches finer tiles with
+ * more items. Each tile is drawn by the DotsLayer with its items' global indices, which
+ * is how colours, filters, search hits, selection and picking apply per tile: the
+ * colour and mask slices come from the server for the tile's items. Tile geometry is
+ * kept in an LRU with a cap on the items held; a colour or filter change refetches only
+ * the slices.
+ */
+(function (M) {
+  "use strict";
+  if (!window.deck) return;
+
+  // Items whose geometry this tab keeps (8 bytes each, plus 5 for colours and mask): ~40 MB.
+  const MAX_HELD = 3000000;
+  // deck.gl tile zoom of the pyramid's level 0: tiles are TILE_WORLD·2^K "pixels" at zoom 0.
+  const K = 10;
+  // Levels below the deepest one: the deepest level's tiles split further, so a dense corner is fetched in parts.
+  const DEEPER = 3;
+  const DIM_ALPHA = 28;
+  const SELECTED_RGBA = [20, 20, 20, 230];
+
+  const geometry = new Map();  // "layout|z/x/y" → {indices, positions, length}, oldest first
+  let held = 0, fetched = 0, requests = 0;
+
+  async function fetchBytes(url, signal) {
+    requests += 1;
+    const r = await fetch(url, {signal});
+    if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
+    return r.arrayBuffer();
+  }
+
+  /** The pyramid of the view's layout (tiles.json), fetched when the layout changes. */
+  function ensure(view) {
+    const S = M.S;
+    if (!view.tiled || (S.tiles && S.tiles.key === view.layout)) return null;
+    return M.transport.fetchJson("/api/tiles.json?" + view.layout).then((meta) => {
+      S.tiles = {key: view.layout, meta, bump: 0};
+    });
+  }
+
+  async function tileGeometry(layout, z, x, y, signal) {
+    const key = layout + "|" + z + "/" + x + "/" + y;
+    const hit = geometry.get(key);
+    if (hit) { geometry.delete(key); geometry.set(key, hit); return hit; }
+    const buf = await fetchBytes("/api/tile/" + z + "/" + x + "/" + y + ".bin?" + layout, signal);
+    const m = buf.byteLength / 8, w = M.S.tiles.meta.tileWorld / Math.pow(2, z), x0 = x * w, y0 = y * w;
+    const q = new Uint16Array(buf, 4 * m, 2 * m), positions = new Float32Array(2 * m);
+    for (let k = 0; k < 2 * m; k += 2) {
+      positions[k] = x0 + (q[k] / 65535) * w;
+      positions[k + 1] = y0 + (q[k + 1] / 65535) * w;
+    }
+    const got = {indices: new Uint32Array(buf, 0, m), positions, length: m};
+    geometry.set(key, got);
+    held += m; fetched += 1;
+    for (const [k, g] of geometry) {  // the least recently used go first
+      if (held <= MAX_HELD) break;
+      geometry.delete(k); held -= g.length;
+    }
+    return got;
+  }
+
+  /** A tile's content: geometry, and colours faded where the mask says filtered out. */
+  async function tileData({index, signal}) {
+    const S = M.S, view = S.view, z = index.z - K, {x, y} = index;
+    const path = "/api/tile/" + z + "/" + x + "/" + y;
+    const [g, rgba, mask] = await Promise.all([
+      tileGeometry(view.layout, z, x, y, signal),
+      fetchBytes(path + "/colors.bin?" + view.layout + "&" + view.colors, signal).then((b) => new Uint8Array(b)),
+      view.mask ? fetchBytes(path + "/mask.bin?" + view.layout + "&" + view.mask, signal).then((b) => new Uint8Array(b)) : null,
+    ]);
+    if (mask) {
+      for (let k = 0; k < g.length; k++) {
+        const v = mask[k];
+        if (!(v & 1) || (view.searching && !(v & 2))) rgba[4 * k + 3] = DIM_ALPHA;
+      }
+    }
+    return {...g, rgba, byteLength: 13 * g.length};
+  }
+
+  function selectedSet() {
+    const S = M.S;
+    if (!S.tiles.selected || S.tiles.selected.of !== S.selection) S.tiles.selected = {of: S.selection, set: new Set(S.selection)};
+    return S.tiles.selected.set;
+  }
+
+  function renderTile(props) {
+    const d = props.data;
+    if (!d || !d.length) return null;
+    const out = [M.layers.template("points", {
+      id: props.id + "-points",
+      data: {length: d.length, attributes: {getPosition: {value: d.positions, size: 2}, getFillColor: {value: d.rgba, size: 4}}},
+      indexMap: d.indices,
+    })];
+    if (M.S.selection.length) {
+      const set = selectedSet(), chosen = [];
+      for (let k = 0; k < d.length; k++) if (set.has(d.indices[k])) chosen.push(k);
+      if (chosen.length) {
+        out.push(M.layers.template("selection", {
+          id: props.id + "-selection", data: chosen,
+          getPosition: (k) => [d.positions[2 * k], d.positions[2 * k + 1]], getLineColor: SELECTED_RGBA,
+        }));
+      }
+    }
+    return out;
+  }
+
+  function fitZoom() {
+    const el = M.S.container, side = Math.max(50, Math.min(el.clientWidth || 800, el.clientHeight || 600));
+    return Math.log2(side / 2.3);  // map.js's fit: layouts fill [-1, 1] with a margin
+  }
+
+  /** The TileLayer of the view: the same object while nothing it shows changed. */
+  function layer() {
+    const S = M.S, view = S.view, meta = S.tiles.meta;
+    const fetchKey = [view.layout, view.colors, view.mask, view.searching].join("|");
+    const key = fetchKey + "|" + S.selection.length + ":" + (S.selection[0] || 0) + ":" + S.selection[S.selection.length - 1] +
+                "|" + JSON.stringify(S.spec.layers.points);
+    return M.layers.cached("tiles", key, () => {
+      const [x0, y0, x1, y1] = meta.bounds;
+      const pad = meta.tileWorld / Math.pow(2, meta.grid);
+      return new deck.TileLayer({
+        id: "tiles",
+        tileSize: meta.tileWorld * Math.pow(2, K),
+        // level l from one zoom step past the fit to the next: about ``base`` items in view at every level
+        zoomOffset: K - 1 - fitZoom() + 0.001,
+        minZoom: K, maxZoom: K + Math.min(meta.levels - 1 + DEEPER, meta.grid),
+        extent: [x0 - pad, y0 - pad, x1 + pad, y1 + pad],
+        maxCacheByteSize: 13 * MAX_HELD, maxRequests: 6,
+        refinementStrategy: "best-available",
+        pickable: true,
+        getTileData: tileData,
+        renderSubLayers: renderTile,
+        updateTriggers: {getTileData: fetchKey, renderSubLayers: key},
+      });
+    });
+  }
+
+  /** Positions of some items (float32 x, y pairs), from the server: a tiled map holds no positions array. */
+  async function positionsOf(indices) {
+    const body = new URLSearchParams(M.S.view.layout);
+    body.set("sel", M.codec.encodeSelection(indices.slice().sort((a, b) => a - b)));
+    const r = await fetch("/api/points.bin", {method: "POST", body});
+    if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
+    return new Float32Array(await r.arrayBuffer());
+  }
+
+  /** Every item inside a polygon (world units) that passes the filters: computed on the server over all n. */
+  async function lasso(polygon) {
+    const view = M.S.view, body = new URLSearchParams(view.query + "&" + view.layout);
+    body.set("polygon", JSON.stringify(polygon));
+    const r = await fetch("/api/lasso.bin", {method: "POST", body});
+    if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
+    return new Uint32Array(await r.arrayBuffer());
+  }
+
+  // ------------------------------------------------------------------ the density overview
+
+  /** The layout's density raster, fetched when the layout changes while the overview is on. */
+  function ensureDensity(view) {
+    const S = M.S;
+    if (!view.density || S.keys.density === view.layout) return null;
+    return fetch("/api/density.png?" + view.layout).then(async (r) => {
+      if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
+      const bounds = r.headers.get("X-Bounds").split(",").map(Number);
+      S.density = {image: await createImageBitmap(await r.blob()), bounds};
+      S.keys.density = view.layout;
+    }).catch((e) => { S.density = null; S.keys.density = view.layout; M.status("No density overview: " + e.message); });
+  }
+
+  function densityLayer() {
+    const S = M.S;
+    return M.layers.cached("density", S.keys.density, () => new deck.BitmapLayer({
+      id: "density", image: S.density.image, bounds: S.density.bounds, pickable: false, opacity: 0.85,
+    }));
+  }
+
+  /** For dashMap.stats(): items held and drawn, tiles fetched and shown. */
+  function stats() {
+    const S = M.S, tl = S.deck && (S.deck.props.layers || []).find((l) => l.id === "tiles");
+    const tileset = tl && tl.state && tl.state.tileset;
+    const shown = tileset ? tileset.tiles.filter((t) => t.isVisible && t.content) : [];
+    // items drawn inside the view (world bounds x0, y0, x1, y1)
+    const vp = S.deck ? S.deck.getViewports()[0] : null, b = vp ? vp.getBounds() : null;
+    let inView = 0;
+    if (b) {
+      for (const t of shown) {
+        const p = t.content.positions;
+        for (let k = 0; k < p.length; k += 2) if (p[k] >= b[0] && p[k] <= b[2] && p[k + 1] >= b[1] && p[k + 1] <= b[3]) inView++;
+      }
+    }
+    return {
+      inView, viewBounds: b, lasso: S.lastPolygon || null,
+      held, fetched, requests, tilesShown: shown.length,
+      drawn: shown.reduce((a, t) => a + t.content.length, 0),
+      levels: S.tiles ? S.tiles.meta.levels : 0,
+      zooms: Array.from(new Set(shown.map((t) => t.index.z - K))).sort((a, b) => a - b),
+    };
+  }
+
+  M.tiles = {ensure, layer, lasso, positionsOf, ensureDensity, densityLayer, stats, K};
+})(window.dashMapModules = window.dashMapModules || {});

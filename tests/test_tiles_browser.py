@@ -1,0 +1,127 @@
+"""A tiled map in real headless Chromium: first frame from level 0, a zoom fetches finer tiles, a lasso is exact.
+
+The issue asks for 2M points; on CI's two shared cores this test uses the
+threshold setting instead (``DASHBOARD_TILE_THRESHOLD``): 200,000 items served as
+tiles above a threshold of 40,000 (level 0: 10,000 items), the same code path.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import numpy as np
+import pytest
+
+from dashboard import mapdata, tiles
+from dashboard.store import open_dataset
+from dashboard.viewstate import parse
+
+from .conftest import SCREENSHOTS, open_page, running_server
+
+pytestmark = pytest.mark.browser
+N = 200_000
+THRESHOLD = 40_000
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    from dashboard import fixtures
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DASHBOARD_TILE_THRESHOLD", str(THRESHOLD))  # the server below inherits it
+    d = tmp_path_factory.mktemp("tiled-browser")
+    fixtures.blobs(d, "big", n=N, dim=8, categories=6)
+    with running_server(d, "big", tmp_path_factory.mktemp("tiled-server") / "server.log") as url:
+        yield url, d
+    mp.undo()
+
+
+def wait_tiles(page, condition: str, timeout: float = 120_000) -> dict:
+    page.wait_for_function(
+        "window.dashMap && dashMap.stats().tiled && dashMap.stats().drawnVersion === dashMap.stats().version"
+        f" && dashMap.stats().tiles.tilesShown > 0 && ({condition})", timeout=timeout)
+    time.sleep(1.0)
+    page.wait_for_function("dashMap.stats().drawnVersion === dashMap.stats().version", timeout=timeout)
+    return page.evaluate("dashMap.stats()")
+
+
+def expected_levels(d):
+    ds = open_dataset(d, "big")
+    state, _ = parse(d, "dataset=big&proj=pca&color=category")
+    xy = mapdata.positions(ds, state)
+    p = tiles.build(xy, base=THRESHOLD // 4)
+    level = np.empty(N, np.int64)
+    for k in range(p.levels):
+        level[p.order[p.starts[k]:p.starts[k + 1]]] = k
+    return ds, state, xy, level
+
+
+def in_box(xy, b):
+    return (xy[:, 0] >= b[0]) & (xy[:, 0] <= b[2]) & (xy[:, 1] >= b[1]) & (xy[:, 1] <= b[3])
+
+
+def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(big, browser):
+    url, d = big
+    page, errors = open_page(browser, url + "/?dataset=big&mode=points&proj=pca&color=category")
+    first = wait_tiles(page, "dashMap.stats().tiles.zooms.length === 1")
+    t = first["tiles"]
+    ds, state, xy, level = expected_levels(d)
+    assert t["zooms"] == [0] and t["held"] <= THRESHOLD // 4
+    # level 0 only: every item of level 0 in view is drawn, and nothing else
+    assert t["inView"] == int((in_box(xy, t["viewBounds"]) & (level == 0)).sum()) > 5000
+    urls = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name)")
+    assert not any("/api/positions.bin" in u or "/api/colors.bin" in u for u in urls), "whole buffers were fetched"
+    page.screenshot(path=str(SCREENSHOTS / "tiles_first_frame.png"))
+
+    # zoom in three steps on the middle of the bulk: finer tiles, more items in view, exactly those of levels ≤ z
+    cx, cy = np.median(xy, axis=0)
+    page.evaluate(f"dashMap.setCamera([{cx}, {cy}, {first['camera'][2] + 3}])")
+    zoomed = wait_tiles(page, "Math.max(...dashMap.stats().tiles.zooms) >= 2 && dashMap.stats().tiles.zooms.length === 1")
+    t = zoomed["tiles"]
+    z = t["zooms"][0]
+    box = in_box(xy, t["viewBounds"])
+    assert t["fetched"] > first["tiles"]["fetched"]
+    assert t["inView"] == int((box & (level <= z)).sum())
+    assert t["inView"] > 4 * int((box & (level == 0)).sum()) > 0, "the zoom did not draw more items"
+    page.screenshot(path=str(SCREENSHOTS / "tiles_zoomed.png"))
+
+    # a lasso on the zoomed map: the server tests all 200,000 items, the CSV holds exactly those inside
+    page.evaluate(f"dashMap.setCamera({first['camera']})")
+    wait_tiles(page, "dashMap.stats().tiles.zooms.length === 1 && dashMap.stats().tiles.zooms[0] === 0")
+    box = page.locator("#map").bounding_box()
+    mx, my = box["width"] / 2, box["height"] / 2
+    poly = [(mx - 160, my - 120), (mx + 40, my - 170), (mx + 120, my + 10), (mx - 20, my + 140), (mx - 150, my + 40)]
+    page.click("#tool-lasso")
+    page.mouse.move(box["x"] + poly[0][0], box["y"] + poly[0][1])
+    page.mouse.down()
+    for px, py in poly[1:] + [poly[0]]:
+        page.mouse.move(box["x"] + px, box["y"] + py, steps=6)
+    page.mouse.up()
+    page.wait_for_function("dashMap.stats().selection > 0", timeout=60_000)
+    world = np.array(page.evaluate("dashMap.stats().tiles.lasso"), np.float64)
+    expected = np.flatnonzero(tiles.inside_polygon(xy, world))
+    assert len(expected) > 1000
+    assert page.evaluate("dashMap.stats().selection") == len(expected)
+    with page.expect_download(timeout=120_000) as dl:
+        page.click("#download-selection")
+    rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8").read())))
+    assert [int(r["i"]) for r in rows] == expected.tolist()
+    page.screenshot(path=str(SCREENSHOTS / "tiles_lasso.png"))
+    assert errors == []
+    page.close()
+
+
+def test_the_density_overview_is_drawn_under_the_points(big, browser):
+    url, _ = big
+    page, errors = open_page(browser, url + "/?dataset=big&mode=points&proj=pca&color=category&density=1")
+    stats = wait_tiles(page, "dashMap.stats().density")
+    assert stats["layers"][0] == "density" and "tiles" in stats["layers"]
+    assert page.locator("#density-overview input").is_checked()
+    page.screenshot(path=str(SCREENSHOTS / "tiles_density.png"))
+    page.locator("#density-overview input").uncheck()  # the checkbox turns it off, and the URL follows
+    page.wait_for_function("!dashMap.stats().layers.includes('density')", timeout=60_000)
+    page.wait_for_function("!window.location.search.includes('density')", timeout=10_000)
+    assert errors == []
+    page.close()
