@@ -332,7 +332,8 @@ def _parse_columns(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--column", "columns", multiple=True, metavar="NAME=TYPE",
               help="A column's type (categorical, numeric, text, date, geographic, color); repeatable.")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              help='JSON file: {"type": ..., "metric": ..., "columns": {...}}; flags win.')
+              help='LSC\'s config_<name>.py or .json, or JSON {"type": ..., "metric": ..., "columns": {...}} '
+                   "[default: found beside the data]; flags win.")
 @click.option("--force", is_flag=True, help="Replace an existing dataset of that name.")
 @click.pass_obj
 def add(obj: dict, path: Path, name, data_type, metric, columns, config, force) -> None:
