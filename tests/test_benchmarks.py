@@ -23,6 +23,7 @@ TINY = {
     "bench_network.py": (["--n", "2000", "--dim", "8", "--k", "5"], "edges"),
     "bench_vectors.py": (["--n", "2000", "--dim", "16"], "vector view"),
     "bench_quality.py": (["--n", "2000", "--dim", "16"], "trust"),
+    "bench_probe.py": (["--n", "40", "--requests", "5"], "probe round trip"),
 }
 
 

@@ -157,7 +157,13 @@ def encode(encoder, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
 
 def decode(decoder, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Images (uint8 RGBA) for latent points ``z``."""
-    x = decoder.predict(np.asarray(z, dtype=np.float32), batch_size=batch_size, verbose=0)
+    z = np.asarray(z, dtype=np.float32)
+    if len(z) <= 32:
+        # a direct call: Keras's predict() sets up a data pipeline each time, ~100× the cost of decoding a
+        # few points (the probe decodes one point per request)
+        x = np.asarray(decoder(z, training=False))
+    else:
+        x = decoder.predict(z, batch_size=batch_size, verbose=0)
     return unpremultiply(x)
 
 
