@@ -1,7 +1,7 @@
 /* Roles and names Dash's own components leave out or get wrong (dcc 4.x): radio items and
  * checklists are drawn as a listbox of options that contain inputs (nested interactive controls,
  * no name); a dropdown keeps an aria-hidden input that can take the focus; an upload's file input
- * has no label. Fixed in the DOM as the components render, so axe-core finds no serious violation.
+ * and inputs without a label of their own have no name. Fixed in the DOM as the components render, so axe-core finds no serious violation.
  * (Why not our own components: these keep Dash's value/options props and their callbacks.) */
 (function () {
   'use strict';
@@ -26,6 +26,12 @@
     });
     root.querySelectorAll('.dash-dropdown-focus-target[aria-hidden="true"]').forEach((input) => {
       input.setAttribute('tabindex', '-1');
+    });
+    // dcc.Input takes no aria-label: an input with no label of its own is named by its placeholder,
+    // or, in the lists of hotspots, groups and vectors, as the name it edits
+    root.querySelectorAll('input:not([type="hidden"]):not([type="file"]):not([aria-label])').forEach((input) => {
+      if (input.labels && input.labels.length) { return; }
+      input.setAttribute('aria-label', input.placeholder || (input.closest('.hotspot-row') ? 'Hotspot name' : 'Name'));
     });
     root.querySelectorAll('input[type="file"]:not([aria-label])').forEach((input) => {
       const box = input.parentElement;
