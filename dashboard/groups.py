@@ -380,6 +380,18 @@ class GroupStore:
             (dataset, build_id)).fetchone()
         return seeded != build_id or (remap and bool(groups or spots))
 
+    @staticmethod
+    def _insert_hotspot(db, dataset: str, label: str, members, representative: int, build_id: str | None,
+                        names: list[str] | None, *, seeded: bool) -> int:
+        cur = db.execute("INSERT INTO hotspots (dataset, label, representative, created, build_id, seeded) "
+                         "VALUES (?, ?, ?, ?, ?, ?)",
+                         (dataset, label, int(representative), _now(), build_id if names is not None or seeded else None,
+                          int(seeded)))
+        db.executemany("INSERT INTO hotspot_members (hotspot_id, i, name) VALUES (?, ?, ?)",
+                       ((cur.lastrowid, int(i), names[int(i)] if names is not None and int(i) < len(names) else None)
+                        for i in members))
+        return cur.lastrowid
+
     def _resync(self, db, dataset: str, build_id: str, defaults, names) -> None:
         """Seed and remap (inside the caller's write transaction)."""
         names = names() if callable(names) else names
@@ -625,18 +637,6 @@ class HotspotStore(GroupStore):
     def dataset_hotspots(self, ds) -> list[Hotspot]:
         """:meth:`hotspots` of an open dataset, brought to its current build."""
         return self.hotspots(ds.name, ds.build_id, ds.default_hotspots, item_names(ds))
-
-    @staticmethod
-    def _insert_hotspot(db, dataset: str, label: str, members, representative: int, build_id: str | None,
-                        names: list[str] | None, *, seeded: bool) -> int:
-        cur = db.execute("INSERT INTO hotspots (dataset, label, representative, created, build_id, seeded) "
-                         "VALUES (?, ?, ?, ?, ?, ?)",
-                         (dataset, label, int(representative), _now(), build_id if names is not None or seeded else None,
-                          int(seeded)))
-        db.executemany("INSERT INTO hotspot_members (hotspot_id, i, name) VALUES (?, ?, ?)",
-                       ((cur.lastrowid, int(i), names[int(i)] if names is not None and int(i) < len(names) else None)
-                        for i in members))
-        return cur.lastrowid
 
     def hotspot(self, dataset: str, hotspot_id: int) -> Hotspot:
         with self._read() as db:

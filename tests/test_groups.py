@@ -399,3 +399,17 @@ def test_a_read_only_data_folder_without_groups_lists_nothing_and_refuses_edits(
     assert out["groups"] == [] and len(out["hotspots"]) == len(DEFAULTS)
     assert "cannot be written" in out["save"] and "cannot be written" in out["panel"][0]
     assert not (tmp_path / "groups.sqlite").exists()
+
+
+def test_the_group_list_of_a_dataset_with_build_hotspots_seeds_them(tmp_path, data_dir):
+    """Listing groups first (before any hotspot request) seeds the build's hotspots too."""
+    from dashboard.groups import GroupStore, HotspotStore
+    from dashboard.store import open_dataset
+
+    from .conftest import copy_dataset
+
+    copy_dataset(data_dir, tmp_path, "digits")
+    ds = open_dataset(tmp_path, "digits")
+    assert ds.default_hotspots  # digits builds with hotspots now
+    assert GroupStore(tmp_path).group_list(ds, "64") == []
+    assert len(HotspotStore(tmp_path).hotspots(ds.name, ds.build_id, ds.default_hotspots)) == len(ds.default_hotspots)
