@@ -25,12 +25,13 @@ def notices(messages: list[str], cls: str = "error"):
         for m in messages] or None
 
 
-def item_button(ds: Dataset, i: int, extra: str = "") -> html.Button:
-    """A thumbnail or word that moves the map to item ``i`` when clicked."""
+def item_button(ds: Dataset, i: int, extra: str = "", kind: str = ids.NEIGHBOR) -> html.Button:
+    """A thumbnail or word that moves the map to item ``i`` when clicked (``kind``: its id's type, one per
+    panel that lists items, so that two panels never hold the same id)."""
     name = str(ds.meta["name"].iloc[i])
     children = [html.Img(src=ds.image_url(i, thumb=True), alt=name)] if ds.type == "image" else []
     children.append(html.Span(name + extra, className="item-name"))
-    return html.Button(id={"type": ids.NEIGHBOR, "index": int(i)}, className="item-button", title=name, children=children)
+    return html.Button(id={"type": kind, "index": int(i)}, className="item-button", title=name, children=children)
 
 
 def clicked():
