@@ -33,7 +33,10 @@ def css_color(value) -> str | None:
     text = value.strip().lower()
     if _HEX_COLOR.match(text):
         return "#" + "".join(c * 2 for c in text[1:]) if len(text) == 4 else text
-    return ImageColor.colormap.get(text) if text.isalpha() else None  # Pillow's table of the CSS colour names
+    named = ImageColor.colormap.get(text) if text.isalpha() else None  # Pillow's table of the CSS colour names
+    if isinstance(named, tuple):  # Pillow's getrgb() caches what it parsed back into the table, as (r, g, b)
+        named = "#{:02x}{:02x}{:02x}".format(*named[:3])
+    return named
 
 
 def clean_colors(table: pd.DataFrame, schema: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:

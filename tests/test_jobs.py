@@ -147,4 +147,4 @@ def test_a_cancelled_job_stops(slow, tmp_path, data_dir):
     running = _wait(lambda: (s := jobs.status(data, job))["state"] == "running" and s.get("pid") and s, 30, "the job")
     assert jobs.cancel(data, job)
     _wait(lambda: not _alive(running["pid"]), 10, "the cancelled job to end")
-    assert jobs.status(data, job)["state"] in ("absent", "starting")
+    _wait(lambda: jobs.status(data, job)["state"] in ("absent", "starting"), 10, "its lock to be free")
