@@ -120,6 +120,7 @@ def test_the_density_overview_is_drawn_under_the_points(big, browser):
     assert stats["layers"][0] == "density" and "tiles" in stats["layers"]
     assert page.locator("#density-overview input").is_checked()
     page.screenshot(path=str(SCREENSHOTS / "tiles_density.png"))
+    page.click(".topbar details.more > summary")  # the checkbox is under View options
     page.locator("#density-overview input").uncheck()  # the checkbox turns it off, and the URL follows
     page.wait_for_function("!dashMap.stats().layers.includes('density')", timeout=60_000)
     page.wait_for_function("!window.location.search.includes('density')", timeout=10_000)
