@@ -100,6 +100,13 @@ def test_points_and_images_are_drawn(server, browser):
     page.close()
 
 
+def close_lightbox(page) -> None:
+    """A click on the map opens the item in the lightbox; Esc closes it, as a user would, to go on."""
+    page.wait_for_selector("#lightbox:not([hidden])", timeout=30_000)
+    page.keyboard.press("Escape")
+    page.wait_for_function("document.getElementById('lightbox').hidden", timeout=5_000)
+
+
 def changed(a: np.ndarray, b: np.ndarray) -> int:
     return int((np.abs(a - b).sum(axis=2) > 30).sum())
 
@@ -144,9 +151,7 @@ def test_click_opens_details_and_neighbours_move_there(server, browser):
     assert page.inner_text("#map-tooltip strong").startswith("digit ") and "label:" in page.inner_text("#map-tooltip")
     page.mouse.click(box["x"] + x, box["y"] + y)
     page.wait_for_selector("#details .details-name", timeout=30_000)
-    page.wait_for_selector("#lightbox:not([hidden])", timeout=30_000)  # the click opens it large too
-    page.keyboard.press("Escape")
-    page.wait_for_function("document.getElementById('lightbox').hidden", timeout=5_000)
+    close_lightbox(page)  # the click opens it large too
     name = page.inner_text("#details .details-name")
     assert name.startswith("digit ")
     assert page.locator("#details .neighbors .item-button").count() == 20
@@ -319,6 +324,7 @@ def test_neighbour_graph_overlay_communities_and_download(server, browser, tmp_p
     x, y = page.evaluate("dashMap.project(5)")
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
+    close_lightbox(page)
     page.wait_for_function("dashMap.stats().edges === 10", timeout=15_000)
 
     # "Download network" sends what passes the filters (no selection), as GEXF by default
@@ -482,8 +488,9 @@ def test_hostile_colour_values_never_make_the_page_request_another_origin(browse
         for i in (0, 3, 4):  # a url(…) value, the one with a semicolon, a real colour
             x, y = page.evaluate(f"dashMap.project({i})")[:2]
             page.mouse.click(box["x"] + x, box["y"] + y)
-            page.wait_for_function(f"document.querySelector('.details-name') && "
-                                   f"document.querySelector('.details-name').innerText === 'p{i}'", timeout=30_000)
+            close_lightbox(page)
+            page.wait_for_function(f"document.querySelector('#details .details-name') && "
+                                   f"document.querySelector('#details .details-name').innerText === 'p{i}'", timeout=30_000)
         swatches = page.eval_on_selector_all("#details .swatch", "els => els.map(e => e.getAttribute('style') || '')")
         assert swatches == ["background: rgb(51, 170, 119);"]  # only the real colour (#3a7) is drawn
 
