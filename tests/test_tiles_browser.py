@@ -116,7 +116,8 @@ def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(
 def test_the_density_overview_is_drawn_under_the_points(big, browser):
     url, _ = big
     page, errors = open_page(browser, url + "/?dataset=big&mode=points&proj=pca&color=category&density=1")
-    stats = wait_tiles(page, "dashMap.stats().density")
+    # the raster arrives after the first tiles: wait until it is drawn, under them
+    stats = wait_tiles(page, "dashMap.stats().density && dashMap.stats().layers[0] === 'density'")
     assert stats["layers"][0] == "density" and "tiles" in stats["layers"]
     assert page.locator("#density-overview input").is_checked()
     page.screenshot(path=str(SCREENSHOTS / "tiles_density.png"))
