@@ -367,8 +367,13 @@ def _decode_file(path: str, web: str, thumb: str, marker: str, prepare) -> tuple
     """
     im, note = open_image(Path(path))
     write_web_images(im, Path(web), Path(thumb))
-    write_json(Path(marker), {"note": note, "web": WEB_SIZE, "thumb": THUMB_SIZE})
+    _write_marker(Path(marker), note)
     return note, (prepare(im) if prepare is not None else None)
+
+
+def _write_marker(marker: Path, note: str | None) -> None:
+    """Say the decoded images beside ``marker`` are complete, at which sizes (read by :func:`_decoded_note`)."""
+    write_json(marker, {"note": note, "web": WEB_SIZE, "thumb": THUMB_SIZE})
 
 
 def _scratch_entry(scratch: Path, key: str) -> tuple[Path, Path, Path]:
@@ -418,7 +423,7 @@ def _seed_scratch(w: DatasetWriter, scratch: Path) -> None:
             if _disk_problem(e):
                 raise
             continue
-        write_json(marker, {"note": note, "web": WEB_SIZE, "thumb": THUMB_SIZE})
+        _write_marker(marker, note)
 
 
 def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], extractor, data_dir: Path,
