@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import html
 import json
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlencode
@@ -36,6 +39,31 @@ class ResolvedView:
     legend: dict
     search_count: str | None = None
     notices: list[str] = field(default_factory=list)
+
+
+def resolve_for_page(ds: Dataset, state: ViewState) -> ResolvedView:
+    """:func:`resolve` for a page load, which resolves its URL's view twice, in two requests: the boot
+    script in the HTML, and Dash's page layout filled in for the same URL a moment later. The second
+    reuses the first's answer for a few seconds (per server process), so the two agree and the work is
+    done once. Changes after the page has loaded always use :func:`resolve`."""
+    key = (str(ds.path), ds.build_id, state.to_query())
+    now = time.monotonic()
+    with _RECENT_LOCK:
+        hit = _RECENT.get(key)
+        if hit and now - hit[0] < RECENT_SECONDS:
+            return hit[1]
+    resolved = resolve(ds, state)
+    with _RECENT_LOCK:
+        _RECENT[key] = (now, resolved)
+        while len(_RECENT) > 64:
+            _RECENT.popitem(last=False)
+    return resolved
+
+
+#: How long a page load's resolved view is reused (its two requests come within a second or two).
+RECENT_SECONDS = 5.0
+_RECENT: OrderedDict = OrderedDict()
+_RECENT_LOCK = threading.Lock()
 
 
 def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
@@ -157,7 +185,7 @@ def boot_script(data_dir: Path, query: str, default_dataset: str | None) -> str:
     try:
         state, _ = parse(data_dir, query, default_dataset=default_dataset)
         if state is not None:
-            resolved = resolve(open_dataset(data_dir, state.dataset), state)
+            resolved = resolve_for_page(open_dataset(data_dir, state.dataset), state)
             boot.update(view=resolved.view, selection=state.selection, camera=list(state.camera) if state.camera else None)
     except DashboardError:  # the Dash callbacks show the notice; the map then waits for them
         pass

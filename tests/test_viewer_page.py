@@ -46,3 +46,28 @@ def test_every_parameter_box_starts_at_the_datasets_default(tmp_path):
     # a value the URL gives is shown in its box; the others keep the dataset's defaults
     props = _page_props(app, "dataset=own&proj=umap&min_dist=0.3")
     assert props[boxes["umap", "min_dist"]]["value"] == 0.3 and props[boxes["umap", "n_neighbors"]]["value"] == 7
+
+
+def test_a_page_load_resolves_its_view_once_and_later_changes_resolve_afresh(tmp_path, monkeypatch):
+    """The HTML's boot script and Dash's filled-in page come in two requests for one URL: they share one
+    resolution (and so always agree); a change after the page loaded (update_view) resolves again."""
+    from dashboard import fixtures, mapview
+    from dashboard.callbacks import viewer as viewer_callbacks
+    from dashboard.callbacks.viewer import view_for
+    from dashboard.viewstate import parse
+
+    fixtures.blobs(tmp_path, "b", n=300, dim=4, categories=3)
+    app = create_app(tmp_path, dataset="b")
+    calls = []
+    real = mapview.resolve
+    counting = lambda ds, state: calls.append(state) or real(ds, state)  # noqa: E731
+    monkeypatch.setattr(mapview, "resolve", counting)
+    monkeypatch.setattr(viewer_callbacks, "resolve", counting)
+    query = "dataset=b&color=category&proj=pca"
+    page = app.server.test_client().get("/?" + query).get_data(as_text=True)
+    assert 'id="map-boot"' in page and len(calls) == 1
+    props = _page_props(app, query)
+    assert len(calls) == 1 and props[ids.VIEW]["data"]["colors"] in page.replace("&amp;", "&")
+    with app.server.test_request_context("/"):
+        view_for(parse(tmp_path, query)[0], [])
+    assert len(calls) == 2

@@ -18,7 +18,7 @@ from ..errors import DashboardError
 from ..ingest.html_text import split_links
 from ..layouts import viewer as ids
 from ..mapdata import numeric_values, visible
-from ..mapview import resolve
+from ..mapview import resolve, resolve_for_page
 from ..schema import css_color
 from ..store import Dataset, default_data_dir, open_dataset
 from ..viewstate import FIELD, MODES, VECTOR_VIEW, ViewState, default_mode, encode, parse
@@ -138,9 +138,10 @@ def controls_for(state: ViewState | None, notices: list[str]) -> dict:
     )
 
 
-def view_for(state: ViewState, notices: list[str]) -> dict:
-    """What the map draws for a state, its legend, the search count and the notices (update_view's outputs)."""
-    resolved = resolve(_dataset(state.dataset), state)
+def view_for(state: ViewState, notices: list[str], *, page: bool = False) -> dict:
+    """What the map draws for a state, its legend, the search count and the notices (update_view's outputs);
+    ``page``: for a page load, sharing the view its boot script resolved."""
+    resolved = (resolve_for_page if page else resolve)(_dataset(state.dataset), state)
     return dict(view=resolved.view, legend=_legend(resolved.legend, resolved.state.hide), count=resolved.search_count,
                 notice=_notices(notices + resolved.notices))
 
@@ -171,7 +172,7 @@ def initial_props(query: str) -> dict[tuple[str, str], object]:
 
     flatten(_LOAD_OUTPUTS, controls_for(state, notices))  # the URL's notices go in the top notice area…
     if state is not None:
-        flatten(_VIEW_OUTPUTS, view_for(state, []))  # …and what the view could not show in the other, once
+        flatten(_VIEW_OUTPUTS, view_for(state, [], page=True))  # …and what the view could not show in the other, once
         out[(ids.SPACES_POLL, "disabled")] = _dataset(state.dataset).state == "complete"
     return out
 
