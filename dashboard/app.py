@@ -63,6 +63,7 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
     from .callbacks import vectors as _vector_callbacks  # noqa: F401
     from .callbacks import hotspots as _hotspot_callbacks  # noqa: F401
     from .callbacks import lightbox as _lightbox_callbacks  # noqa: F401
+    from .callbacks import table as _table_callbacks  # noqa: F401
     from .callbacks import analysis as _analysis_callbacks  # noqa: F401
     from .layouts import summary as summary_layout
     from .layouts import vectors as vectors_layout

@@ -309,6 +309,36 @@ def rows_for_export(ds: Dataset, state: ViewState, rows: str) -> np.ndarray:
     raise DashboardError(f"rows must be selection, filtered or all, got {rows!r}")
 
 
+def table_page(ds: Dataset, state: ViewState, *, sort: str | None = None, descending: bool = False,
+               page: int = 0, size: int = 25) -> tuple[pd.DataFrame, int, str]:
+    """One page of the table view: the selection if there is one, else what the search and filters keep.
+
+    Returns the page's rows (``i``, ``name``, the metadata, and the analysis the map is coloured by), the
+    number of rows in all, and what they are ("selected", "shown"). ``sort`` names one of those columns;
+    missing values sort last either way.
+    """
+    rows = "selection" if state.selection else "filtered"
+    idx = rows_for_export(ds, state, rows)
+    table = ds.meta
+    extra = None
+    if state.color in analysis_columns(ds):
+        extra = (analysis_label(state.color), np.asarray(analysis_values(ds, state, state.color), np.float64))
+    if sort and len(idx):
+        if extra and sort == extra[0]:
+            key = pd.Series(extra[1][idx])
+        elif sort in table.columns:
+            key = table[sort].iloc[idx].reset_index(drop=True)
+        else:
+            raise DashboardError(f"cannot sort by {sort!r}: not a column of {ds.name}")
+        idx = idx[key.sort_values(ascending=not descending, na_position="last", kind="stable").index.to_numpy()]
+    start = max(0, page) * size
+    shown = idx[start:start + size]
+    out = table.iloc[shown].reset_index(drop=True).copy()
+    if extra:
+        out[extra[0]] = extra[1][shown].round(6)
+    return out, len(idx), "selected" if rows == "selection" else "shown"
+
+
 def export_table(ds: Dataset, state: ViewState, rows: str) -> pd.DataFrame:
     """i, name, every metadata column, x, y, latent dim and projection, for the chosen rows."""
     idx = rows_for_export(ds, state, rows)

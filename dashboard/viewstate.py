@@ -111,6 +111,7 @@ FIELDS: tuple[Field, ...] = (
     Field("labels", "labels", "str", "", "overlay", choices=("", "off")),  # the clusters' names on the map
     Field("left", "left", "str", "", "page", choices=PANEL_STATES),  # the left panel folded away or not
     Field("right", "right", "str", "", "page", choices=PANEL_STATES),
+    Field("table", "table", "bool", False, "page"),  # the table of what is shown, under the map
 )
 FIELD = {f.name: f for f in FIELDS}
 
@@ -160,6 +161,7 @@ class ViewState:
     labels: str = FIELD["labels"].default
     left: str = FIELD["left"].default
     right: str = FIELD["right"].default
+    table: bool = FIELD["table"].default
 
     @property
     def graph_k(self) -> int:
@@ -401,6 +403,7 @@ def parse(
             notices.append(f"Graph {graph!r} must be a number of neighbours from 1 to {MAX_GRAPH_K}; no graph shown.")
     v["mutual"] = one("mutual") in ("1", "true", "on")
     v["plain"] = one("plain") in ("1", "true", "on")
+    v["table"] = one("table") in ("1", "true", "on")
     v["labels"] = "off" if one("labels") in ("off", "0", "false") else ""
     v["density"] = one("density") in ("1", "true", "on")
     edges = one("edges")

@@ -65,3 +65,29 @@ def test_graph_columns_of_a_large_dataset_wait_for_the_cli(data_dir, digits_ds, 
     assert r.exit_code == 0, r.output
     rgba, legend = mapdata.color_legend(digits_ds, state)  # now cached: served
     assert legend["entries"][0]["value"] == "community 1" and rgba.shape == (1797, 4)
+
+
+def test_the_table_page_is_the_selection_else_what_is_shown_sorted_with_missing_values_last(tmp_path):
+    from dataclasses import replace
+
+    from dashboard.mapdata import table_page
+    from dashboard.store import DatasetWriter, open_dataset
+    from dashboard.viewstate import parse
+
+    n = 12
+    with DatasetWriter(tmp_path, "t") as w:
+        w.set_info(type="other", metric="euclidean")
+        w.write_meta(pd.DataFrame({"i": np.arange(n), "name": [f"n{k}" for k in range(n)],
+                                   "kind": ["a", "b"] * 6, "score": [np.nan, 5, 3, np.nan, 9, 1, 2, 8, 7, 6, 4, 0]}))
+        w.write_latent(2, np.random.default_rng(0).normal(size=(n, 2)).astype(np.float32), kind="raw")
+        w.finish()
+    ds = open_dataset(tmp_path, "t")
+    state, _ = parse(tmp_path, "dataset=t&proj=pca&f.kind=b")
+    rows, total, what = table_page(ds, state, sort="score", descending=True, page=0, size=4)
+    assert (total, what) == (6, "shown") and list(rows["i"]) == [7, 9, 1, 5]
+    rows, _, _ = table_page(ds, state, sort="score", page=1, size=4)
+    assert list(rows["i"]) == [7, 3]  # ascending: scores 0, 1, 5, 6 on page 0; then 8, then the missing one
+    rows, total, what = table_page(ds, replace(state, selection=[4, 0, 2]), sort="score", size=10)
+    assert (total, what) == (3, "selected") and list(rows["i"]) == [2, 4, 0]
+    with pytest.raises(DashboardError, match="cannot sort by 'nope'"):
+        table_page(ds, state, sort="nope")

@@ -216,3 +216,37 @@ def test_clusters_are_labelled_on_the_map_and_the_toggle_hides_them(server, brow
     off, _ = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label&labels=off", 1440)
     assert "layout-labels" not in wait_drawn(off)["layers"]
     assert errors == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_table_shows_what_the_map_shows_sorted_and_paged_and_a_row_opens_it(server, browser, width, viewer_data):
+    from dashboard.store import open_dataset
+
+    meta = open_dataset(viewer_data, "digits").meta
+    threes = meta[meta["label"].astype(str) == "3"]
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label"
+                          "&f.label=3&table=1", width)
+    wait_drawn(page)
+    page.wait_for_selector("#items-table td", timeout=30_000)
+    assert page.inner_text("#table-caption").startswith(f"{len(threes):,} shown of 1,797")
+    page.locator("#items-table th[data-dash-column='ink'] .column-header--sort").click()  # ascending
+    page.locator("#items-table th[data-dash-column='ink'] .column-header--sort").click()  # descending
+    page.wait_for_function("document.getElementById('table-caption').textContent.includes('(descending)')",
+                           timeout=30_000)
+    top = threes.sort_values("ink", ascending=False, kind="stable")
+    names = page.locator("#items-table td[data-dash-column='name']").all_inner_texts()
+    assert names == list(top["name"].astype(str)[:15])
+    page.locator("#items-table .next-page").click()
+    page.wait_for_function(f"!document.querySelector('#items-table td[data-dash-column=name]').textContent"
+                           f".includes({names[0]!r})", timeout=30_000)
+    assert page.locator("#items-table td[data-dash-column='name']").first.inner_text() == str(top["name"].iloc[15])
+    page.screenshot(path=str(SCREENSHOTS / f"page_table_{width}.png"))
+    page.locator("#items-table td[data-dash-column='name']").first.click()  # a row opens its item
+    page.wait_for_selector("#lightbox:not([hidden]) .details-name", timeout=30_000)
+    assert page.inner_text("#lightbox .details-name") == str(top["name"].iloc[15])
+    page.keyboard.press("Escape")
+    page.wait_for_function("document.getElementById('lightbox').hidden", timeout=5_000)
+    page.locator("#table-toggle input").uncheck()
+    page.wait_for_function("document.getElementById('table-panel').hidden && !location.search.includes('table=1')",
+                           timeout=30_000)
+    assert errors == []

@@ -12,6 +12,7 @@ from ..viewstate import CELLS
 from . import analysis as analysis_layout
 from . import hotspots as hotspot_layout
 from . import lightbox as lightbox_layout
+from . import table as table_layout
 from . import vectors as vector_layout
 
 # Component ids, imported by the callbacks and named in assets/map.js.
@@ -53,6 +54,7 @@ SUMMARY_LINK = "summary-link"
 LEFT = "left-panel-state"      # hidden inputs: "" (as the window's width says), "open" or "closed"
 RIGHT = "right-panel-state"
 PLAIN = "plain-images"
+TABLE_TOGGLE = "table-toggle"  # the checkbox that opens the table under the map (layouts/table.py)
 LABELS = "cluster-labels"
 LEFT_TOGGLE = "left-toggle"
 RIGHT_TOGGLE = "right-toggle"
@@ -84,10 +86,10 @@ CONTROLS = {
     "space": DIM, "proj": PROJ, "color": COLOR, "y": Y, "mode": MODE, "size": SIZE, "cell": CELL,
     "graph": GRAPH, "mutual": MUTUAL, "edges": EDGES, "size_by": SIZE_BY, "vector": VECTOR,
     "search_field": SEARCH_FIELD, "search": SEARCH, "regex": REGEX, "radius": vector_layout.RADIUS,
-    "left": LEFT, "right": RIGHT, "plain": PLAIN, "labels": LABELS, "density": DENSITY,
+    "left": LEFT, "right": RIGHT, "table": TABLE_TOGGLE, "plain": PLAIN, "labels": LABELS, "density": DENSITY,
 }
 #: Fields whose control is a one-item checklist whose option is the field's name: on = [name].
-CHECKBOXES = {"mutual", "regex", "plain", "density"}
+CHECKBOXES = {"mutual", "regex", "plain", "density", "table"}
 
 
 def param_id(method: str, name: str) -> str:
@@ -257,6 +259,9 @@ def _page(dataset_names: list[str]) -> html.Div:
                                     html.Button("Lasso", id="tool-lasso", className="tool", title="Draw around points (or hold Space)"),
                                     html.Button("Box", id="tool-box", className="tool", title="Drag a rectangle"),
                                     html.Button("Fit", id="tool-fit", className="tool", title="Show the whole map"),
+                                    dcc.Checklist(id=TABLE_TOGGLE, options=[{"label": "Table", "value": "table"}], value=[],
+                                                  className="tool tool-check",
+                                                  inputStyle={"marginRight": "4px"}),
                                     html.Button("Probe", id="tool-probe", className="tool probe-tool", hidden=True,
                                                 title="Show what the latent space holds under the pointer "
                                                       "(or Alt-click anywhere); drag to move it"),
@@ -282,6 +287,7 @@ def _page(dataset_names: list[str]) -> html.Div:
                                                 title="Stop this job (PCA stays on the map)"),
                                 ]),
                             ]),
+                            table_layout.panel(),
                         ],
                     ),
                     html.Aside(
