@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from dashboard import mapdata
+from dashboard.errors import DashboardError
 from dashboard.viewstate import parse
 
 
