@@ -423,20 +423,28 @@ def describe_connection_error(url: URL, e: BaseException) -> str:
     text = _one_line(e)
     low = text.lower()
     where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    unreachable = {"connection refused": "connection refused", "timeout expired": "no answer",
+                   "could not translate host name": "unknown host", "no route to host": "no route to host",
+                   "name or service not known": "unknown host", "server closed the connection": "connection closed"}
     if "password authentication failed" in low or "no password supplied" in low:
         why = f"the server at {where} refused user {url.username!r}: wrong or missing password"
-    elif "does not exist" in low and "database" in low:
+    elif "database" in low and "does not exist" in low:
         why = f"there is no database {url.database!r} on {where}: create it (createdb {url.database}) or fix --db"
     elif "role" in low and "does not exist" in low:
         why = f"the server at {where} has no user {url.username!r}"
-    elif any(s in low for s in ("connection refused", "could not connect", "timeout expired", "could not translate",
-                                "no route to host", "name or service not known", "server closed the connection")):
-        why = f"cannot reach PostgreSQL at {where}: is it running, and is --db right? ({text})"
+    elif any(k in low for k in unreachable):
+        reason = next(v for k, v in unreachable.items() if k in low)
+        why = f"cannot reach PostgreSQL at {where} ({reason}): is it running, and is --db right?"
     else:
         why = text
-    return f"database {url.render_as_string(hide_password=True)}: {why}"
+    shown = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+    return f"database {shown}: {why}"
 
 
-def check_database(url: URL) -> None:
-    """Connect once and bring the schema up to date; a database that cannot be used raises one clear line."""
-    Database(url).connect().close()
+def check_groups_database(data_dir: Path | str) -> None:
+    """At start: when a database URL is configured ($DASHBOARD_DB), connect once and bring its schema up to
+    date, so that a server out of reach, a refused login or a missing database is one clear line, not a
+    failed request later. The default SQLite file is left alone (a read-only data directory still serves).
+    """
+    if os.environ.get(DB_ENV):
+        Database(database_url(data_dir)).connect().close()
