@@ -159,10 +159,17 @@ def _gone_note(gone: list[str], total: int, build_id: str) -> str:
 
 def _insert_members(db: Connection, table: sa.Table, key: str, row_id: int, idx, names: list[str] | None) -> None:
     """Rows ``(row_id, i, name)`` of a group's or hotspot's members (a name only when ``names`` has it)."""
-    rows = [{key: row_id, "i": int(i), "name": names[int(i)] if names is not None and int(i) < len(names) else None}
-            for i in idx]
-    if rows:
-        db.execute(sa.insert(table), rows)
+    idx = [int(i) for i in idx]
+    if not idx:
+        return
+    labels = [names[i] if names is not None and i < len(names) else None for i in idx]
+    if db.dialect.name == "postgresql":
+        # one statement with two arrays: psycopg's executemany costs a message per row (100k members: seconds)
+        db.execute(text(f"INSERT INTO {table.name} ({key}, i, name) SELECT :row_id, u.i, u.name "
+                        "FROM unnest(CAST(:i AS BIGINT[]), CAST(:names AS TEXT[])) AS u(i, name)"),
+                   {"row_id": row_id, "i": idx, "names": labels})
+    else:
+        db.execute(sa.insert(table), [{key: row_id, "i": i, "name": n} for i, n in zip(idx, labels)])
 
 
 class GroupStore:
