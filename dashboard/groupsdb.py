@@ -164,7 +164,7 @@ def database_url(data_dir: Path | str, db: str | None = None) -> URL:
             raise DashboardError("--db postgresql://… needs psycopg 3: pip install 'dashboard[postgres]'") from None
         return url.set(drivername="postgresql+psycopg")
     if backend == "sqlite" and driver in ("", "pysqlite") and url.database not in (None, "", ":memory:"):
-        return url.set(drivername="sqlite")
+        return url.set(drivername="sqlite", database=str(Path(url.database).resolve()))
     raise DashboardError(f"--db: {url.render_as_string(hide_password=True)} is not supported: "
                          "give postgresql://USER@HOST:PORT/NAME (or sqlite:///PATH)")
 
