@@ -291,7 +291,7 @@ class Database:
             return conn
         try:
             self._migrate(conn)
-        except (sa.exc.DBAPIError, Unwritable) as e:
+        except (sa.exc.DBAPIError, DashboardError) as e:
             conn.close()
             if self.sqlite and (isinstance(e, Unwritable) or _unwritable(e)):
                 return self.copy()

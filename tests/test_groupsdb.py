@@ -124,7 +124,7 @@ def test_servers_on_one_postgres_database_share_groups_and_hotspots(postgres, tm
 @pytest.mark.parametrize("problem", ["unreachable", "password", "database", "scheme"])
 def test_serve_says_in_one_line_why_the_database_cannot_be_used(postgres, tmp_path, monkeypatch, problem):
     from dashboard.cli import cli
-    from tests.conftest import _free_port
+    from .conftest import _free_port
 
     monkeypatch.setenv(DB_ENV, "")  # restored after the test: --db sets it for the process
     url, expected = {
