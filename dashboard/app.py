@@ -10,6 +10,7 @@ import dash
 import flask
 
 from .errors import DashboardError
+from .groupsdb import check_groups_database
 from .routes import add_routes
 from .store import default_data_dir, list_datasets
 
@@ -44,6 +45,7 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
     # Slow projections run as supervised job processes (dashboard.jobs), which have
     # no Flask app: they find the data directory here.
     os.environ["DASHBOARD_DATA_DIR"] = str(data_dir)
+    check_groups_database(data_dir)
     app = _MapApp(
         __name__,
         title="Latent space dashboard",

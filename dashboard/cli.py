@@ -23,6 +23,8 @@ from .errors import DashboardError
 from .registry import PROJECTIONS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+DB_HELP = ("Database of groups, vectors and hotspots, shared by every server given it: postgresql://USER@HOST:PORT/NAME "
+           "[default: groups.sqlite in the data directory] (env: DASHBOARD_DB).")
 
 
 class _Group(click.Group):
@@ -89,30 +91,44 @@ def _layouts_option(value: str) -> tuple[str, ...]:
 @click.option("--dataset", help="Dataset to open; a known recipe (digits, emoji, words) is built first if missing.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (0.0.0.0 to share).")
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--db", envvar="DASHBOARD_DB", metavar="URL", help=DB_HELP)
 @click.version_option(package_name="dashboard")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path, dataset: str | None, host: str, port: int) -> None:
+def cli(ctx: click.Context, data_dir: Path, dataset: str | None, host: str, port: int, db: str | None) -> None:
     """Maps of image collections and latent spaces.
 
     With no command, serves the dashboard: python -m dashboard --dataset emoji
     """
     ctx.obj = {"data_dir": data_dir}
+    _use_db(db)
     if ctx.invoked_subcommand is None:
-        ctx.invoke(serve, dataset=dataset, host=host, port=port)
+        ctx.invoke(serve, dataset=dataset, host=host, port=port, db=db)
+
+
+def _use_db(db: str | None) -> None:
+    """Every groups store of this process and of its children (jobs, builds) uses database ``db``."""
+    if db:
+        from .groupsdb import DB_ENV
+
+        os.environ[DB_ENV] = db
 
 
 @cli.command()
 @click.option("--dataset", help="Dataset to open first.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--db", metavar="URL", help=DB_HELP)
 @click.pass_obj
-def serve(obj: dict, dataset: str | None, host: str, port: int) -> None:
+def serve(obj: dict, dataset: str | None, host: str, port: int, db: str | None) -> None:
     """Serve the dashboard (the default command)."""
     from .app import create_app
+    from .groupsdb import check_groups_database
     from .ingest import RECIPES
     from .store import build_in_progress, list_datasets, open_dataset
 
+    _use_db(db)
     data_dir = obj["data_dir"]
+    check_groups_database(data_dir)  # before a build: a wrong --db is said at once
     if dataset:
         if not (data_dir / dataset / "manifest.json").exists():
             if dataset not in RECIPES:

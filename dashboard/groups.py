@@ -1,21 +1,21 @@
-"""Saved groups of items, attribute vectors between them, and hotspots, in SQLite.
+"""Saved groups of items, attribute vectors between them, and hotspots: SQLite by default, PostgreSQL on request.
 
-One file, ``<data dir>/groups.sqlite``, for every dataset: rebuilding a
-dataset replaces its folder but keeps what users curated. Members are rows
-of 64-bit integers (LSC kept comma-separated text and cast it to int16,
-which overflowed above 32,767 items), kept with each item's name so that a
-rebuild (a new ``build_id``) remaps them. Every query is parameterised; every
-change runs in one transaction that takes the write lock first, so a failed
-save leaves nothing behind and racing clients (threads or processes) are
-serialised; renames and deletes carry the version they were made on.
+One database for every dataset of a data directory: ``<data dir>/groups.sqlite``, or the
+PostgreSQL database of ``--db postgresql://…`` / ``$DASHBOARD_DB`` that several servers share
+(:mod:`dashboard.groupsdb` owns connections, schema and locks). Rebuilding a dataset replaces its
+folder but keeps what users curated. Members are rows of 64-bit integers (LSC kept
+comma-separated text and cast it to int16, which overflowed above 32,767 items), kept with each
+item's name so that a rebuild (a new ``build_id``) remaps them. Every query is parameterised;
+every change runs in one transaction that takes the write lock first, so a failed save leaves
+nothing behind and racing clients (threads or processes) are serialised; renames and deletes
+carry the version they were made on.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import sqlite3
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,85 +23,18 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
 
 from .errors import DashboardError
+from .groupsdb import FILENAME, LOCK_TIMEOUT, SCHEMA_VERSION, Database, Unwritable, database_url  # noqa: F401
+from .groupsdb import group_tightness, hotspot_members
+from .groupsdb import members as group_members
 
-FILENAME = "groups.sqlite"
 MAX_NAME = 120
 #: How many offending CSV rows a message lists before "and N more".
 SHOWN_ROWS = 10
-#: PRAGMA user_version of the current schema (0: the first one, before versions, names and summaries).
-SCHEMA_VERSION = 2
-#: Seconds a writer waits for another one's lock before giving up with a message.
-LOCK_TIMEOUT = 30
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS groups (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    dataset TEXT NOT NULL,
-    name TEXT NOT NULL,
-    created TEXT NOT NULL,
-    UNIQUE (dataset, name)
-);
-CREATE TABLE IF NOT EXISTS members (
-    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
-    i INTEGER NOT NULL,
-    PRIMARY KEY (group_id, i)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS hotspots (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    dataset TEXT NOT NULL,
-    label TEXT NOT NULL,
-    representative INTEGER NOT NULL,
-    created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS hotspot_members (
-    hotspot_id INTEGER NOT NULL REFERENCES hotspots(id) ON DELETE CASCADE,
-    i INTEGER NOT NULL,
-    PRIMARY KEY (hotspot_id, i)
-) WITHOUT ROWID;
--- which build's default hotspots a dataset's list started from (a rebuild starts it again)
-CREATE TABLE IF NOT EXISTS hotspot_seeds (
-    dataset TEXT PRIMARY KEY,
-    build_id TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS vectors (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    dataset TEXT NOT NULL,
-    name TEXT NOT NULL,
-    start_group INTEGER NOT NULL REFERENCES groups(id),
-    end_group INTEGER NOT NULL REFERENCES groups(id),
-    description TEXT NOT NULL DEFAULT '',
-    created TEXT NOT NULL,
-    UNIQUE (dataset, name)
-);
--- a group's tightness in one latent space, stored when it is saved: the list is one query
-CREATE TABLE IF NOT EXISTS group_tightness (
-    group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
-    space TEXT NOT NULL,  -- "<space id>:<fingerprint>", so a recomputed space is scored again
-    value REAL,
-    PRIMARY KEY (group_id, space)
-) WITHOUT ROWID;
-"""
-
-# Columns schema 2 added (ALTER TABLE on a file of schema 0; CREATE TABLE above keeps schema 0's
-# shape so that both paths end the same). ``version`` counts edits (optimistic concurrency);
-# ``build_id`` is the build whose indices ``i`` refer to, ``name`` each member's item name (to
-# remap them when the dataset is rebuilt); ``seeded`` marks hotspots copied from a build's defaults.
-_ADDED_COLUMNS = [
-    ("groups", "version", "INTEGER NOT NULL DEFAULT 1"),
-    ("groups", "size", "INTEGER NOT NULL DEFAULT 0"),
-    ("groups", "build_id", "TEXT"),
-    ("groups", "note", "TEXT NOT NULL DEFAULT ''"),
-    ("members", "name", "TEXT"),
-    ("hotspots", "version", "INTEGER NOT NULL DEFAULT 1"),
-    ("hotspots", "build_id", "TEXT"),
-    ("hotspots", "seeded", "INTEGER NOT NULL DEFAULT 1"),
-    ("hotspots", "note", "TEXT NOT NULL DEFAULT ''"),
-    ("hotspot_members", "name", "TEXT"),
-    ("vectors", "version", "INTEGER NOT NULL DEFAULT 1"),
-]
-
 
 class EditConflict(DashboardError):
     """An edit made on an older version of a row than the stored one: refused, nothing changed."""
@@ -224,115 +157,40 @@ def _gone_note(gone: list[str], total: int, build_id: str) -> str:
             f"and were dropped: {_listing(gone)}")
 
 
-def _unwritable(e: sqlite3.Error) -> bool:
-    """A write refused by the file system (read-only file or folder, full disk), not a bug of ours."""
-    name = getattr(e, "sqlite_errorname", "") or ""
-    return name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_PERM"))
-
-
-class _Connection(sqlite3.Connection):
-    #: True for an in-memory copy of a file that cannot be written: reads only
-    copy = False
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a file of any earlier schema to :data:`SCHEMA_VERSION` (inside the caller's write transaction)."""
-    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
-        return  # another writer did it while we waited for the lock
-    for statement in _SCHEMA.split(";"):
-        if statement.strip():
-            db.execute(statement)
-    for table, column, decl in _ADDED_COLUMNS:
-        if column not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
-    db.execute("UPDATE groups SET size = (SELECT COUNT(*) FROM members m WHERE m.group_id = groups.id)")
-    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-
-@contextmanager
-def _immediate(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction that takes the write lock first, so a read-modify-write never races another."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+def _insert_members(db: Connection, table: sa.Table, key: str, row_id: int, idx, names: list[str] | None) -> None:
+    """Rows ``(row_id, i, name)`` of a group's or hotspot's members (a name only when ``names`` has it)."""
+    idx = [int(i) for i in idx]
+    if not idx:
+        return
+    labels = [names[i] if names is not None and i < len(names) else None for i in idx]
+    if db.dialect.name == "postgresql":
+        # one statement with two arrays: psycopg's executemany costs a message per row (100k members: seconds)
+        db.execute(text(f"INSERT INTO {table.name} ({key}, i, name) SELECT :row_id, u.i, u.name "
+                        "FROM unnest(CAST(:i AS BIGINT[]), CAST(:names AS TEXT[])) AS u(i, name)"),
+                   {"row_id": row_id, "i": idx, "names": labels})
+    else:
+        db.execute(sa.insert(table), [{key: row_id, "i": i, "name": n} for i, n in zip(idx, labels)])
 
 
 class GroupStore:
-    """Groups, vectors and hotspots of every dataset in one data directory.
+    """Groups, vectors and hotspots of every dataset in one data directory (or one shared database).
 
-    Every change takes the write lock first (``BEGIN IMMEDIATE``) and checks what it changes
-    inside that transaction, so threads and processes (gunicorn workers) editing at once are
-    serialised. Renames and deletes may carry the ``version`` the client saw: a row edited since
-    is not overwritten (:class:`EditConflict`, with the current name). A file or folder that cannot
-    be written still serves reads; an edit then fails with one clear :class:`DashboardError`.
+    ``db``: a database URL (``postgresql://USER@HOST:PORT/NAME``); default ``$DASHBOARD_DB``, else
+    ``<data_dir>/groups.sqlite``. Every change takes the write lock first and checks what it
+    changes inside that transaction, so threads and processes (gunicorn workers, on one machine or
+    several) editing at once are serialised. Renames and deletes may carry the ``version`` the
+    client saw: a row edited since is not overwritten (:class:`EditConflict`, with the current
+    name). A SQLite file or folder that cannot be written still serves reads; an edit then fails
+    with one clear :class:`DashboardError`.
     """
 
-    def __init__(self, data_dir: Path | str):
+    def __init__(self, data_dir: Path | str, db: str | None = None):
         self.path = Path(data_dir) / FILENAME
+        self._db = Database(database_url(data_dir, db))
 
-    # connections ------------------------------------------------------------
-
-    def _connect(self) -> _Connection:
-        """A connection (autocommit) to the file at the current schema, or a read-only copy in memory."""
-        try:
-            db = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT, isolation_level=None, factory=_Connection)
-        except sqlite3.OperationalError as e:
-            if not _unwritable(e):
-                raise
-            return self._memory_copy()
-        try:
-            db.execute("PRAGMA foreign_keys = ON")
-            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                with _immediate(db):
-                    _migrate(db)
-        except sqlite3.OperationalError as e:
-            db.close()
-            if not _unwritable(e):
-                raise self._busy(e) from None
-            return self._memory_copy()
-        return db
-
-    def _memory_copy(self) -> _Connection:
-        """The file's contents (or nothing, when there is no file) in memory, migrated: reads work, edits are refused."""
-        mem = sqlite3.connect(":memory:", isolation_level=None, factory=_Connection)
-        if self.path.exists():
-            with closing(sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)) as src:
-                src.backup(mem)
-        mem.execute("PRAGMA foreign_keys = ON")
-        with _immediate(mem):
-            _migrate(mem)
-        mem.copy = True
-        return mem
-
-    def _refused(self, e: Exception | None = None) -> DashboardError:
-        detail = "" if e is None else f" ({e})"
-        return DashboardError(f"not saved: {self.path} cannot be written{detail}; reads still work")
-
-    def _busy(self, e: sqlite3.OperationalError) -> DashboardError:
-        if "locked" in str(e) or "busy" in str(e):
-            return DashboardError(f"not saved: {self.path} stayed locked by another edit for {LOCK_TIMEOUT} s; try again")
-        return DashboardError(f"{self.path}: {e}")
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with closing(self._connect()) as db:
-            yield db
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, write lock first; a file that cannot be written raises a clear error."""
-        with closing(self._connect()) as db:
-            if db.copy:
-                raise self._refused()
-            try:
-                with _immediate(db):
-                    yield db
-            except sqlite3.OperationalError as e:
-                raise (self._refused(e) if _unwritable(e) else self._busy(e)) from None
+    def _write(self, dataset: str):
+        """One write transaction on ``dataset``, write lock first; a database that cannot be written raises a clear error."""
+        return self._db.write(dataset)
 
     # rebuilds ------------------------------------------------------------------
 
@@ -343,100 +201,111 @@ class GroupStore:
         an earlier build) and remaps every group's and user-made hotspot's members by item name,
         dropping (and noting) those whose item is gone. Later calls cost one query.
         """
-        with self._read() as db:
-            synced = self._sync(db, ds.name, ds.build_id, lambda: ds.default_hotspots, lambda: item_names(ds))
-            if synced is not db:
-                synced.close()
+        with self._synced(ds.name, ds.build_id, lambda: ds.default_hotspots, lambda: item_names(ds)):
+            pass
 
-    def _sync(self, db: _Connection, dataset: str, build_id: str, defaults, names) -> _Connection:
-        """:meth:`sync` on ``db``; on a file that cannot be written, on an in-memory copy, which is returned.
+    @contextmanager
+    def _synced(self, dataset: str, build_id: str, defaults, names) -> Iterator[Connection]:
+        """A connection to read ``dataset`` from, brought to ``build_id`` first (see :meth:`sync`); on a
+        SQLite file that cannot be written, an in-memory copy where that was done.
 
         Without ``names`` only the hotspots are seeded: members are remapped by name or not at all.
         """
         remap = names is not None
-        if not self._stale(db, dataset, build_id, remap):
-            return db
-        if not db.copy:
-            try:
-                with _immediate(db):
-                    if self._stale(db, dataset, build_id, remap):  # not done by a racing request while we waited
+        with ExitStack() as stack:
+            db = stack.enter_context(self._db.read())
+            if self._stale(db, dataset, build_id, remap):
+                if not self._db.is_copy(db):
+                    try:
+                        with self._db.transaction(db, dataset):
+                            if self._stale(db, dataset, build_id, remap):  # not done by a racing request meanwhile
+                                self._resync(db, dataset, build_id, defaults, names)
+                    except Unwritable:
+                        if not self._db.sqlite:
+                            raise
+                        db = stack.enter_context(closing(self._db.copy()))
+                if self._db.is_copy(db):  # shown as if saved, saved next time the file can be written
+                    with self._db.transaction(db, dataset):
                         self._resync(db, dataset, build_id, defaults, names)
-                return db
-            except sqlite3.OperationalError as e:
-                if not _unwritable(e):
-                    raise self._busy(e) from None
-            db = self._memory_copy()
-        with _immediate(db):
-            self._resync(db, dataset, build_id, defaults, names)
-        return db
+            yield db
 
-    @staticmethod
-    def _stale(db, dataset: str, build_id: str, remap: bool) -> bool:
+    def _stale(self, db: Connection, dataset: str, build_id: str, remap: bool) -> bool:
         """Whether the hotspots are not seeded from this build, or (with ``remap``) members are of another."""
-        seeded, groups, spots = db.execute(
-            "SELECT (SELECT build_id FROM hotspot_seeds WHERE dataset = ?1), "
-            "EXISTS (SELECT 1 FROM groups WHERE dataset = ?1 AND build_id IS NOT ?2), "
-            "EXISTS (SELECT 1 FROM hotspots WHERE dataset = ?1 AND seeded = 0 AND build_id IS NOT ?2)",
-            (dataset, build_id)).fetchone()
+        other = self._other_build
+        seeded, groups, spots = db.execute(text(
+            "SELECT (SELECT build_id FROM hotspot_seeds WHERE dataset = :dataset), "
+            f"EXISTS (SELECT 1 FROM groups WHERE dataset = :dataset AND build_id {other} :build), "
+            f"EXISTS (SELECT 1 FROM hotspots WHERE dataset = :dataset AND seeded = 0 AND build_id {other} :build)"),
+            {"dataset": dataset, "build": build_id}).one()
         return seeded != build_id or (remap and bool(groups or spots))
 
-    @staticmethod
-    def _insert_hotspot(db, dataset: str, label: str, members, representative: int, build_id: str | None,
-                        names: list[str] | None, *, seeded: bool) -> int:
-        cur = db.execute("INSERT INTO hotspots (dataset, label, representative, created, build_id, seeded) "
-                         "VALUES (?, ?, ?, ?, ?, ?)",
-                         (dataset, label, int(representative), _now(), build_id if names is not None or seeded else None,
-                          int(seeded)))
-        db.executemany("INSERT INTO hotspot_members (hotspot_id, i, name) VALUES (?, ?, ?)",
-                       ((cur.lastrowid, int(i), names[int(i)] if names is not None and int(i) < len(names) else None)
-                        for i in members))
-        return cur.lastrowid
+    @property
+    def _other_build(self) -> str:
+        # NULL-safe "differs": SQLite's IS NOT (IS DISTINCT FROM needs SQLite 3.39), standard SQL's on PostgreSQL
+        return "IS NOT" if self._db.sqlite else "IS DISTINCT FROM"
 
-    def _resync(self, db, dataset: str, build_id: str, defaults, names) -> None:
+    @staticmethod
+    def _insert_hotspot(db: Connection, dataset: str, label: str, members, representative: int, build_id: str | None,
+                        names: list[str] | None, *, seeded: bool) -> int:
+        hid = db.execute(text(
+            "INSERT INTO hotspots (dataset, label, representative, created, build_id, seeded) "
+            "VALUES (:dataset, :label, :rep, :created, :build, :seeded) RETURNING id"),
+            {"dataset": dataset, "label": label, "rep": int(representative), "created": _now(),
+             "build": build_id if names is not None or seeded else None, "seeded": int(seeded)}).scalar_one()
+        _insert_members(db, hotspot_members, "hotspot_id", hid, members, names)
+        return hid
+
+    def _resync(self, db: Connection, dataset: str, build_id: str, defaults, names) -> None:
         """Seed and remap (inside the caller's write transaction)."""
         names = names() if callable(names) else names
-        seeded = db.execute("SELECT build_id FROM hotspot_seeds WHERE dataset = ?", (dataset,)).fetchone()
+        seeded = db.execute(text("SELECT build_id FROM hotspot_seeds WHERE dataset = :dataset"),
+                            {"dataset": dataset}).first()
         if seeded is None or seeded[0] != build_id:
             # indices of another build mean other items: start again from this build's clusters
-            db.execute("DELETE FROM hotspots WHERE dataset = ? AND seeded = 1", (dataset,))
+            db.execute(text("DELETE FROM hotspots WHERE dataset = :dataset AND seeded = 1"), {"dataset": dataset})
             for h in (defaults() if callable(defaults) else defaults):
                 self._insert_hotspot(db, dataset, h["label"], h["members"], h["representative"], build_id, names,
                                      seeded=True)
-            db.execute("INSERT OR REPLACE INTO hotspot_seeds (dataset, build_id) VALUES (?, ?)", (dataset, build_id))
+            db.execute(text("INSERT INTO hotspot_seeds (dataset, build_id) VALUES (:dataset, :build) "
+                            "ON CONFLICT (dataset) DO UPDATE SET build_id = excluded.build_id"),
+                       {"dataset": dataset, "build": build_id})
         if names is None:  # nothing to remap by (a caller without the dataset's items)
             return
-        for table, members, key in (("groups", "members", "group_id"), ("hotspots", "hotspot_members", "hotspot_id")):
-            rows = db.execute(f"SELECT id, build_id FROM {table} WHERE dataset = ? AND build_id IS NOT ?"
-                              + (" AND seeded = 0" if table == "hotspots" else ""), (dataset, build_id)).fetchall()
+        for table, members, key in (("groups", group_members, "group_id"), ("hotspots", hotspot_members, "hotspot_id")):
+            rows = db.execute(text(f"SELECT id, build_id FROM {table} WHERE dataset = :dataset "
+                                   f"AND build_id {self._other_build} :build"
+                                   + (" AND seeded = 0" if table == "hotspots" else "")),
+                              {"dataset": dataset, "build": build_id}).all()
             for row_id, old_build in rows:
-                saved = db.execute(f"SELECT i, name FROM {members} WHERE {key} = ? ORDER BY i", (row_id,)).fetchall()
+                saved = db.execute(text(f"SELECT i, name FROM {members.name} WHERE {key} = :id ORDER BY i"),
+                                   {"id": row_id}).all()
                 old = np.asarray([r[0] for r in saved], dtype=np.int64)
                 # saved before names were kept (or without them): taken to be of this build
                 old_names = [None] * len(old) if old_build is None else [r[1] for r in saved]
                 idx, gone = remap_members(old, old_names, names)
-                db.execute(f"DELETE FROM {members} WHERE {key} = ?", (row_id,))
-                db.executemany(f"INSERT INTO {members} ({key}, i, name) VALUES (?, ?, ?)",
-                               ((row_id, int(i), names[i]) for i in idx))
+                db.execute(text(f"DELETE FROM {members.name} WHERE {key} = :id"), {"id": row_id})
+                _insert_members(db, members, key, row_id, idx, names)
                 note = _gone_note(gone, len(old), build_id)
                 if table == "groups":
-                    db.execute("UPDATE groups SET build_id = ?, size = ?, note = ? WHERE id = ?",
-                               (build_id, len(idx), note, row_id))
-                    db.execute("DELETE FROM group_tightness WHERE group_id = ?", (row_id,))
+                    db.execute(text("UPDATE groups SET build_id = :build, size = :size, note = :note WHERE id = :id"),
+                               {"build": build_id, "size": len(idx), "note": note, "id": row_id})
+                    db.execute(text("DELETE FROM group_tightness WHERE group_id = :id"), {"id": row_id})
                 else:
-                    rep = db.execute("SELECT representative FROM hotspots WHERE id = ?", (row_id,)).fetchone()[0]
+                    rep = db.execute(text("SELECT representative FROM hotspots WHERE id = :id"),
+                                     {"id": row_id}).scalar_one()
                     rep_names = [n for i, n in zip(old.tolist(), old_names) if i == rep]
                     found, _ = remap_members(np.asarray([rep]), rep_names or [None], names)
                     new_rep = int(found[0]) if len(found) else (int(idx[0]) if len(idx) else 0)
-                    db.execute("UPDATE hotspots SET build_id = ?, representative = ?, note = ? WHERE id = ?",
-                               (build_id, new_rep, note, row_id))
+                    db.execute(text("UPDATE hotspots SET build_id = :build, representative = :rep, note = :note "
+                                    "WHERE id = :id"), {"build": build_id, "rep": new_rep, "note": note, "id": row_id})
 
     # groups ---------------------------------------------------------------
 
     def groups(self, dataset: str) -> list[Group]:
         """Every group of a dataset with its size (members not loaded), oldest first."""
-        with self._read() as db:
-            rows = db.execute("SELECT id, name, size, created, version, note FROM groups WHERE dataset = ? ORDER BY id",
-                              (dataset,)).fetchall()
+        with self._db.read() as db:
+            rows = db.execute(text("SELECT id, name, size, created, version, note FROM groups "
+                                   "WHERE dataset = :dataset ORDER BY id"), {"dataset": dataset}).all()
         return [Group(r[0], r[1], r[2], r[3], version=r[4], note=r[5]) for r in rows]
 
     def group_list(self, ds, space: str | None) -> list[Group]:
@@ -446,51 +315,50 @@ class GroupStore:
         before summaries were kept) is computed here once and stored.
         """
         key = space_key(ds, space) if space in ds.spaces else None
-        with self._read() as db:
-            db = self._sync(db, ds.name, ds.build_id, lambda: ds.default_hotspots, lambda: item_names(ds))
-            try:
-                rows = db.execute(
-                    "SELECT g.id, g.name, g.size, g.created, g.version, g.note, t.value, t.space IS NOT NULL "
-                    "FROM groups g LEFT JOIN group_tightness t ON t.group_id = g.id AND t.space = ? "
-                    "WHERE g.dataset = ? ORDER BY g.id", (key, ds.name)).fetchall()
-                missing = [r[0] for r in rows if key is not None and not r[7]]
-                found = self._score(db, ds, space, key, missing) if missing else {}
-            finally:
-                db.close()
+        with self._synced(ds.name, ds.build_id, lambda: ds.default_hotspots, lambda: item_names(ds)) as db:
+            rows = db.execute(text(
+                "SELECT g.id, g.name, g.size, g.created, g.version, g.note, t.value, t.space IS NOT NULL "
+                "FROM groups g LEFT JOIN group_tightness t ON t.group_id = g.id AND t.space = :key "
+                "WHERE g.dataset = :dataset ORDER BY g.id"), {"key": key, "dataset": ds.name}).all()
+            missing = [r[0] for r in rows if key is not None and not r[7]]
+            found = self._score(db, ds, space, key, missing) if missing else {}
         return [Group(r[0], r[1], r[2], r[3], version=r[4], note=r[5], tightness=found.get(r[0], r[6]))
                 for r in rows]
 
-    def _score(self, db, ds, space: str, key: str, group_ids: list[int]) -> dict[int, float | None]:
-        """Tightness of these groups in ``space``, stored for next time when the file can be written."""
+    def _score(self, db: Connection, ds, space: str, key: str, group_ids: list[int]) -> dict[int, float | None]:
+        """Tightness of these groups in ``space``, stored for next time when the database can be written."""
         from .compute.vectors import tightness
 
-        marks = ",".join("?" * len(group_ids))
         members: dict[int, list[int]] = {g: [] for g in group_ids}
-        for g, i in db.execute(f"SELECT group_id, i FROM members WHERE group_id IN ({marks}) ORDER BY group_id, i",
-                               group_ids):
+        for g, i in db.execute(text("SELECT group_id, i FROM members WHERE group_id IN :ids ORDER BY group_id, i")
+                               .bindparams(bindparam("ids", expanding=True)), {"ids": group_ids}):
             members[g].append(i)
         X = ds.latent(space)
         scores = {g: (tightness(X, np.asarray(m, np.int64)) if m and max(m) < len(X) else None)
                   for g, m in members.items()}
-        if not db.copy:
+        if not self._db.is_copy(db):
             try:
-                with _immediate(db):
-                    db.executemany("INSERT OR REPLACE INTO group_tightness (group_id, space, value) "
-                                   "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM groups WHERE id = ?1)",
-                                   ((g, key, v) for g, v in scores.items()))
-            except sqlite3.OperationalError:
-                pass  # a read-only or busy file: the scores are shown all the same, and computed again next time
+                with self._db.transaction(db, ds.name):
+                    kept = db.execute(text("SELECT id FROM groups WHERE id IN :ids")
+                                      .bindparams(bindparam("ids", expanding=True)), {"ids": group_ids}).scalars().all()
+                    if kept:  # not deleted meanwhile
+                        db.execute(text("INSERT INTO group_tightness (group_id, space, value) VALUES (:g, :space, :v) "
+                                        "ON CONFLICT (group_id, space) DO UPDATE SET value = excluded.value"),
+                                   [{"g": g, "space": key, "v": None if scores[g] is None else float(scores[g])}
+                                    for g in kept])
+            except DashboardError:
+                pass  # a read-only or busy database: the scores are shown all the same, and computed again next time
         return scores
 
     def group(self, dataset: str, group_id: int) -> Group:
         """One group with its members (sorted int64)."""
-        with self._read() as db:
-            row = db.execute("SELECT id, name, created, version, note FROM groups WHERE dataset = ? AND id = ?",
-                             (dataset, int(group_id))).fetchone()
+        with self._db.read() as db:
+            row = db.execute(text("SELECT id, name, created, version, note FROM groups "
+                                  "WHERE dataset = :dataset AND id = :id"), {"dataset": dataset, "id": int(group_id)}).first()
             if row is None:
                 raise DashboardError(f"dataset {dataset!r} has no group {group_id}")
-            members = db.execute("SELECT i FROM members WHERE group_id = ? ORDER BY i", (row[0],)).fetchall()
-        idx = np.fromiter((m[0] for m in members), np.int64, len(members))
+            members = db.execute(text("SELECT i FROM members WHERE group_id = :id ORDER BY i"), {"id": row[0]}).scalars().all()
+        idx = np.asarray(members, dtype=np.int64)
         return Group(row[0], row[1], len(idx), row[2], idx, version=row[3], note=row[4])
 
     def save_group(self, dataset: str, name: str, members, n: int, *, build_id: str | None = None,
@@ -503,15 +371,17 @@ class GroupStore:
         name = _clean_name(name, "a group")
         idx = _checked_members(members, n, f"group {name!r}")
         try:
-            with self._write() as db:
-                cur = db.execute("INSERT INTO groups (dataset, name, created, size, build_id) VALUES (?, ?, ?, ?, ?)",
-                                 (dataset, name, _now(), len(idx), build_id if names is not None else None))
-                gid = cur.lastrowid
-                db.executemany("INSERT INTO members (group_id, i, name) VALUES (?, ?, ?)",
-                               ((gid, int(i), None if names is None else names[i]) for i in idx))
-                db.executemany("INSERT INTO group_tightness (group_id, space, value) VALUES (?, ?, ?)",
-                               ((gid, k, v) for k, v in (tightness or {}).items()))
-        except sqlite3.IntegrityError:
+            with self._write(dataset) as db:
+                gid = db.execute(text("INSERT INTO groups (dataset, name, created, size, build_id) "
+                                      "VALUES (:dataset, :name, :created, :size, :build) RETURNING id"),
+                                 {"dataset": dataset, "name": name, "created": _now(), "size": len(idx),
+                                  "build": build_id if names is not None else None}).scalar_one()
+                _insert_members(db, group_members, "group_id", gid, idx, names)
+                if tightness:
+                    db.execute(sa.insert(group_tightness),
+                               [{"group_id": gid, "space": k, "value": None if v is None else float(v)}
+                                for k, v in tightness.items()])
+        except sa.exc.IntegrityError:
             raise DashboardError(f"there is already a group called {name!r}") from None
         return self.group(dataset, gid)
 
@@ -522,11 +392,11 @@ class GroupStore:
         return self.save_group(ds.name, name, idx, ds.n, build_id=ds.build_id, names=item_names(ds),
                                tightness=tightness_by_space(ds, idx))
 
-    def _checked_row(self, db, table: str, column: str, what: str, dataset: str, row_id: int,
+    def _checked_row(self, db: Connection, table: str, column: str, what: str, dataset: str, row_id: int,
                      version: int | None, doing: str) -> tuple[str, int]:
         """The row's current name and version, inside the caller's write transaction; refuses a stale edit."""
-        row = db.execute(f"SELECT {column}, version FROM {table} WHERE dataset = ? AND id = ?",
-                         (dataset, int(row_id))).fetchone()
+        row = db.execute(text(f"SELECT {column}, version FROM {table} WHERE dataset = :dataset AND id = :id"),
+                         {"dataset": dataset, "id": int(row_id)}).first()
         if row is None:
             raise DashboardError(f"not {doing}: dataset {dataset!r} has no {what} {row_id} (deleted meanwhile?)")
         if version is not None and int(version) != row[1]:
@@ -542,13 +412,14 @@ class GroupStore:
         """
         value = _clean_name(value, f"a {what}")
         try:
-            with self._write() as db:
+            with self._write(dataset) as db:
                 current, seen = self._checked_row(db, table, column, what, dataset, row_id, version, "renamed")
                 if current == value:
                     return None
-                db.execute(f"UPDATE {table} SET {column} = ?, version = version + 1 WHERE id = ?", (value, int(row_id)))
+                db.execute(text(f"UPDATE {table} SET {column} = :value, version = version + 1 WHERE id = :id"),
+                           {"value": value, "id": int(row_id)})
                 return seen + 1
-        except sqlite3.IntegrityError:
+        except sa.exc.IntegrityError:
             raise DashboardError(f"there is already a {what} called {value!r}") from None
 
     def rename_group(self, dataset: str, group_id: int, name: str, version: int | None = None) -> int | None:
@@ -558,23 +429,25 @@ class GroupStore:
     def delete_group(self, dataset: str, group_id: int, version: int | None = None) -> None:
         """Delete a group; refused while a vector uses it (deleting the vector first loses nothing by surprise),
         and when it was changed since ``version``."""
-        with self._write() as db:
+        with self._write(dataset) as db:
             self._checked_row(db, "groups", "name", "group", dataset, group_id, version, "deleted")
-            users = db.execute("SELECT name FROM vectors WHERE dataset = ? AND ? IN (start_group, end_group)",
-                               (dataset, int(group_id))).fetchall()
+            users = db.execute(text("SELECT name FROM vectors WHERE dataset = :dataset "
+                                    "AND (start_group = :id OR end_group = :id)"),
+                               {"dataset": dataset, "id": int(group_id)}).scalars().all()
             if users:
                 raise DashboardError(
-                    f"group {group_id} is used by vector {', '.join(repr(u[0]) for u in users)}: delete the vector first")
-            db.execute("DELETE FROM groups WHERE dataset = ? AND id = ?", (dataset, int(group_id)))
+                    f"group {group_id} is used by vector {', '.join(repr(u) for u in users)}: delete the vector first")
+            db.execute(text("DELETE FROM groups WHERE dataset = :dataset AND id = :id"),
+                       {"dataset": dataset, "id": int(group_id)})
 
     # vectors --------------------------------------------------------------
 
     def vectors(self, dataset: str) -> list[Vector]:
-        with self._read() as db:
-            rows = db.execute(
+        with self._db.read() as db:
+            rows = db.execute(text(
                 "SELECT v.id, v.name, v.start_group, v.end_group, v.description, v.created, s.name, e.name, v.version "
                 "FROM vectors v JOIN groups s ON s.id = v.start_group JOIN groups e ON e.id = v.end_group "
-                "WHERE v.dataset = ? ORDER BY v.id", (dataset,)).fetchall()
+                "WHERE v.dataset = :dataset ORDER BY v.id"), {"dataset": dataset}).all()
         return [Vector(*r) for r in rows]
 
     def vector(self, dataset: str, vector_id: int) -> Vector:
@@ -592,15 +465,17 @@ class GroupStore:
         if np.array_equal(a.members, b.members):
             raise DashboardError(f"groups {a.name!r} and {b.name!r} hold the same items: the vector would be zero")
         try:
-            with self._write() as db:
+            with self._write(dataset) as db:
                 for g in (a, b):  # checked again under the lock: a group deleted meanwhile is no endpoint
                     self._checked_row(db, "groups", "name", "group", dataset, g.id, None, "saved")
-                cur = db.execute(
+                vid = db.execute(text(
                     "INSERT INTO vectors (dataset, name, start_group, end_group, description, created) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", (dataset, name, a.id, b.id, str(description or "")[:1000], _now()))
-        except sqlite3.IntegrityError:
+                    "VALUES (:dataset, :name, :start, :end, :description, :created) RETURNING id"),
+                    {"dataset": dataset, "name": name, "start": a.id, "end": b.id,
+                     "description": str(description or "")[:1000], "created": _now()}).scalar_one()
+        except sa.exc.IntegrityError:
             raise DashboardError(f"there is already a vector called {name!r}") from None
-        return self.vector(dataset, cur.lastrowid)
+        return self.vector(dataset, vid)
 
     def rename_vector(self, dataset: str, vector_id: int, name: str, version: int | None = None) -> int | None:
         """Rename a vector: its new version, or None when the name is unchanged."""
@@ -608,9 +483,10 @@ class GroupStore:
 
     def delete_vector(self, dataset: str, vector_id: int, version: int | None = None) -> None:
         """Delete a vector; refused when it was changed since ``version``."""
-        with self._write() as db:
+        with self._write(dataset) as db:
             self._checked_row(db, "vectors", "name", "vector", dataset, vector_id, version, "deleted")
-            db.execute("DELETE FROM vectors WHERE dataset = ? AND id = ?", (dataset, int(vector_id)))
+            db.execute(text("DELETE FROM vectors WHERE dataset = :dataset AND id = :id"),
+                       {"dataset": dataset, "id": int(vector_id)})
 
 
 class HotspotStore(GroupStore):
@@ -620,18 +496,14 @@ class HotspotStore(GroupStore):
         """The dataset's hotspots; the first call after a (re)build replaces them with the build's ``defaults``
         and remaps the user-made ones by item name (``names``: every item's name, by index).
 
-        Racing first calls (threads or processes) seed once: the check and the seeding share one
-        write transaction.
+        Racing first calls (threads, processes, servers on one database) seed once: the check and
+        the seeding share one write transaction.
         """
-        with self._read() as db:
-            db = self._sync(db, dataset, build_id, defaults, names)
-            try:
-                rows = db.execute(
-                    "SELECT h.id, h.label, h.representative, COUNT(m.i), h.version, h.note FROM hotspots h "
-                    "LEFT JOIN hotspot_members m ON m.hotspot_id = h.id WHERE h.dataset = ? GROUP BY h.id ORDER BY h.id",
-                    (dataset,)).fetchall()
-            finally:
-                db.close()
+        with self._synced(dataset, build_id, defaults, names) as db:
+            rows = db.execute(text(
+                "SELECT h.id, h.label, h.representative, COUNT(m.i), h.version, h.note FROM hotspots h "
+                "LEFT JOIN hotspot_members m ON m.hotspot_id = h.id WHERE h.dataset = :dataset "
+                "GROUP BY h.id ORDER BY h.id"), {"dataset": dataset}).all()
         return [Hotspot(r[0], r[1], r[2], r[3], version=r[4], note=r[5]) for r in rows]
 
     def dataset_hotspots(self, ds) -> list[Hotspot]:
@@ -639,13 +511,14 @@ class HotspotStore(GroupStore):
         return self.hotspots(ds.name, ds.build_id, ds.default_hotspots, item_names(ds))
 
     def hotspot(self, dataset: str, hotspot_id: int) -> Hotspot:
-        with self._read() as db:
-            row = db.execute("SELECT id, label, representative, version, note FROM hotspots WHERE dataset = ? AND id = ?",
-                             (dataset, int(hotspot_id))).fetchone()
+        with self._db.read() as db:
+            row = db.execute(text("SELECT id, label, representative, version, note FROM hotspots "
+                                  "WHERE dataset = :dataset AND id = :id"),
+                             {"dataset": dataset, "id": int(hotspot_id)}).first()
             if row is None:
                 raise DashboardError(f"dataset {dataset!r} has no hotspot {hotspot_id}")
-            members = [m[0] for m in db.execute("SELECT i FROM hotspot_members WHERE hotspot_id = ? ORDER BY i",
-                                                (row[0],))]
+            members = db.execute(text("SELECT i FROM hotspot_members WHERE hotspot_id = :id ORDER BY i"),
+                                 {"id": row[0]}).scalars().all()
         return Hotspot(row[0], row[1], row[2], len(members), np.asarray(members, np.int64), version=row[3], note=row[4])
 
     def add_hotspot(self, dataset: str, label: str, members, representative: int, n: int, *,
@@ -653,7 +526,7 @@ class HotspotStore(GroupStore):
         """A user-made hotspot; with ``build_id`` and ``names`` a rebuild remaps it by item name."""
         label = _clean_name(label, "a hotspot")
         idx = _checked_members(members, n, f"hotspot {label!r}")
-        with self._write() as db:
+        with self._write(dataset) as db:
             hid = self._insert_hotspot(db, dataset, label, idx, representative, build_id, names, seeded=False)
         return self.hotspot(dataset, hid)
 
@@ -669,9 +542,10 @@ class HotspotStore(GroupStore):
 
     def delete_hotspot(self, dataset: str, hotspot_id: int, version: int | None = None) -> None:
         """Delete a hotspot; refused when it was changed since ``version``."""
-        with self._write() as db:
+        with self._write(dataset) as db:
             self._checked_row(db, "hotspots", "label", "hotspot", dataset, hotspot_id, version, "deleted")
-            db.execute("DELETE FROM hotspots WHERE dataset = ? AND id = ?", (dataset, int(hotspot_id)))
+            db.execute(text("DELETE FROM hotspots WHERE dataset = :dataset AND id = :id"),
+                       {"dataset": dataset, "id": int(hotspot_id)})
 
 
 def _listing(values: list) -> str:

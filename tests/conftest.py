@@ -191,3 +191,32 @@ def make_dataset(tmp_path):
 
     (tmp_path / "data").mkdir()
     return make
+
+
+# --------------------------------------------------------------------------
+# the groups store's database: SQLite in the data directory, or a private PostgreSQL server
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL server for the session (tests/postgres_server.py); skipped without PostgreSQL, except in CI."""
+    from .postgres_server import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_db(request, monkeypatch):
+    """Runs a test on both databases of the groups store: the SQLite file in the data directory, and a new
+    database on the private PostgreSQL server, named in $DASHBOARD_DB (spawned processes inherit it)."""
+    from dashboard.groupsdb import DB_ENV, dispose_engines
+
+    if request.param == "sqlite":
+        monkeypatch.delenv(DB_ENV, raising=False)
+        yield None
+        return
+    url = request.getfixturevalue("postgres").new_database()
+    monkeypatch.setenv(DB_ENV, url)
+    yield url
+    dispose_engines(url)

@@ -22,7 +22,7 @@ from dashboard.errors import DashboardError
 from dashboard.groups import EditConflict, GroupStore, HotspotStore, members_from_csv
 
 
-def test_groups_and_vectors_survive_a_new_store(tmp_path):
+def test_groups_and_vectors_survive_a_new_store(store_db, tmp_path):
     store = GroupStore(tmp_path)
     big = [5, 40_000, 70_000, 2**40]  # LSC kept int16: anything above 32,767 overflowed
     a = store.save_group("d", "start", big, n=2**41)
@@ -36,7 +36,7 @@ def test_groups_and_vectors_survive_a_new_store(tmp_path):
     assert again.groups("other") == [] and again.vectors("other") == []
 
 
-def test_rename_and_delete(tmp_path):
+def test_rename_and_delete(store_db, tmp_path):
     store = GroupStore(tmp_path)
     a = store.save_group("d", "a", [1], n=5)
     b = store.save_group("d", "b", [2], n=5)
@@ -57,14 +57,14 @@ def test_rename_and_delete(tmp_path):
     ([1, 99], "indices 99 are outside 0–9"),
     ([-1], "outside"),
 ])
-def test_bad_groups_save_nothing(tmp_path, members, message):
+def test_bad_groups_save_nothing(store_db, tmp_path, members, message):
     store = GroupStore(tmp_path)
     with pytest.raises(DashboardError, match=message):
         store.save_group("d", "g", members, n=10)
     assert store.groups("d") == []
 
 
-def test_bad_vectors_save_nothing(tmp_path):
+def test_bad_vectors_save_nothing(store_db, tmp_path):
     store = GroupStore(tmp_path)
     a = store.save_group("d", "a", [1, 2], n=5)
     same = store.save_group("d", "same", [2, 1], n=5)
@@ -138,7 +138,7 @@ DEFAULTS = [{"label": f"Cluster {k}", "members": list(range(10 * k, 10 * k + 10)
             for k in range(5)]
 
 
-def test_racing_first_requests_seed_one_set_of_hotspots(tmp_path):
+def test_racing_first_requests_seed_one_set_of_hotspots(store_db, tmp_path):
     start = time.time() + 4  # spawned processes take a moment to start
     seen = _racing(_first_request, lambda k: (str(tmp_path), start, DEFAULTS), threads=8, processes=3)
     assert len(seen) == 32 and all(ids == seen[0] for ids in seen)  # the old code gave several sets of ids
@@ -160,7 +160,7 @@ def _rename(data_dir: str, kind: str, row_id: int, k: int, start: float) -> tupl
 
 
 @pytest.mark.parametrize("kind", ["hotspot", "group"])
-def test_100_concurrent_renames_are_kept_or_told_they_lost(tmp_path, kind):
+def test_100_concurrent_renames_are_kept_or_told_they_lost(store_db, tmp_path, kind):
     store = HotspotStore(tmp_path)
     if kind == "hotspot":
         row_id = store.hotspots("d", "build-1", DEFAULTS, NAMES)[0].id
@@ -181,7 +181,7 @@ def test_100_concurrent_renames_are_kept_or_told_they_lost(tmp_path, kind):
     assert set(lost) <= {label for _, label in kept} | {"Cluster 0", "original"}
 
 
-def test_stale_edits_are_refused_with_the_current_name(tmp_path):
+def test_stale_edits_are_refused_with_the_current_name(store_db, tmp_path):
     store = HotspotStore(tmp_path)
     g = store.save_group("d", "a", [1, 2], n=5)
     assert store.rename_group("d", g.id, "b", version=g.version) == 2
@@ -199,7 +199,7 @@ def test_stale_edits_are_refused_with_the_current_name(tmp_path):
         store.delete_hotspot("d", h.id, version=h.version)
 
 
-def test_the_panel_says_a_rename_lost_and_redraws(tmp_path):
+def test_the_panel_says_a_rename_lost_and_redraws(store_db, tmp_path):
     import flask
     from dash._callback_context import context_value
     from dash._utils import AttributeDict
@@ -224,7 +224,7 @@ def test_the_panel_says_a_rename_lost_and_redraws(tmp_path):
 # the group list: summaries stored with each group
 
 
-def test_the_list_of_251_groups_is_one_query_and_fast(make_dataset, monkeypatch):
+def test_the_list_of_251_groups_is_one_query_and_fast(store_db, make_dataset, monkeypatch):
     import flask
 
     from dashboard.callbacks import vectors as callbacks
@@ -253,7 +253,7 @@ def test_the_list_of_251_groups_is_one_query_and_fast(make_dataset, monkeypatch)
     assert rows[0].children[2].children == f"{expected[saved[0].id]:.2f}"
 
 
-def test_tightness_of_a_space_added_later_is_computed_once(make_dataset, monkeypatch):
+def test_tightness_of_a_space_added_later_is_computed_once(store_db, make_dataset, monkeypatch):
     from dashboard.compute import vectors as vectors_mod
 
     ds = make_dataset(n=300, dim=8)
@@ -281,7 +281,7 @@ def _build(data_dir, names: list[str], hotspots: list[dict]):
         return w.finish()
 
 
-def test_a_rebuild_remaps_members_by_name_and_says_what_is_gone(tmp_path):
+def test_a_rebuild_remaps_members_by_name_and_says_what_is_gone(store_db, tmp_path):
     old = _build(tmp_path, NAMES, DEFAULTS)
     store = HotspotStore(tmp_path)
     seeded = store.dataset_hotspots(old)
@@ -304,7 +304,7 @@ def test_a_rebuild_remaps_members_by_name_and_says_what_is_gone(tmp_path):
     assert store.group(new.name, g.id).members.tolist() == [305, 349]
 
 
-def test_groups_saved_before_names_were_kept_belong_to_the_build_that_first_reads_them(tmp_path):
+def test_groups_saved_before_names_were_kept_belong_to_the_build_that_first_reads_them(store_db, tmp_path):
     ds = _build(tmp_path, NAMES, [])
     store = GroupStore(tmp_path)
     g = store.save_group("d", "legacy", [7, 8], n=100)  # no names: as saved by an older version
@@ -401,7 +401,7 @@ def test_a_read_only_data_folder_without_groups_lists_nothing_and_refuses_edits(
     assert not (tmp_path / "groups.sqlite").exists()
 
 
-def test_the_group_list_of_a_dataset_with_build_hotspots_seeds_them(tmp_path, data_dir):
+def test_the_group_list_of_a_dataset_with_build_hotspots_seeds_them(store_db, tmp_path, data_dir):
     """Listing groups first (before any hotspot request) seeds the build's hotspots too."""
     from dashboard.groups import GroupStore, HotspotStore
     from dashboard.store import open_dataset

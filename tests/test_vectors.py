@@ -83,7 +83,7 @@ def test_male_to_female_vector_finds_the_held_out_counterpart(words_ds):
     assert top5 >= 0.8 * len(pairs), ranks
 
 
-def test_groups_vector_and_overlay_through_the_store(data_dir, digits_ds):
+def test_groups_vector_and_overlay_through_the_store(store_db, data_dir, digits_ds):
     store = GroupStore(data_dir)
     label = digits_ds.meta["label"].astype(str)
     ones = store.save_group("digits", "ones", np.flatnonzero(label == "1"), digits_ds.n)
