@@ -89,8 +89,8 @@ def _layouts_option(value: str) -> tuple[str, ...]:
 @click.option("--dataset", help="Dataset to open; a known recipe (digits, emoji, words) is built first if missing.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (0.0.0.0 to share).")
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--jobs", "jobs_engine", envvar="DASHBOARD_JOBS", default="local", show_default=True,
-              type=click.Choice(["local", "celery"]), help="Where background jobs run (env: DASHBOARD_JOBS); see serve.")
+@click.option("--jobs", "jobs_engine", envvar="DASHBOARD_JOBS", type=click.Choice(["local", "celery"]),
+              help="Where background jobs run [default: local]; see serve (env: DASHBOARD_JOBS).")
 @click.option("--broker", envvar="DASHBOARD_BROKER", help="--jobs celery: redis://HOST:PORT/DB (env: DASHBOARD_BROKER).")
 @click.version_option(package_name="dashboard")
 @click.pass_context
@@ -100,7 +100,7 @@ def cli(ctx: click.Context, data_dir: Path, dataset: str | None, host: str, port
 
     With no command, serves the dashboard: python -m dashboard --dataset emoji
     """
-    ctx.obj = {"data_dir": data_dir}
+    ctx.obj = {"data_dir": data_dir, "jobs": jobs_engine, "broker": broker}
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve, dataset=dataset, host=host, port=port, jobs_engine=jobs_engine, broker=broker)
 
@@ -109,15 +109,14 @@ def cli(ctx: click.Context, data_dir: Path, dataset: str | None, host: str, port
 @click.option("--dataset", help="Dataset to open first.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--jobs", "jobs_engine", envvar="DASHBOARD_JOBS", default="local", show_default=True,
-              type=click.Choice(["local", "celery"]),
-              help="Where background jobs (slow layouts) run: a process per job on this machine, or Celery "
-                   "workers (`python -m dashboard worker`) through --broker (env: DASHBOARD_JOBS).")
+@click.option("--jobs", "jobs_engine", envvar="DASHBOARD_JOBS", type=click.Choice(["local", "celery"]),
+              help="Where background jobs (slow layouts) run: a process per job on this machine (local, the "
+                   "default), or Celery workers (`python -m dashboard worker`) through --broker (env: DASHBOARD_JOBS).")
 @click.option("--broker", envvar="DASHBOARD_BROKER",
               help="--jobs celery: the Redis URL, redis://HOST:PORT/DB, broker and result backend "
                    "(env: DASHBOARD_BROKER).")
 @click.pass_obj
-def serve(obj: dict, dataset: str | None, host: str, port: int, jobs_engine: str = "local",
+def serve(obj: dict, dataset: str | None, host: str, port: int, jobs_engine: str | None = None,
           broker: str | None = None) -> None:
     """Serve the dashboard (the default command)."""
     from . import jobs
@@ -126,6 +125,8 @@ def serve(obj: dict, dataset: str | None, host: str, port: int, jobs_engine: str
     from .store import build_in_progress, list_datasets, open_dataset
 
     data_dir = obj["data_dir"]
+    jobs_engine = jobs_engine or obj.get("jobs") or "local"  # `--jobs` given before the command counts too
+    broker = broker or obj.get("broker")
     if broker and jobs_engine != "celery":
         raise click.UsageError("--broker applies to --jobs celery")
     jobs.configure(jobs_engine, broker)  # an unreachable broker stops here, in one line
