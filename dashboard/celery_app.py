@@ -189,6 +189,8 @@ class RedisState:
             return {}
 
     def write(self, status: dict) -> None:
+        if self.lost.is_set():
+            return  # another worker may hold the job now: its status is no longer this one's to write
         with _reachable(self.engine.broker):
             self.r.set(self.status_key, json.dumps(status), ex=STATUS_TTL)
 

@@ -232,6 +232,8 @@ def run(data_dir: Path | str, job: dict, state: JobState) -> int:
 
     What every engine's worker calls: ``state`` says where the lock and the status live.
     """
+    if _done(data_dir, job):
+        return 0  # a duplicate of a finished job: nothing to wait for
     with state.lock() as mine:
         if not mine:
             return 0  # another process computes it: this request joined that job
