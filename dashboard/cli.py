@@ -92,17 +92,21 @@ def _layouts_option(value: str) -> tuple[str, ...]:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (0.0.0.0 to share).")
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--db", envvar="DASHBOARD_DB", metavar="URL", help=DB_HELP)
+@click.option("--jobs", "jobs_engine", envvar="DASHBOARD_JOBS", type=click.Choice(["local", "celery"]),
+              help="Where background jobs run [default: local]; see serve (env: DASHBOARD_JOBS).")
+@click.option("--broker", envvar="DASHBOARD_BROKER", help="--jobs celery: redis://HOST:PORT/DB (env: DASHBOARD_BROKER).")
 @click.version_option(package_name="dashboard")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path, dataset: str | None, host: str, port: int, db: str | None) -> None:
+def cli(ctx: click.Context, data_dir: Path, dataset: str | None, host: str, port: int, db: str | None,
+        jobs_engine: str, broker: str | None) -> None:
     """Maps of image collections and latent spaces.
 
     With no command, serves the dashboard: python -m dashboard --dataset emoji
     """
-    ctx.obj = {"data_dir": data_dir}
+    ctx.obj = {"data_dir": data_dir, "jobs": jobs_engine, "broker": broker}
     _use_db(db)
     if ctx.invoked_subcommand is None:
-        ctx.invoke(serve, dataset=dataset, host=host, port=port, db=db)
+        ctx.invoke(serve, dataset=dataset, host=host, port=port, db=db, jobs_engine=jobs_engine, broker=broker)
 
 
 def _use_db(db: str | None) -> None:
@@ -118,9 +122,17 @@ def _use_db(db: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--db", metavar="URL", help=DB_HELP)
+@click.option("--jobs", "jobs_engine", envvar="DASHBOARD_JOBS", type=click.Choice(["local", "celery"]),
+              help="Where background jobs (slow layouts) run: a process per job on this machine (local, the "
+                   "default), or Celery workers (`python -m dashboard worker`) through --broker (env: DASHBOARD_JOBS).")
+@click.option("--broker", envvar="DASHBOARD_BROKER",
+              help="--jobs celery: the Redis URL, redis://HOST:PORT/DB, broker and result backend "
+                   "(env: DASHBOARD_BROKER).")
 @click.pass_obj
-def serve(obj: dict, dataset: str | None, host: str, port: int, db: str | None) -> None:
+def serve(obj: dict, dataset: str | None, host: str, port: int, db: str | None = None,
+          jobs_engine: str | None = None, broker: str | None = None) -> None:
     """Serve the dashboard (the default command)."""
+    from . import jobs
     from .app import create_app
     from .groupsdb import check_groups_database
     from .ingest import RECIPES
@@ -129,6 +141,11 @@ def serve(obj: dict, dataset: str | None, host: str, port: int, db: str | None) 
     _use_db(db)
     data_dir = obj["data_dir"]
     check_groups_database(data_dir)  # before a build: a wrong --db is said at once
+    jobs_engine = jobs_engine or obj.get("jobs") or "local"  # `--jobs` given before the command counts too
+    broker = broker or obj.get("broker")
+    if broker and jobs_engine != "celery":
+        raise click.UsageError("--broker applies to --jobs celery")
+    jobs.configure(jobs_engine, broker)  # an unreachable broker stops here, in one line
     if dataset:
         if not (data_dir / dataset / "manifest.json").exists():
             if dataset not in RECIPES:
@@ -212,6 +229,32 @@ def _train_in_background(data_dir: Path, name: str) -> None:
     # The trainer is one of the server's children: _stop_children_at_exit stops it with the server
     # (Ctrl-C or a plain `kill`), and the next start resumes it dim by dim.
     click.echo(f"Training {name}'s VAEs in the background (pid {proc.pid}, log {log}); the map shows PCA meanwhile.", err=True)
+
+
+@cli.command()
+@click.option("--broker", envvar="DASHBOARD_BROKER", required=True,
+              help="The Redis URL the server was given, redis://HOST:PORT/DB (env: DASHBOARD_BROKER).")
+@click.option("--data-dir", "worker_data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where this machine mounts the server's data directory [default: the path the server sends].")
+@click.option("--concurrency", type=click.IntRange(1), help="Jobs run at once [default: the number of CPUs].")
+@click.option("--loglevel", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def worker(broker: str, worker_data_dir: Path | None, concurrency: int | None, loglevel: str) -> None:
+    """Run background jobs for `serve --jobs celery` (a Celery worker on Redis).
+
+    \b
+    The same as:
+      DASHBOARD_BROKER=redis://HOST:PORT/DB celery -A dashboard.celery_app worker --concurrency N
+    (DASHBOARD_VISIBILITY_TIMEOUT: seconds after which a killed worker's job is delivered again,
+    default 3600; it must exceed the longest job.) Start as many workers, on as many machines, as
+    you like; each job runs once.
+    """
+    try:
+        from .celery_app import run_worker
+    except ImportError as e:
+        raise DashboardError(f"the worker needs the celery extra ({e.name} is missing): "
+                             "pip install 'dashboard[celery]'") from None
+    run_worker(broker, data_dir=worker_data_dir, concurrency=concurrency, loglevel=loglevel)
 
 
 @cli.command()

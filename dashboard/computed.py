@@ -126,9 +126,19 @@ def get_neighbors(
     """
     s = dataset.space(space)
     k = Param(int, 20, 1, 200).check("neighbors", "k", k)
-    key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "knn", {"k": k, "metric": dataset.metric})
+    key = _neighbors_key(dataset, s, k)
     compute = None if cached_only else (lambda: neighbors_mod.knn(dataset.latent(s.id), k=k, metric=dataset.metric))
     return cache_mod.cached(dataset.path.parent, key, compute)[0]
+
+
+def _neighbors_key(dataset: Dataset, s, k: int) -> str:
+    return cache_mod.make_key(dataset.name, s.fingerprint, s.id, "knn", {"k": k, "metric": dataset.metric})
+
+
+def neighbors_ready(dataset: Dataset, space: str | int, k: int = 20) -> bool:
+    """Whether :func:`get_neighbors` would answer at once (cached), without reading the neighbours."""
+    k = Param(int, 20, 1, 200).check("neighbors", "k", k)
+    return cache_mod.contains(dataset.path.parent, _neighbors_key(dataset, dataset.space(space), k))
 
 
 #: Graph metrics (Louvain above all) are computed on request up to this many

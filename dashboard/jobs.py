@@ -18,6 +18,15 @@ leaves no computing orphans, and the supervisor thread reaps the ones that
 end, so none stays a zombie. Dash's own background callbacks keep none of
 these promises: a killed server's job goes on computing, a restarted one
 starts it again, and the tab waits forever.
+
+That is the ``local`` engine, the default. The ``celery`` engine
+(``--jobs celery --broker redis://…``, or ``DASHBOARD_JOBS`` and
+``DASHBOARD_BROKER``) keeps the same promises across machines with Celery
+workers and Redis (see :mod:`dashboard.celery_app`). Both run the same
+:func:`work` under the same :func:`run`; ``ensure``, ``status`` and ``cancel``
+answer the same dicts whichever engine runs the job. Dash's ``CeleryManager``
+is deliberately not used: this project has no background callbacks, since
+they cannot keep the promises above; every job goes through this module.
 """
 
 from __future__ import annotations
@@ -32,7 +41,9 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
 
 from . import cache as cache_mod
 from . import locks
@@ -42,10 +53,228 @@ from .errors import DashboardError
 PROGRESS_EVERY = 0.5
 #: A job asked for this recently and not yet running is starting (a process takes seconds to import).
 STARTING_GRACE = 30.0
+#: The engines that run jobs; ``local`` is the default.
+ENGINES = ("local", "celery")
+
+
+# --------------------------------------------------------------------------
+# what a job computes: a small registry of kinds
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """One kind of job: ``ready`` says whether its result is cached already (cheap: nothing is
+    read), ``compute`` computes it into the cache, calling ``progress(fraction)`` as it goes."""
+
+    name: str
+    ready: Callable[[Any, dict], bool]
+    compute: Callable[[Any, dict, Callable[[float], None]], None]
+
+
+def _layout_ready(ds, job: dict) -> bool:
+    from .computed import layout_ready
+
+    return layout_ready(ds, job["space"], job["proj"], **job["params"])
+
+
+def _layout_compute(ds, job: dict, progress: Callable[[float], None]) -> None:
+    from .computed import get_layout
+
+    get_layout(ds, job["space"], job["proj"], progress=progress, **job["params"])
+
+
+def _neighbors_ready(ds, job: dict) -> bool:
+    from .computed import neighbors_ready
+
+    return neighbors_ready(ds, job["space"], **job["params"])
+
+
+def _neighbors_compute(ds, job: dict, progress: Callable[[float], None]) -> None:
+    from .computed import get_neighbors
+
+    get_neighbors(ds, job["space"], **job["params"])  # one step: no progress until it is done
+
+
+#: Job kinds by name; a job dict names its kind under ``"kind"`` (``layout`` when absent, so a
+#: projection's job is ``{"dataset", "space", "proj", "params"}`` as the map asks for it).
+KINDS: dict[str, JobKind] = {
+    "layout": JobKind("layout", _layout_ready, _layout_compute),
+    "neighbors": JobKind("neighbors", _neighbors_ready, _neighbors_compute),
+}
+
+
+def kind(job: dict) -> JobKind:
+    """The registered kind of a job dict."""
+    name = job.get("kind", "layout")
+    if name not in KINDS:
+        raise DashboardError(f"unknown job kind {name!r} (choose from {', '.join(KINDS)})")
+    return KINDS[name]
+
+
+def work(data_dir: Path | str, job: dict, progress: Callable[[float], None]) -> None:
+    """The work itself, whichever engine runs it: open the dataset, compute the job's result into
+    the cache, reporting progress."""
+    from .store import open_dataset
+
+    kind(job).compute(open_dataset(data_dir, job["dataset"]), job, progress)
 
 
 def job_id(job: dict) -> str:
     return hashlib.sha1(json.dumps(job, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _done(data_dir: Path | str, job: dict) -> bool:
+    from .store import open_dataset
+
+    try:
+        return kind(job).ready(open_dataset(data_dir, job["dataset"]), job)
+    except DashboardError:
+        return False
+
+
+# --------------------------------------------------------------------------
+# engines: where a job's state lives and how it is started
+
+
+class JobState(Protocol):
+    """One job's state on an engine: its status dict, its lock, its start request, its cancel flag."""
+
+    def read(self) -> dict: ...
+    def write(self, status: dict) -> None: ...
+    def held(self) -> bool: ...
+    def starting(self, status: dict) -> bool: ...
+    def lock(self) -> contextlib.AbstractContextManager[bool]: ...
+    def cancelled(self) -> bool: ...
+    def ended(self) -> None: ...
+
+
+class Engine(Protocol):
+    """Where jobs run: ``state`` of one job, ``start`` it, ``cancel`` it, ``check`` it can be reached."""
+
+    def state(self, data_dir: Path | str, job: dict) -> JobState: ...
+    def start(self, data_dir: Path | str, job: dict) -> None: ...
+    def cancel(self, data_dir: Path | str, job: dict) -> bool: ...
+    def check(self) -> None: ...
+
+
+def configure(engine_name: str = "local", broker: str | None = None) -> None:
+    """Choose the engine of this process and of the processes it starts (``serve --jobs``); the
+    choice travels in ``DASHBOARD_JOBS`` and ``DASHBOARD_BROKER``, which gunicorn's workers read too."""
+    if engine_name not in ENGINES:
+        raise DashboardError(f"unknown jobs engine {engine_name!r} (choose from {', '.join(ENGINES)})")
+    os.environ["DASHBOARD_JOBS"] = engine_name
+    if broker:
+        os.environ["DASHBOARD_BROKER"] = broker
+    engine().check()
+
+
+def engine() -> Engine:
+    """The engine named by ``DASHBOARD_JOBS`` (``local`` when unset)."""
+    name = os.environ.get("DASHBOARD_JOBS", "").strip().lower() or "local"
+    if name == "local":
+        return LOCAL
+    if name != "celery":
+        raise DashboardError(f"DASHBOARD_JOBS: unknown jobs engine {name!r} (choose from {', '.join(ENGINES)})")
+    try:
+        from .celery_app import celery_engine
+    except ImportError as e:
+        raise DashboardError(f"--jobs celery needs the celery extra ({e.name} is missing): "
+                             "pip install 'dashboard[celery]'") from None
+    return celery_engine(os.environ.get("DASHBOARD_BROKER", ""))
+
+
+def status(data_dir: Path | str, job: dict) -> dict:
+    """``{"state": "done" | "running" | "failed" | "starting" | "absent", "progress", "eta", "error"}``
+    of a job."""
+    if _done(data_dir, job):
+        return {"state": "done", "progress": 1.0}
+    st = engine().state(data_dir, job)
+    s = st.read()
+    if st.held():
+        progress = float(s.get("progress", 0.0))
+        elapsed = time.time() - float(s.get("started", time.time()))
+        eta = elapsed / progress * (1 - progress) if progress > 0.02 else None
+        return {"state": "running", "progress": progress, "eta": eta, "pid": s.get("pid")}
+    if s.get("error"):
+        return {"state": "failed", "progress": 0.0, "error": s["error"]}
+    if st.starting(s):
+        return {"state": "starting", "progress": 0.0}
+    return {"state": "absent", "progress": 0.0}
+
+
+_ENSURE_LOCK = threading.Lock()
+
+
+def ensure(data_dir: Path | str, job: dict, *, retry_failed: bool = False) -> dict:
+    """The job's status, after starting it if nothing computes it (and it is not done).
+
+    Requests in every process see the job ``starting`` once one of them asked, so they start no
+    second one; if one were started all the same, it would find the job's lock taken and leave.
+    """
+    kind(job)
+    with _ENSURE_LOCK:
+        s = status(data_dir, job)
+        if s["state"] == "absent" or (s["state"] == "failed" and retry_failed):
+            engine().start(data_dir, job)
+            s = {"state": "starting", "progress": 0.0}
+    return s
+
+
+def cancel(data_dir: Path | str, job: dict) -> bool:
+    """Stop a running job (the cache keeps nothing half-made); True when there was one."""
+    return engine().cancel(data_dir, job)
+
+
+class Cancelled(Exception):
+    """Raised by a job's progress callback when the job was cancelled or lost its lock."""
+
+
+def run(data_dir: Path | str, job: dict, state: JobState) -> int:
+    """Compute a job unless another process already does; returns an exit status.
+
+    What every engine's worker calls: ``state`` says where the lock and the status live.
+    """
+    if _done(data_dir, job):
+        return 0  # a duplicate of a finished job: nothing to wait for
+    with state.lock() as mine:
+        if not mine:
+            return 0  # another process computes it: this request joined that job
+        try:
+            if _done(data_dir, job):
+                return 0
+            status_now = {"job": job, "pid": os.getpid(), "started": time.time(), "progress": 0.0,
+                          "runs": int(state.read().get("runs", 0)) + 1}
+            state.write(status_now)
+            last = [0.0]
+
+            def progress(fraction: float) -> None:
+                if time.monotonic() - last[0] >= PROGRESS_EVERY:
+                    last[0] = time.monotonic()
+                    if state.cancelled():
+                        raise Cancelled
+                    state.write({**status_now, "progress": float(fraction)})
+
+            try:
+                if state.cancelled():
+                    raise Cancelled
+                work(data_dir, job, progress)
+            except Cancelled:
+                state.write({"runs": status_now["runs"]})  # nothing half-made is kept: absent again
+                return 143
+            except Exception as e:  # noqa: BLE001 - the tab shows it; the traceback is on stderr
+                import traceback
+
+                traceback.print_exc()
+                state.write({**status_now, "error": f"{type(e).__name__}: {e}" if str(e) else type(e).__name__})
+                return 1
+            state.write({**status_now, "progress": 1.0, "finished": time.time()})
+        finally:
+            state.ended()
+    return 0
+
+
+# --------------------------------------------------------------------------
+# the local engine: a lock file and a status file per job, one process per job
 
 
 def _dir(data_dir: Path | str) -> Path:
@@ -71,67 +300,66 @@ def _write(path: Path, status: dict) -> None:
     os.replace(tmp, path)
 
 
-def _done(data_dir: Path | str, job: dict) -> bool:
-    from .computed import layout_ready
-    from .store import open_dataset
+class _FileState:
+    """A job's state in the cache folder: ``<id>.lock`` (flock) and ``<id>.json``."""
 
-    try:
-        ds = open_dataset(data_dir, job["dataset"])
-        return layout_ready(ds, job["space"], job["proj"], **job["params"])
-    except DashboardError:
-        return False
+    def __init__(self, data_dir: Path | str, job: dict):
+        self.lock_path, self.path = _paths(data_dir, job)
 
+    def read(self) -> dict:
+        return _read(self.path)
 
-def status(data_dir: Path | str, job: dict) -> dict:
-    """``{"state": "done" | "running" | "failed" | "absent", "progress", "eta", "error"}`` of a job."""
-    if _done(data_dir, job):
-        return {"state": "done", "progress": 1.0}
-    lock, path = _paths(data_dir, job)
-    s = _read(path)
-    if locks.held(lock):
-        progress = float(s.get("progress", 0.0))
-        elapsed = time.time() - float(s.get("started", time.time()))
-        eta = elapsed / progress * (1 - progress) if progress > 0.02 else None
-        return {"state": "running", "progress": progress, "eta": eta, "pid": s.get("pid")}
-    if s.get("error"):
-        return {"state": "failed", "progress": 0.0, "error": s["error"]}
-    if time.time() - float(s.get("requested", 0)) < STARTING_GRACE:
-        return {"state": "starting", "progress": 0.0}
-    return {"state": "absent", "progress": 0.0}
+    def write(self, status: dict) -> None:
+        _write(self.path, status)
 
+    def held(self) -> bool:
+        return locks.held(self.lock_path)
 
-_ENSURE_LOCK = threading.Lock()
+    def starting(self, status: dict) -> bool:
+        return time.time() - float(status.get("requested", 0)) < STARTING_GRACE
 
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[bool]:
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a+") as held:
+            yield locks.try_lock(held)
 
-def ensure(data_dir: Path | str, job: dict, *, retry_failed: bool = False) -> dict:
-    """The job's status, after starting it if nothing computes it (and it is not done).
+    def cancelled(self) -> bool:
+        return False  # cancel ends the job's process instead
 
-    Requests in every process see the job ``starting`` once one of them asked, so they start no
-    second process; if one were started all the same, it would find the job's lock taken and leave.
-    """
-    with _ENSURE_LOCK:
-        s = status(data_dir, job)
-        if s["state"] == "absent" or (s["state"] == "failed" and retry_failed):
-            lock, path = _paths(data_dir, job)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _write(path, {"requested": time.time(), "runs": int(_read(path).get("runs", 0))})
-            except OSError as e:
-                raise DashboardError(f"cannot start a background job: {e.strerror} ({path.parent})") from None
-            _supervisor().start(Path(data_dir), job)
-            s = {"state": "starting", "progress": 0.0}
-    return s
+    def ended(self) -> None:
+        pass
 
 
-def cancel(data_dir: Path | str, job: dict) -> bool:
-    """Stop a running job (its process is told to end); True when there was one."""
-    lock, path = _paths(data_dir, job)
-    pid = _read(path).get("pid")
-    if not pid or not locks.held(lock):
-        return False
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(int(pid), signal.SIGTERM)
-    return True
+class LocalEngine:
+    """Today's engine: one supervised process per job on this machine."""
+
+    def state(self, data_dir: Path | str, job: dict) -> _FileState:
+        return _FileState(data_dir, job)
+
+    def start(self, data_dir: Path | str, job: dict) -> None:
+        st = self.state(data_dir, job)
+        try:
+            st.path.parent.mkdir(parents=True, exist_ok=True)
+            st.write({"requested": time.time(), "runs": int(st.read().get("runs", 0))})
+        except OSError as e:
+            raise DashboardError(f"cannot start a background job: {e.strerror} ({st.path.parent})") from None
+        _supervisor().start(Path(data_dir), job)
+
+    def cancel(self, data_dir: Path | str, job: dict) -> bool:
+        st = self.state(data_dir, job)
+        pid = st.read().get("pid")
+        if not pid or not st.held():
+            return False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(int(pid), signal.SIGTERM)
+        return True
+
+    def check(self) -> None:
+        pass
+
+
+LOCAL = LocalEngine()
 
 
 # --------------------------------------------------------------------------
@@ -181,9 +409,9 @@ def _supervisor() -> _Supervisor:
 # the job process
 
 
-def _die_with(parent: int) -> None:
-    """End this process when ``parent`` ends (a killed server takes its jobs with it)."""
-    if sys.platform == "linux":
+def die_with(parent: int, *, pdeathsig: bool = True) -> None:
+    """End this process when ``parent`` ends (a killed server or worker takes its jobs with it)."""
+    if pdeathsig and sys.platform == "linux":
         import ctypes
 
         with contextlib.suppress(OSError, AttributeError):
@@ -193,53 +421,17 @@ def _die_with(parent: int) -> None:
 
     def watch() -> None:  # where there is no PR_SET_PDEATHSIG
         while os.getppid() == parent:
-            time.sleep(1.0)
+            time.sleep(0.5)
         os._exit(1)
 
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def run(data_dir: Path, job: dict) -> int:
-    """Compute a job unless another process already does; returns an exit status."""
-    from .computed import get_layout
-    from .store import open_dataset
-
-    directory = _dir(data_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    lock, path = _paths(data_dir, job)
-    with open(lock, "a+") as held:
-        if not locks.try_lock(held):
-            return 0  # another process computes it: this request joined that job
-        if _done(data_dir, job):
-            return 0
-        status_now = {"job": job, "pid": os.getpid(), "started": time.time(), "progress": 0.0,
-                      "runs": int(_read(path).get("runs", 0)) + 1}
-        _write(path, status_now)
-        last = [0.0]
-
-        def progress(fraction: float) -> None:
-            if time.monotonic() - last[0] >= PROGRESS_EVERY:
-                last[0] = time.monotonic()
-                _write(path, {**status_now, "progress": float(fraction)})
-
-        try:
-            ds = open_dataset(data_dir, job["dataset"])
-            get_layout(ds, job["space"], job["proj"], progress=progress, **job["params"])
-        except Exception as e:  # noqa: BLE001 - the tab shows it; the traceback is on stderr
-            import traceback
-
-            traceback.print_exc()
-            _write(path, {**status_now, "error": f"{type(e).__name__}: {e}" if str(e) else type(e).__name__})
-            return 1
-        _write(path, {**status_now, "progress": 1.0, "finished": time.time()})
-    return 0
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def main(argv: list[str]) -> int:
     data_dir, job, parent = Path(argv[0]), json.loads(argv[1]), int(argv[2])
-    _die_with(parent)
+    die_with(parent)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(143))  # cancelled: the cache keeps nothing half-made
-    return run(data_dir, job)
+    return run(data_dir, job, LOCAL.state(data_dir, job))
 
 
 if __name__ == "__main__":

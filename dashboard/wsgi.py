@@ -1,8 +1,16 @@
-"""WSGI entry: ``gunicorn -w 4 --threads 4 'dashboard.wsgi:server'`` (data from $DASHBOARD_DATA_DIR)."""
+"""WSGI entry: ``gunicorn -w 4 --threads 4 'dashboard.wsgi:server'`` (data from $DASHBOARD_DATA_DIR;
+background jobs on Celery with ``DASHBOARD_JOBS=celery`` and ``DASHBOARD_BROKER=redis://…``)."""
 
 import os
 
+from . import jobs
 from .app import create_app
+from .errors import DashboardError
+
+try:
+    jobs.configure(os.environ.get("DASHBOARD_JOBS", "").strip().lower() or "local", os.environ.get("DASHBOARD_BROKER"))
+except DashboardError as e:
+    raise SystemExit(f"dashboard: {e}") from None  # one line in gunicorn's log, not a traceback
 
 app = create_app(dataset=os.environ.get("DASHBOARD_DATASET"))
 server = app.server

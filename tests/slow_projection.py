@@ -1,5 +1,6 @@
 """A projection for the job tests, loaded through DASHBOARD_PLUGINS in the server and its job processes:
-it takes ``seconds`` (reporting progress as it goes) and logs each run's pid to ``$SLOW_PROJECTION_LOG``."""
+it takes ``seconds`` (reporting progress as it goes) and logs each run's pid to ``$SLOW_PROJECTION_LOG`` when
+it starts, and to ``$SLOW_PROJECTION_DONE_LOG`` when it finishes."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def _slow(X, p, *, y, random_state, progress):
         time.sleep(p["seconds"] / steps)
         if progress:
             progress((k + 1) / steps)
+    done = os.environ.get("SLOW_PROJECTION_DONE_LOG")
+    if done:
+        with open(done, "a") as f:
+            f.write(f"{os.getpid()}\n")
     return np.asarray(X[:, :2], dtype=np.float32)
 
 
