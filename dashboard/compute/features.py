@@ -170,6 +170,21 @@ def download_imagenet(model: str):
         ) from None
 
 
+def keras_network(model: str, weights: Path | str | None = None, full=None):
+    """(the Keras ``model`` cut at its feature layer, its input preprocessing), built from the ``weights`` file
+    (None: random weights), or from ``full``, a whole model already built."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    ctor, _, layer, _ = KERAS_MODELS[model]
+    if full is None:
+        full = getattr(keras.applications, ctor)(weights=None if weights is None else str(weights), include_top=True)
+    # Layer names get numbered suffixes when a process builds a model twice: fall back to the type.
+    pool = next((x for x in full.layers if x.name == layer), None) or [
+        x for x in full.layers if type(x).__name__ == "GlobalAveragePooling2D"][-1]
+    return keras.Model(full.input, pool.output), getattr(keras.applications, model).preprocess_input
+
+
 def _keras_model(model: str, weights: str | None, runtime: str, models_dir: Path | None) -> Extractor:
     path = keras_weights(model, weights)
     ctor, side, layer, dims = KERAS_MODELS[model]
@@ -183,17 +198,8 @@ def _keras_model(model: str, weights: str | None, runtime: str, models_dir: Path
 
     def net():
         # Built on first use, in the main thread, after the checks above (TensorFlow takes seconds to import).
-        if "model" not in state:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            import keras
-
-            full = (state.pop("full") if "full" in state  # the one Keras just downloaded for
-                    else getattr(keras.applications, ctor)(weights=str(path), include_top=True))
-            # Layer names get numbered suffixes when a process builds a model twice: fall back to the type.
-            pool = next((x for x in full.layers if x.name == layer), None) or [
-                x for x in full.layers if type(x).__name__ == "GlobalAveragePooling2D"][-1]
-            state["model"] = keras.Model(full.input, pool.output)
-            state["preprocess"] = getattr(keras.applications, model).preprocess_input
+        if "model" not in state:  # the one Keras just downloaded for, else one built from the weights file
+            state["model"], state["preprocess"] = keras_network(model, path, full=state.pop("full", None))
         return state["model"], state["preprocess"]
 
     prepare = functools.partial(_prepare_stretched, side=side)
