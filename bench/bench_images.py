@@ -112,7 +112,7 @@ def main() -> int:
                             ("mobilenet_v3", keras.applications.MobileNetV3Small)):
             weights = d / f"{model}.weights.h5"
             ctor(weights=None, include_top=True).save_weights(weights)
-            ex = extractor(model, weights=str(weights))
+            ex = extractor(model, weights=str(weights), runtime="tensorflow")  # Keras itself, both ways
             inputs = np.stack([ex.prepare(open_image(f)[0]) for f in files[: args.sample]])
             ex.run(inputs[:2])  # build the model and warm up before timing
             start = time.perf_counter()

@@ -280,6 +280,8 @@ def worker(broker: str, worker_data_dir: Path | None, concurrency: int | None, l
 @click.option("--model", type=click.Choice(["inception_v3", "mobilenet_v3", "pixels", "vae"]),
               help="images: features [default: inception_v3, PixPlot's; Keras downloads its ImageNet weights once].")
 @click.option("--weights", type=click.Path(dir_okay=False), help="images: the Keras weights file of --model (offline: no download).")
+@click.option("--runtime", metavar="RUNTIME", help="images: what runs --model: auto (OpenVINO, else ONNX Runtime, when installed and "
+              "their features match TensorFlow's), tensorflow, openvino or onnx [default: auto].")
 @click.option("--vectors", type=click.Path(dir_okay=False),
               help="images: your own features (.npy/.h5/.parquet), one row per image file in sorted path order.")
 @click.option("--max-images", type=click.IntRange(1), help="images: use at most N files.")
@@ -295,7 +297,7 @@ def worker(broker: str, worker_data_dir: Path | None, concurrency: int | None, l
 @click.option("--decode-timeout", type=click.FloatRange(1), help="images: seconds one file may take to decode before it is skipped [default: 60].")
 @click.pass_obj
 def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dims, epochs, limit, quick, download_dir,
-          n_words, images_glob, metadata, model, weights, vectors, max_images, shuffle, seed, metric,
+          n_words, images_glob, metadata, model, weights, runtime, vectors, max_images, shuffle, seed, metric,
           min_cluster_size, max_clusters, cell_size, n_neighbors, min_dist, geojson, decode_timeout) -> None:
     """Build a dataset: digits, emoji or words from real sources, or images from your own folder."""
     from .ingest import recipe as get_recipe
@@ -304,7 +306,7 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
                   "--quick": quick or None, "--download-dir": download_dir}
     words_only = {"--n-words": n_words}
     images_only = {"--images": images_glob, "--metadata": metadata, "--model": model, "--weights": weights,
-                   "--vectors": vectors, "--max-images": max_images, "--shuffle": shuffle, "--seed": seed,
+                   "--runtime": runtime, "--vectors": vectors, "--max-images": max_images, "--shuffle": shuffle, "--seed": seed,
                    "--metric": metric, "--min-cluster-size": min_cluster_size, "--max-clusters": max_clusters,
                    "--cell-size": cell_size, "--n-neighbors": n_neighbors, "--min-dist": min_dist, "--geojson": geojson,
                    "--decode-timeout": decode_timeout}
@@ -329,7 +331,7 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
         from .ingest import images
 
         kwargs.update(images=images_glob, metadata=metadata, model=model or "inception_v3", weights=weights,
-                      vectors=vectors, max_images=max_images, shuffle=bool(shuffle),
+                      runtime=runtime or "auto", vectors=vectors, max_images=max_images, shuffle=bool(shuffle),
                       seed=24 if seed is None else seed, metric=metric or "cosine",
                       min_cluster_size=min_cluster_size or 20, max_clusters=10 if max_clusters is None else max_clusters,
                       cell_size=int(cell_size) if cell_size else None, n_neighbors=n_neighbors or 15,

@@ -5,7 +5,9 @@ the decoding threads) and a batch of inputs into vectors (``run``, batched:
 PixPlot ran one image at a time). Keras models take their ImageNet weights
 from ``--weights``, else from the Keras cache, else from Keras's own download
 (into that cache, as PixPlot did); when the download fails the build stops
-before any work, with one line that says how to go on offline.
+before any work, with one line that says how to go on offline. ``--runtime``
+runs them through TensorFlow or, converted once, through OpenVINO or ONNX
+Runtime (see :mod:`dashboard.compute.runtimes`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DashboardError
+from . import runtimes
 
 #: Pixel baseline: images shrunk to this many pixels a side, RGB on white.
 PIXELS_SIDE = 24
@@ -50,6 +53,10 @@ class Extractor:
     run: Callable[[np.ndarray], np.ndarray] | None = None
     positional: bool = False  # features come from a file, row k for the k-th image found
     rows: np.ndarray | None = field(default=None, repr=False)
+    # Keras models: the runtime asked for, then (after the first batch) the one used; what the build report says
+    runtime: str = ""
+    notes: list[str] = field(default_factory=list)
+    speeds: dict[str, float] = field(default_factory=dict)  # runtime → images/s measured on the first batch
 
     def row(self, k: int) -> np.ndarray:
         return np.asarray(self.rows[k], np.float32)
@@ -163,7 +170,22 @@ def download_imagenet(model: str):
         ) from None
 
 
-def _keras_model(model: str, weights: str | None) -> Extractor:
+def keras_network(model: str, weights: Path | str | None = None, full=None):
+    """(the Keras ``model`` cut at its feature layer, its input preprocessing), built from the ``weights`` file
+    (None: random weights), or from ``full``, a whole model already built."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    ctor, _, layer, _ = KERAS_MODELS[model]
+    if full is None:
+        full = getattr(keras.applications, ctor)(weights=None if weights is None else str(weights), include_top=True)
+    # Layer names get numbered suffixes when a process builds a model twice: fall back to the type.
+    pool = next((x for x in full.layers if x.name == layer), None) or [
+        x for x in full.layers if type(x).__name__ == "GlobalAveragePooling2D"][-1]
+    return keras.Model(full.input, pool.output), getattr(keras.applications, model).preprocess_input
+
+
+def _keras_model(model: str, weights: str | None, runtime: str, models_dir: Path | None) -> Extractor:
     path = keras_weights(model, weights)
     ctor, side, layer, dims = KERAS_MODELS[model]
     state: dict = {}
@@ -176,28 +198,29 @@ def _keras_model(model: str, weights: str | None) -> Extractor:
 
     def net():
         # Built on first use, in the main thread, after the checks above (TensorFlow takes seconds to import).
-        if "model" not in state:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            import keras
-
-            full = (state.pop("full") if "full" in state  # the one Keras just downloaded for
-                    else getattr(keras.applications, ctor)(weights=str(path), include_top=True))
-            # Layer names get numbered suffixes when a process builds a model twice: fall back to the type.
-            pool = next((x for x in full.layers if x.name == layer), None) or [
-                x for x in full.layers if type(x).__name__ == "GlobalAveragePooling2D"][-1]
-            state["model"] = keras.Model(full.input, pool.output)
-            state["preprocess"] = getattr(keras.applications, model).preprocess_input
+        if "model" not in state:  # the one Keras just downloaded for, else one built from the weights file
+            state["model"], state["preprocess"] = keras_network(model, path, full=state.pop("full", None))
         return state["model"], state["preprocess"]
 
     prepare = functools.partial(_prepare_stretched, side=side)
+    cache_id = f"{model}-{file_id}"
+    notes: list[str] = []
+    speeds: dict[str, float] = {}
 
     def run(batch: np.ndarray) -> np.ndarray:
         m, preprocess = net()
         x = preprocess(batch.astype(np.float32))
-        return np.asarray(m.predict(x, batch_size=len(x), verbose=0), np.float32).reshape(len(x), -1)
+        if "runner" not in state:  # the first batch: convert (or load) and check the runtime on its first images
+            chosen = runtimes.select(m, runtime, x[:runtimes.CHECK_IMAGES], models_dir=models_dir, key=cache_id)
+            state["runner"] = chosen.run
+            ex.runtime = chosen.runtime
+            notes.extend(chosen.notes)
+            speeds.update(chosen.speeds)
+        return state["runner"](x)
 
-    return Extractor(model, model.split("_")[0], f"Keras {ctor} '{layer}' features ({dims}-d, ImageNet weights {path.name})",
-                     f"{model}-{file_id}", prepare, run)
+    ex = Extractor(model, model.split("_")[0], f"Keras {ctor} '{layer}' features ({dims}-d, ImageNet weights {path.name})",
+                   cache_id, prepare, run, runtime=runtime, notes=notes, speeds=speeds)
+    return ex
 
 
 def _file_id(path: Path) -> str:
@@ -236,8 +259,14 @@ def _vectors(path_text: str) -> Extractor:
                      positional=True, rows=rows)
 
 
-def extractor(model: str, *, weights: str | None = None, vectors: str | None = None) -> Extractor:
-    """The feature extractor a build asked for (checks weights and files before any work)."""
+def extractor(model: str, *, weights: str | None = None, vectors: str | None = None, runtime: str = "auto",
+              models_dir: Path | None = None) -> Extractor:
+    """The feature extractor a build asked for (checks weights, files and the runtime before any work).
+
+    ``runtime`` (Keras models): one of :data:`runtimes.RUNTIMES`; a converted model is kept in ``models_dir``
+    (None: converted again by each extractor).
+    """
+    runtimes.check_runtime(runtime)
     if vectors:
         return _vectors(vectors)
     if model == "pixels":
@@ -245,5 +274,5 @@ def extractor(model: str, *, weights: str | None = None, vectors: str | None = N
     if model == "vae":
         return _vae_input()
     if model in KERAS_MODELS:
-        return _keras_model(model, weights)
+        return _keras_model(model, weights, runtime, models_dir)
     raise DashboardError(f"--model must be one of {', '.join(m for m in MODELS if m != 'vectors')}, got {model!r}")

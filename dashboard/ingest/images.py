@@ -199,6 +199,7 @@ def build(
     model: str = "pixels",
     weights: str | None = None,
     vectors: str | None = None,
+    runtime: str = "auto",
     max_images: int | None = None,
     shuffle: bool = False,
     seed: int = 24,
@@ -222,7 +223,8 @@ def build(
     Every build is a new version (a new ``build_id``), published when complete; ``fresh`` also
     forgets what a killed run left (decoded images; cached features are kept either way).
     """
-    extractor = features_mod.extractor(model, weights=weights, vectors=vectors)  # fails before any work
+    extractor = features_mod.extractor(model, weights=weights, vectors=vectors, runtime=runtime,  # fails before any work
+                                       models_dir=cache_mod.cache_dir(data_dir) / "models")
     if geojson:
         geography.geojson_outline(geojson)  # a bad file fails now, not after the images
     failures: list[tuple[str, str]] = []
@@ -310,6 +312,8 @@ def build(
             w.write_latent(f"pca{d}", pca(X, n_components=d), kind="pca",
                            description=f"PCA of the {extractor.name} features to {d} dims (PixPlot's step before UMAP)")
             w.manifest["default_space"] = f"pca{d}"
+        w.report.notes.extend(extractor.notes)  # the runtime used, and the speeds measured on the first images
+        w.report.timings.update({f"features_img_s_{r}": v for r, v in extractor.speeds.items()})
         w.report.counts.update(files=len(paths) + len(hidden), items=len(keep),
                                skipped=len(paths) - len(keep) + len(hidden) + len(failures))
         write_json(w.path / CONTENT_KEYS, {"keys": keys, "notes": [dict(notes).get(k) for k in keep]})
