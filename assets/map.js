@@ -88,8 +88,6 @@
         M.tiles.ensureDensity(view),
         T.optional("vector", "vector.json", T.json, "No vector overlay: "),
         T.optional("layoutOutline", "layout_outline.json", (r, k) => T.json(r, k).then((rings) => rings.map((path) => ({path})))),
-        T.optional("layoutLabels", "layout_labels.json",
-          (r, k) => T.json(r, k).then((labels) => labels.map(([text, x, y, level]) => ({text, x, y, level})))),
         T.optional("sizes", "sizes.bin", T.array(Uint8Array)),
         T.optional("edges", "edges.bin", (r, k) => T.load(r, k, Uint8Array).then((a) => {
           // m × 2 uint32 index pairs, then m opacities (see routes.edges)
@@ -101,6 +99,11 @@
       if (view.mode === "words" && S.keys.labels !== view.labels) {
         jobs.push(fetch("/api/labels.txt?" + view.labels).then((r) => r.text()).then((t) => { S.labels = t.split("\n"); S.keys.labels = view.labels; }));
       }
+      // Cluster labels are computed on the server the first time (HDBSCAN): the map never waits for
+      // them; they join it when they come.
+      const labels = T.optional("layoutLabels", "layout_labels.json",
+        (r, k) => T.json(r, k).then((got) => got.map(([text, x, y, level]) => ({text, x, y, level}))), "No cluster labels: ");
+      if (labels) labels.then(() => { if (S.layersVersion === version) M.layers.draw(); });  // else the draw below takes them
       // …and the deck's canvas has its size: layers given before that are drawn twice.
       jobs.push(S.deckReady);
       await Promise.all(jobs);
@@ -123,6 +126,7 @@
       jump(null);
       S.fitted = true;
     }
+    S.layersVersion = version;
     M.layers.draw();
     if (S.drawnVersion >= 0 && S.deck.props.layers.every((l) => l.isLoaded) && !S.deck.needsRedraw()) {
       S.drawnVersion = version;  // nothing changed on screen: this view is drawn already

@@ -372,6 +372,9 @@ def _as_numbers(values, kind: str) -> np.ndarray:
 
 #: Automatic labels: at most this many clusters are named on a map.
 MAX_CLUSTER_LABELS = 40
+#: Above this many items, clusters are found on a random sample of this many (HDBSCAN on a million
+#: points takes minutes and gigabytes; where the clusters lie and what they share shows in a sample).
+CLUSTER_LABEL_SAMPLE = 20_000
 
 
 def get_cluster_labels(dataset: Dataset, space: str | int, xy: np.ndarray) -> list[list]:
@@ -381,19 +384,23 @@ def get_cluster_labels(dataset: Dataset, space: str | int, xy: np.ndarray) -> li
     from .compute.declutter import label_levels
 
     s = dataset.space(space)
-    mcs = max(15, dataset.n // 300)
+    sample = None
+    if dataset.n > CLUSTER_LABEL_SAMPLE:
+        sample = np.sort(np.random.default_rng(0).choice(dataset.n, CLUSTER_LABEL_SAMPLE, replace=False))
+    mcs = max(15, (dataset.n if sample is None else len(sample)) // 300)
     key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "cluster-labels",
                              {"layout": _layout_digest(xy), "min_cluster_size": mcs, "max": MAX_CLUSTER_LABELS,
-                              "build": dataset.build_id})
+                              "build": dataset.build_id, "sample": None if sample is None else len(sample)})
 
     def compute() -> list[list]:
-        found = clusters_mod.hotspots(xy, min_cluster_size=mcs, max_clusters=MAX_CLUSTER_LABELS)
-        named = clusters_mod.name_hotspots(found, dataset.meta, dataset.schema, text=dataset.type == "text",
-                                           unique=False)
+        points = xy if sample is None else xy[sample]
+        meta = dataset.meta if sample is None else dataset.meta.iloc[sample].reset_index(drop=True)
+        found = clusters_mod.hotspots(points, min_cluster_size=mcs, max_clusters=MAX_CLUSTER_LABELS)
+        named = clusters_mod.name_hotspots(found, meta, dataset.schema, text=dataset.type == "text", unique=False)
         named = [h for h in named if not h["label"].startswith("Cluster ")]  # nothing to say: no label
         if not named:
             return []
-        where = np.array([np.median(xy[np.asarray(h["members"])], axis=0) for h in named], np.float32)
+        where = np.array([np.median(points[np.asarray(h["members"])], axis=0) for h in named], np.float32)
         levels = label_levels(where, np.array([len(h["label"]) for h in named]), char_px=8.0, height_px=18.0)
         return [[h["label"], float(x), float(y), int(level)] for h, (x, y), level in zip(named, where, levels)]
 

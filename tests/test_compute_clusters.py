@@ -33,3 +33,28 @@ def test_hotspots_are_named_by_what_their_items_share():
     words = name_hotspots(hotspots(xy, min_cluster_size=20), meta.drop(columns=["subject", "noise"]),
                           {"i": "index", "name": "text"}, text=True)
     assert all(h["label"] == meta["name"].iloc[h["representative"]] for h in words)  # a word names its hotspot
+
+
+def test_cluster_labels_of_a_large_layout_come_from_a_sample_and_sit_on_their_clusters(tmp_path, monkeypatch):
+    """Above CLUSTER_LABEL_SAMPLE items the clusters are found on a random sample (HDBSCAN on a million
+    points takes minutes): each category's label still sits on its blob."""
+    from dashboard import computed, fixtures, mapdata
+    from dashboard.store import open_dataset
+    from dashboard.viewstate import parse
+
+    fixtures.blobs(tmp_path, "b", n=3000, dim=4, categories=4)
+    ds = open_dataset(tmp_path, "b")
+    state, _ = parse(tmp_path, "dataset=b&proj=pca")
+    xy = mapdata.positions(ds, state)
+    monkeypatch.setattr(computed, "CLUSTER_LABEL_SAMPLE", 600)
+    sizes = []
+    real = computed.clusters_mod.hotspots
+    monkeypatch.setattr(computed.clusters_mod, "hotspots", lambda X, **kw: sizes.append(len(X)) or real(X, **kw))
+    labels = computed.get_cluster_labels(ds, state.space, xy)
+    assert sizes == [600]
+    categories = ds.meta["category"].astype(str).to_numpy()
+    assert {text for text, *_ in labels} == set(categories)
+    names = sorted(set(categories))
+    centres = np.array([np.median(xy[categories == c], axis=0) for c in names])
+    for text, x, y, _level in labels:  # nearer its own category's centre than any other's
+        assert names[int(np.argmin(np.hypot(centres[:, 0] - x, centres[:, 1] - y)))] == text
