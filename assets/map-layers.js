@@ -97,6 +97,7 @@
     if (view.mode === "images" && S.atlas) {
       // coloured by a column: each image takes a tint of its colour (dark images, digits, too)
       const kind = view.frames ? "tinted" : "images";
+      const sharp = M.sharp.layer(shownColors());  // zoomed in past the cells: the images in view, crisp
       return S.atlas.textures.map((t, k) => cached("images-" + k, dataKey + "|" + S.atlasKey + "|" + kind, () => {
         const a = t.first, b = t.first + t.count, colors = shownColors();
         return template(kind, {
@@ -106,13 +107,13 @@
             getColor: {value: colors.subarray(4 * a, 4 * b), size: 4},
             ...sizeAttribute("getSize", "images", a, b),
           }},
-          iconAtlas: "/api/atlas/" + encodeURIComponent(view.dataset) + "/" + S.atlas.cell + "/" + k + ".png",
+          iconAtlas: "/api/atlas/" + encodeURIComponent(view.dataset) + "/" + S.atlas.cell + "/" + k + ".png?build=" + S.atlas.build,
           iconMapping: S.mappings[k],
           getIcon: (_, {index}) => index,
           updateTriggers: {getIcon: S.atlasKey},
           first: a,
         });
-      }));
+      })).concat(sharp ? [sharp] : []);
     }
     if (S.mask && n > COMPACT_MIN && softwareGL()) {
       // Without a GPU every drawn point costs microseconds: draw only what passes, not a faded million.

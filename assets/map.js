@@ -36,7 +36,7 @@
     S.camera = camera ? {target: [camera[0], camera[1], 0], zoom: camera[2]} : fitViewState();
     S.deck.setProps({
       initialViewState: S.camera,
-      onViewStateChange: ({viewState}) => { S.camera = viewState; onZoom(); M.url.schedule(); },
+      onViewStateChange: ({viewState}) => { S.camera = viewState; onZoom(); M.sharp.cameraMoved(); M.url.schedule(); },
       onHover: M.select.onHover,
       onClick: M.select.onClick,
       onAfterRender: onAfterRender,
@@ -151,6 +151,7 @@
     M.note("camera");
     S.deck.setProps({initialViewState: vs});
     onZoom();
+    M.sharp.cameraMoved();
   }
 
   function setCamera(cam) {
@@ -311,7 +312,7 @@
       vector: S.vector ? {name: S.vector.name, steps: S.vector.steps.length, images: !!(S.vector.steps[0] || {}).image} : null,
       timings: {...S.timings, firstFrame: S.firstFrameAt},
       frames: S.frames, decks: S.decks, events: S.events.slice(),
-      tiled: !!(S.view && S.view.tiled), tiles: S.view && S.view.tiled ? M.tiles.stats() : null, density: !!S.density,
+      tiled: !!(S.view && S.view.tiled), sharp: M.sharp.stats(), tiles: S.view && S.view.tiled ? M.tiles.stats() : null, density: !!S.density,
     }),
     project: (i) => {
       const vp = S.deck.getViewports()[0];

@@ -15,7 +15,8 @@ from .store import Dataset
 
 
 def atlas_info(ds: Dataset, cell: int) -> dict:
-    return {"cell": cell, "n": ds.n, "textures": atlas_mod.grid(ds.n, cell)}
+    # the build names the images: a rebuilt dataset's textures and sharp images are new URLs, never stale caches
+    return {"cell": cell, "n": ds.n, "build": ds.build_id, "textures": atlas_mod.grid(ds.n, cell)}
 
 
 def atlas_texture(ds: Dataset, cell: int, k: int) -> bytes:

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 from flask import Response, abort, request, send_file
+from PIL import Image
 
 from . import atlases, computed, mapdata, registry, tiles, vectorview
+from .compute import atlas as atlas_mod
 from .errors import DashboardError
 from .export import neutralize_formulas
 from .network import network_bytes
@@ -31,6 +33,8 @@ from .viewstate import CELLS, parse
 
 #: The folders of a dataset that ``/files/<dataset>/...`` serves: what the page shows (its images).
 SERVED_FOLDERS = ("images", "thumbs")
+#: Sides (pixels) of the sharp images the map swaps in at deep zoom (/api/sharp).
+SHARP_SIDES = ("128", "256", "512")
 
 
 @lru_cache(maxsize=1)
@@ -209,6 +213,28 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         if cell not in CELLS:
             abort(404)
         resp = Response(atlases.atlas_texture(ds, cell, k), mimetype="image/png")
+        resp.headers["Cache-Control"] = "private, max-age=3600"
+        return resp
+
+    @server.route("/api/sharp/<name>/<int:i>.png")
+    def sharp_image(name: str, i: int):
+        """Item ``i``'s web image fitted into a transparent square of ``px`` pixels (128, 256 or 512), centred
+        as in its atlas cell: the map draws it over the cell when zoomed in past the cell's resolution."""
+        try:
+            ds = open_dataset(data_dir, name)
+        except DashboardError:
+            abort(404)
+        px = request.args.get("px", "256")
+        if px not in SHARP_SIDES or not 0 <= i < ds.n or ds.type != "image":
+            abort(404)
+        try:
+            with Image.open(ds.image_path(i)) as im:
+                out = atlas_mod.square(im, int(px))
+        except (OSError, ValueError):  # an unreadable image: the atlas cell stays
+            abort(404)
+        buf = io.BytesIO()
+        out.save(buf, format="PNG", compress_level=3)
+        resp = Response(buf.getvalue(), mimetype="image/png")
         resp.headers["Cache-Control"] = "private, max-age=3600"
         return resp
 

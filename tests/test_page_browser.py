@@ -250,3 +250,27 @@ def test_the_table_shows_what_the_map_shows_sorted_and_paged_and_a_row_opens_it(
     page.wait_for_function("document.getElementById('table-panel').hidden && !location.search.includes('table=1')",
                            timeout=30_000)
     assert errors == []
+
+
+def test_zoomed_in_images_turn_sharp(server, browser):
+    """Past the atlas cell's resolution the items in view are drawn again from their web images (PixPlot
+    swapped in its large images): fetched at the side the zoom needs, only for what is in view."""
+    import numpy as np
+
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=images&proj=pca&space=64", 1440)
+    wait_drawn(page)
+    assert page.evaluate("dashMap.stats().sharp") == 0  # the whole map: the atlas is enough
+    xy = np.frombuffer(bytes(page.evaluate(
+        "fetch('/api/positions.bin?dataset=digits&space=64&proj=pca').then((r) => r.arrayBuffer())"
+        ".then((b) => Array.from(new Uint8Array(b)))")), np.float32).reshape(-1, 2)
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/sharp/" in r.url else None)
+    x, y = xy[10]
+    page.goto(server + f"/?dataset=digits&mode=images&proj=pca&space=64&cam={x:.5f},{y:.5f},12.3")
+    stats = wait_drawn(page)
+    page.wait_for_function("dashMap.stats().sharp > 0 && dashMap.stats().drawnVersion === dashMap.stats().version",
+                           timeout=30_000)
+    shown = page.evaluate("dashMap.stats().sharp")
+    assert 1 <= shown <= 60 and len(set(asked)) == shown and all("px=256" in u for u in asked)
+    page.screenshot(path=str(SCREENSHOTS / "page_sharp_images_1440.png"))
+    assert stats["tiled"] is False and errors == []

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from dashboard.app import create_app
-from dashboard.store import DatasetWriter
+from dashboard.store import DatasetWriter, open_dataset
 from dashboard.viewstate import ViewState
 
 from .conftest import copy_dataset
@@ -85,6 +85,32 @@ def test_atlas_and_item(client):
     assert item["name"] == "digit 3 #3" and item["label"] == "3"
     bad = client.get("/api/item?dataset=digits&i=99999")
     assert bad.status_code == 400 and bad.data.decode().count("\n") == 1
+
+
+def test_sharp_images_are_the_web_image_fitted_into_the_atlas_cells_square(client, routes_data):
+    """What the map swaps in at deep zoom: a transparent square of the asked side, the image centred in it
+    with its aspect kept (as in its atlas cell), named by the build (atlas.json says which)."""
+    import io
+
+    from PIL import Image
+
+    from dashboard.compute.atlas import square
+
+    info = client.get("/api/atlas.json?dataset=digits&cell=32").get_json()
+    ds = open_dataset(routes_data, "digits")
+    assert info["build"] == ds.build_id
+    got = client.get(f"/api/sharp/digits/5.png?px=256&build={info['build']}")
+    assert got.status_code == 200 and got.headers["Content-Type"] == "image/png"
+    im = Image.open(io.BytesIO(got.data))
+    assert im.size == (256, 256) and im.mode == "RGBA"
+    with Image.open(ds.image_path(5)) as web:
+        assert np.array_equal(np.asarray(im), np.asarray(square(web, 256)))
+    wide = square(Image.new("RGB", (40, 10), "red"), 128)  # a landscape image: letterboxed, not stretched
+    alpha = np.asarray(wide)[:, :, 3]
+    assert alpha[64, 64] == 255 and alpha[0, 64] == 0 and alpha[127, 64] == 0 and (alpha[:, 0] > 0).sum() == 32
+    for bad in ("/api/sharp/digits/5.png?px=300", "/api/sharp/digits/99999.png", "/api/sharp/formulas/0.png",
+                "/api/sharp/nope/0.png"):
+        assert client.get(bad).status_code == 404, bad
 
 
 def test_export_matches_the_page_query(client):

@@ -24,6 +24,25 @@ def grid(n: int, cell: int, max_side: int = MAX_SIDE) -> list[dict]:
     return out
 
 
+def fit(im: Image.Image, cell: int) -> Image.Image:
+    """``im`` as RGBA fitted into a ``cell``-pixel square, aspect kept (tiny images scaled up crisply)."""
+    im = im.convert("RGBA")
+    if im.size != (cell, cell):
+        im.thumbnail((cell, cell), Image.Resampling.LANCZOS if max(im.size) > cell else Image.Resampling.NEAREST)
+        if max(im.size) < cell:  # tiny images (digits are 8×8) are scaled up crisply
+            f = cell / max(im.size)
+            im = im.resize((max(1, round(im.width * f)), max(1, round(im.height * f))), Image.Resampling.NEAREST)
+    return im
+
+
+def square(im: Image.Image, cell: int) -> Image.Image:
+    """``im`` fitted into a transparent ``cell``-pixel square, centred: drawn exactly where its atlas cell is."""
+    im = fit(im, cell)
+    out = Image.new("RGBA", (cell, cell), (0, 0, 0, 0))
+    out.paste(im, ((cell - im.width) // 2, (cell - im.height) // 2))
+    return out
+
+
 def pack(open_image: Callable[[int], Image.Image | None], texture: dict, cell: int) -> bytes:
     """One atlas texture as PNG bytes; each image fitted into its cell, centred, aspect kept.
 
@@ -35,12 +54,7 @@ def pack(open_image: Callable[[int], Image.Image | None], texture: dict, cell: i
         im = open_image(texture["first"] + k)
         if im is None:
             continue
-        im = im.convert("RGBA")
-        if im.size != (cell, cell):
-            im.thumbnail((cell, cell), Image.Resampling.LANCZOS if max(im.size) > cell else Image.Resampling.NEAREST)
-            if max(im.size) < cell:  # tiny images (digits are 8×8) are scaled up crisply
-                f = cell / max(im.size)
-                im = im.resize((max(1, round(im.width * f)), max(1, round(im.height * f))), Image.Resampling.NEAREST)
+        im = fit(im, cell)
         x = (k % cols) * cell + (cell - im.width) // 2
         y = (k // cols) * cell + (cell - im.height) // 2
         sheet.paste(im, (x, y))
