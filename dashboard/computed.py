@@ -372,9 +372,9 @@ def _as_numbers(values, kind: str) -> np.ndarray:
 
 #: Automatic labels: at most this many clusters are named on a map.
 MAX_CLUSTER_LABELS = 40
-#: Above this many items, clusters are found on a random sample of this many (HDBSCAN on 20,000 points
-#: takes ~10 s on 2 cores, on 5,000 a fifth of a second, with the same clusters; on a million
-#: points takes minutes and gigabytes; where the clusters lie and what they share shows in a sample).
+#: Above this many items, clusters are found on a random sample of this many: where clusters lie and
+#: what they share shows in a sample, and HDBSCAN on a million points takes minutes and gigabytes (on
+#: 20,000 ~10 s on 2 cores, on 5,000 a fifth of a second, finding the same clusters of synthetic blobs).
 CLUSTER_LABEL_SAMPLE = 5_000
 
 
