@@ -51,7 +51,6 @@ def test_compose_has_the_cluster_and_one_image_for_every_part():
     assert SERVICES["build"]["profiles"] == ["build"] and SERVICES["build"]["restart"] == "no"  # one-shot
     assert "--dask" in SERVICES["build"]["command"]
     assert SERVICES["web"]["command"][SERVICES["web"]["command"].index("-w") + 1] == "4"
-    assert "deploy" not in SERVICES["dask-worker"] or "replicas" in SERVICES["dask-worker"]["deploy"]
 
 
 def test_every_part_sees_the_data_and_the_services_at_the_same_places():
