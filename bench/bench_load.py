@@ -33,7 +33,20 @@ install py-spy; its raw stacks are kept beside the figures).
 The session opens the PCA layout (computed before the server starts), so
 that no background projection job runs during the measurement.
 
+Where the server runs:
+
+- by default, one ``gunicorn -w WORKERS`` started here (above);
+- ``--topology``: the hosted topology of docs/deploy.md started here on loopback
+  (tests/topology.py): two gunicorn instances of ``--workers`` each on their own
+  ports, sharing the data directory, a private Redis (Celery jobs) and a private
+  PostgreSQL (groups), with a Celery worker; the clients are spread over the two;
+- ``--url URL[,URL…]``: servers already running (a deployment), with ``--data-dir``
+  the data directory they serve (read here to choose the session's columns). The
+  clients are spread over the URLs; server CPU is not measured.
+
     python bench/bench_load.py [--sizes digits,20000] [--clients 50] [--seconds 120] [--threads 1] [--profile]
+    python bench/bench_load.py --topology --sizes digits --clients 50 --seconds 60 [--workers 2]
+    python bench/bench_load.py --url http://a:8050,http://b:8050 --data-dir /srv/data --sizes digits
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ import argparse
 import asyncio
 import base64
 import collections
+import contextlib
 import json
 import os
 import shutil
@@ -50,6 +64,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 from urllib.parse import urlencode, urlsplit
 
 import numpy as np
@@ -109,6 +124,31 @@ def gunicorn(data_dir: Path, name: str, log: Path, workers: int, threads: int):
         cmd += ["--threads", str(threads)]
     env = {**os.environ, "DASHBOARD_DATA_DIR": str(data_dir), "DASHBOARD_DATASET": name}
     return _serve.serve(cmd + ["dashboard.wsgi:server"], port, log, env=env, cwd=ROOT, what="gunicorn")
+
+
+@contextlib.contextmanager
+def servers(where: str, data_dir: Path, name: str, tmp: Path, workers: int, threads: int,
+            urls: list[str]) -> Iterator[tuple[list[str], list[int]]]:
+    """The servers to load: (their URLs, the PIDs of gunicorn masters started here, to measure their CPU)."""
+    if where == "url":
+        yield urls, []
+    elif where == "topology":
+        from tests.topology import TopologyError, topology
+
+        try:
+            with topology(data_dir, tmp / "topology", dataset=name, web=2, web_workers=workers, web_threads=threads,
+                          celery_workers=1, dask_workers=0) as top:
+                yield top.web, [p.pid for p in top.gunicorns]
+        except TopologyError as e:
+            raise SystemExit(f"the topology did not start: {e}") from None
+        except BaseException as e:  # tests/redis_server.py and postgres_server.py skip or fail as in pytest
+            if type(e).__module__.startswith("_pytest"):
+                raise SystemExit(f"--topology: {e}") from None
+            raise
+    else:
+        log = tmp / f"gunicorn-{name}.log"
+        with gunicorn(data_dir, name, log, workers, threads) as url:
+            yield [url], [_master_pid(log)]
 
 
 # --------------------------------------------------------------------------
@@ -276,15 +316,17 @@ async def _client(base: str, session: list[dict], deadline: float, out: list, ma
             passes += 1
 
 
-def replay(base: str, session: list[dict], clients: int, seconds: float, max_passes: int | None = None) -> list:
-    """``clients`` concurrent replays for ``seconds``; returns (kind, detail, seconds, bytes, error) per request."""
+def replay(bases: list[str], session: list[dict], clients: int, seconds: float, max_passes: int | None = None) -> list:
+    """``clients`` concurrent replays for ``seconds``, spread over the servers at ``bases`` (as a load balancer
+    would); returns (kind, detail, seconds, bytes, error) per request."""
     for rec in session:
         rec["raw"] = base64.b64decode(rec["body"])
     out: list = []
 
     async def main():
         deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(_client(base, session, deadline, out, max_passes) for _ in range(clients)))
+        await asyncio.gather(*(_client(bases[k % len(bases)], session, deadline, out, max_passes)
+                               for k in range(clients)))
 
     asyncio.run(main())
     return out
@@ -332,6 +374,11 @@ def start_profile(log: Path, path: Path) -> subprocess.Popen:
     return subprocess.Popen(["py-spy", "record", "--pid", str(master), "--subprocesses", "--nonblocking",
                              "--format", "raw", "--rate", "50", "--output", str(path)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def servers_cpu_s(masters: list[int]) -> float:
+    """CPU seconds used so far by the gunicorn instances (NaN when none was started here)."""
+    return sum(server_cpu_s(m) for m in masters) if masters else float("nan")
 
 
 def server_cpu_s(master: int) -> float:
@@ -413,23 +460,22 @@ def stop_profile(proc: subprocess.Popen, path: Path, top: int = 25) -> dict:
 
 
 def run_dataset(data_dir: Path, size: str, tmp: Path, clients: int, seconds: float, single_seconds: float,
-                workers: int, threads: int, profile: bool) -> dict:
+                workers: int, threads: int, profile: bool, where: str = "local", urls: list[str] = ()) -> dict:
     name = make_dataset(data_dir, size)
     choice = session_choices(data_dir, name)
-    log = tmp / f"gunicorn-{name}.log"
-    with gunicorn(data_dir, name, log, workers, threads) as url:
-        session = record_session(url, name, choice)
+    with servers(where, data_dir, name, tmp, workers, threads, list(urls)) as (bases, masters):
+        session = record_session(bases[0], name, choice)
         (RESULTS / f"load_session_{name}.json").write_text(json.dumps(session, indent=1) + "\n")
-        replay(url, session, min(clients, 2 * workers), 60, max_passes=1)  # warm every worker, unmeasured
-        master = _master_pid(log)
-        cpu, mine = server_cpu_s(master), _client_cpu_s()
-        one = summarise(replay(url, session, 1, single_seconds), single_seconds)
-        one["server_cpu_s"], one["client_cpu_s"] = server_cpu_s(master) - cpu, _client_cpu_s() - mine
-        cpu, mine = server_cpu_s(master), _client_cpu_s()
+        # warm every worker of every server, unmeasured
+        replay(bases, session, min(clients, 2 * workers * len(bases)), 60, max_passes=1)
+        cpu, mine = servers_cpu_s(masters), _client_cpu_s()
+        one = summarise(replay(bases, session, 1, single_seconds), single_seconds)
+        one["server_cpu_s"], one["client_cpu_s"] = servers_cpu_s(masters) - cpu, _client_cpu_s() - mine
+        cpu, mine = servers_cpu_s(masters), _client_cpu_s()
         prof = RESULTS / f"load_profile_{name}.txt"  # py-spy's collapsed stacks: a flame graph's input
-        sampler = start_profile(log, prof) if profile else None
-        many = summarise(replay(url, session, clients, seconds), seconds)
-        many["server_cpu_s"], many["client_cpu_s"] = server_cpu_s(master) - cpu, _client_cpu_s() - mine
+        sampler = start_profile(tmp / f"gunicorn-{name}.log", prof) if profile else None
+        many = summarise(replay(bases, session, clients, seconds), seconds)
+        many["server_cpu_s"], many["client_cpu_s"] = servers_cpu_s(masters) - cpu, _client_cpu_s() - mine
         hot = stop_profile(sampler, prof) if sampler else None
         for run, length in ((one, single_seconds), (many, seconds)):
             run["server_cpu_ms_per_request"] = 1000 * run["server_cpu_s"] / max(run["overall"]["requests"], 1)
@@ -437,6 +483,7 @@ def run_dataset(data_dir: Path, size: str, tmp: Path, clients: int, seconds: flo
             run["client_cores_used"] = run["client_cpu_s"] / length
         machine_load = os.getloadavg()[1]  # other processes sharing the CPUs over the last 5 minutes
     row = {"dataset": name, "n": open_dataset(data_dir, name).n, "clients": clients, "seconds": seconds,
+           "servers": where, "instances": len(bases),
            "load_average_5min": machine_load,
            "single_seconds": single_seconds, "workers": workers, "threads": threads, "cpus": os.cpu_count(),
            "session": [{k: r[k] for k in ("step", "kind", "method", "path", "status", "cacheable")} for r in session],
@@ -454,8 +501,11 @@ def _ms(v) -> str:
 
 def report(row: dict) -> None:
     many, one = row["many"], row["one"]
+    servers_used = {"local": f"gunicorn -w {row['workers']}",
+                    "topology": f"the topology (2 × gunicorn -w {row['workers']}, Redis, PostgreSQL, a Celery worker)",
+                    "url": f"{row['instances']} running server(s)"}[row.get("servers", "local")]
     print(f"\n{row['dataset']} ({row['n']:,} points): {row['clients']} clients for {row['seconds']:.0f} s, then 1 client "
-          f"for {row['single_seconds']:.0f} s; gunicorn -w {row['workers']} on {row['cpus']} CPUs; session of "
+          f"for {row['single_seconds']:.0f} s; {servers_used} on {row['cpus']} CPUs; session of "
           f"{len(row['session'])} requests ({sum(r['cacheable'] for r in row['session'])} cached after a pass)")
     print(f"  {'kind':<18}{'requests':>9}{'errors':>7}{'p50':>8}{'p95':>8}{'p99':>8}   1 client:{'p50':>6}{'p95':>7}"
           f"{'p99':>7}  p95 ratio")
@@ -468,10 +518,13 @@ def report(row: dict) -> None:
     print(f"  errors: {many['overall']['errors']} (must be 0) {many['overall']['error_examples'] or ''}")
     print(f"  {many['per_s']:.1f} requests/s; p95 {_ms(many['overall']['p95_ms'])} ms with {row['clients']} clients vs "
           f"{_ms(one['overall']['p95_ms'])} ms alone: {row['ratio_p95']:.1f}x (goal: p95 under 1,000 ms on 2 cores)")
-    print(f"  server CPU: {many['server_cpu_ms_per_request']:.1f} ms per request with {row['clients']} clients "
-          f"({many['server_cores_used']:.2f} of {row['cpus']} cores in use), {one['server_cpu_ms_per_request']:.1f} ms alone; "
-          f"the clients used {many['client_cores_used']:.2f} cores; machine load average {row['load_average_5min']:.1f} "
-          "(other processes share the cores)")
+    if row.get("servers") == "url":
+        print("  server CPU: not measured (the servers were not started here)")
+    else:
+        print(f"  server CPU: {many['server_cpu_ms_per_request']:.1f} ms per request with {row['clients']} clients "
+              f"({many['server_cores_used']:.2f} of {row['cpus']} cores in use), "
+              f"{one['server_cpu_ms_per_request']:.1f} ms alone; the clients used {many['client_cores_used']:.2f} cores; "
+              f"machine load average {row['load_average_5min']:.1f} (other processes share the cores)")
     passes = one["kinds"].get("load:page", {}).get("requests") or 1
     cost = sorted(((s["mean_ms"] * s["requests"] / passes, k) for k, s in one["kinds"].items()), reverse=True)
     print(f"  one client, ms per session pass ({passes} passes): "
@@ -496,10 +549,24 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help="gunicorn --threads (1: its default sync workers)")
     parser.add_argument("--profile", action="store_true", help="sample the workers with py-spy during the many-client run")
-    parser.add_argument("--data-dir", type=Path, help="keep the datasets here (default: a temporary folder)")
+    parser.add_argument("--data-dir", type=Path, help="keep the datasets here (default: a temporary folder); with --url, "
+                        "the data directory those servers serve")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--topology", action="store_true", help="load the hosted topology started here: two gunicorn "
+                       "instances sharing Redis and PostgreSQL (see docs/deploy.md)")
+    where.add_argument("--url", help="load servers already running: comma-separated base URLs (needs --data-dir)")
     args = parser.parse_args()
     if args.clients < 1 or args.seconds <= 0 or args.workers < 1:
         parser.error("--clients, --seconds and --workers must be positive")
+    urls = [u.strip().rstrip("/") for u in (args.url or "").split(",") if u.strip()]
+    if args.url is not None:
+        if not urls or any(not u.startswith(("http://", "https://")) for u in urls):
+            parser.error(f"--url takes comma-separated http(s):// base URLs, not {args.url!r}")
+        if args.data_dir is None:
+            parser.error("--url needs --data-dir, the data directory those servers serve")
+    if args.profile and (args.url or args.topology):
+        parser.error("--profile samples the one gunicorn started here: not with --url or --topology")
+    where_name = "url" if urls else "topology" if args.topology else "local"
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     bad = [s for s in sizes if s != "digits" and not s.isdigit()]
     if bad or not sizes:
@@ -512,9 +579,9 @@ def main() -> int:
         data_dir.mkdir(parents=True, exist_ok=True)
         for size in sizes:
             row = run_dataset(data_dir, size, Path(tmp), args.clients, args.seconds, single, args.workers,
-                              args.threads, args.profile)
+                              args.threads, args.profile, where_name, urls)
             results[row["dataset"]] = row
-    print("saved", save("load", results))
+    print("saved", save({"local": "load", "topology": "load_topology", "url": "load_url"}[where_name], results))
     errors = sum(r["many"]["overall"]["errors"] + r["one"]["overall"]["errors"] for r in results.values())
     return 1 if errors else 0
 

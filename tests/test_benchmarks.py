@@ -85,6 +85,19 @@ def test_bench_load_runs_tiny(tmp_path):
     assert row["many"]["overall"]["p95_ms"] > 0 and row["ratio_p95"] > 0
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--url", "127.0.0.1:8050", "--data-dir", "."], "--url takes comma-separated http(s):// base URLs"),
+    (["--url", "http://127.0.0.1:8050"], "--url needs --data-dir"),
+    (["--topology", "--profile"], "--profile samples the one gunicorn started here"),
+])
+def test_bench_load_says_where_it_cannot_point(args, message, tmp_path):
+    """--url (running servers) and --topology (tests/topology.py) are checked before anything starts;
+    tests/test_topology.py starts the topology itself."""
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_load.py"), *args], capture_output=True,
+                         text=True, cwd=ROOT, env={**os.environ, "DASHBOARD_BENCH_RESULTS": str(tmp_path)}, timeout=120)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+
+
 def test_bench_scale_runs_tiny(tmp_path):
     """Tiles at a tiny size (threshold 4,000 for 20,000 points); Atlas is left out here, as
     test_bench_viewer_runs_tiny already runs the same _atlas module."""
