@@ -215,13 +215,20 @@ def build(
     fresh: bool = False,
     layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
     decode_timeout: float = DECODE_TIMEOUT,
+    dask: str | None = None,
 ) -> Dataset:
     """Build dataset ``name`` from the images an ``--images`` glob, folder or IIIF manifest list names.
 
     ``model`` defaults to the pixel baseline here; the CLI defaults to InceptionV3, as PixPlot.
     Every build is a new version (a new ``build_id``), published when complete; ``fresh`` also
-    forgets what a killed run left (decoded images; cached features are kept either way).
+    forgets what a killed run left (decoded images; cached features are kept either way). ``dask``
+    (``local:N`` or a scheduler's ``tcp://HOST:PORT``) decodes and embeds on a Dask cluster instead of
+    this machine's processes (see :mod:`dashboard.ingest.dask_images`), with the same result.
     """
+    if dask:
+        from . import dask_images
+
+        dask_images.parse(dask)  # a bad value fails before any work
     extractor = features_mod.extractor(model, weights=weights, vectors=vectors)  # fails before any work
     if geojson:
         geography.geojson_outline(geojson)  # a bad file fails now, not after the images
@@ -259,8 +266,13 @@ def build(
         w.set_info(type="image", metric=metric, image_format="webp",
                    provenance={"source": f"images {images}" + (f", metadata {metadata}" if metadata else ""),
                                "features": extractor.description})
-        keep, features, notes, keys = _decode_and_extract(w, paths, names, extractor, data_dir,
-                                                          timeout=decode_timeout)
+        if dask:
+            keep, features, notes, keys = dask_images.decode_and_extract(
+                w, paths, names, extractor, data_dir, dask=dask, model=model, weights=weights, vectors=vectors,
+                timeout=decode_timeout)
+        else:
+            keep, features, notes, keys = _decode_and_extract(w, paths, names, extractor, data_dir,
+                                                              timeout=decode_timeout)
         if not keep:
             reasons = "; ".join(f"{s['item']}: {s['reason']}" for s in w.report.skipped[:3])
             raise DashboardError(f"none of the {len(paths):,} files could be used ({reasons}"
