@@ -252,9 +252,9 @@ def decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], ex
     spec = _spec(model, weights, vectors)
     # per file: ("skip", reason) or (key, note, cached features, features from the model)
     results: list = [None] * len(paths)
-    bar = tqdm(total=len(paths), desc="images", unit="img", leave=False)
     with connect(dask) as client, cache_mod.open_cache(data_dir) as cache:
         check_workers(client, paths[0], scratch)
+        bar = tqdm(total=len(paths), desc="images", unit="img", leave=False)
 
         def batches() -> Iterator[list[tuple]]:
             batch: list[tuple] = []
