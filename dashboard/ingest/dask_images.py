@@ -25,7 +25,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 import numpy as np
@@ -84,11 +84,15 @@ def connect(dask) -> Iterator:
         # Workers start a decoding process (pebble): a daemonic process may not have children.
         with dask_mod.config.set({"distributed.worker.daemon": False}):
             cluster = distributed.LocalCluster(n_workers=arg, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
+                                               dashboard_address=None, silence_logs=logging.CRITICAL)
         try:
             with distributed.Client(cluster) as client:
                 client.wait_for_workers(arg)
-                yield client
+                try:
+                    yield client
+                finally:
+                    with suppress(Exception):  # our own workers: stopping their decoders speeds their exit
+                        client.run(_stop_decoders)
         finally:
             cluster.close()
         return
@@ -170,6 +174,14 @@ def _worker_decoders() -> pebble.ProcessPool:
             _WORKER["decoders"] = pebble.ProcessPool(max_workers=max(1, distributed.get_worker().state.nthreads),
                                                      context=context)
         return _WORKER["decoders"]
+
+
+def _stop_decoders() -> None:
+    with _WORKER_LOCK:
+        decoders = _WORKER.pop("decoders", None)
+    if decoders is not None:
+        decoders.stop()
+        decoders.join()
 
 
 def decode_batch(items: list[tuple], spec: dict, timeout: float) -> tuple[str | None, list[tuple]]:
