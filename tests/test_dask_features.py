@@ -218,6 +218,15 @@ def _start_worker(address: str, wrap: list[str] | None = None) -> subprocess.Pop
     return p
 
 
+def test_a_scheduler_without_workers_is_a_one_line_error(folder, scheduler, tmp_path, monkeypatch):
+    assert _workers(scheduler) == 0
+    monkeypatch.setattr(dask_images, "WORKERS_TIMEOUT", 1.0)
+    r = _build(tmp_path, folder, "--dask", scheduler)
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines()[-1] == (f"Error: --dask {scheduler}: the scheduler has no workers "
+                                                 "(none joined within 1 s)"), r.output
+
+
 def _can_hide_folders() -> bool:
     unshare = shutil.which("unshare")
     return bool(unshare) and subprocess.run([unshare, "-m", "--propagation", "private", "true"],

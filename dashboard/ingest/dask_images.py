@@ -16,6 +16,7 @@ those of a build without Dask.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import multiprocessing
@@ -104,7 +105,7 @@ def connect(dask) -> Iterator:
     with client:
         try:
             client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # one class from Python 3.11 on
             raise DashboardError(f"--dask {arg}: the scheduler has no workers "
                                  f"(none joined within {WORKERS_TIMEOUT:g} s)") from None
         yield client
@@ -112,14 +113,16 @@ def connect(dask) -> Iterator:
 
 def _worker_problem(folder: str, probe: str, scratch: str) -> str | None:
     """On a worker: why it cannot take part in the build (it must see the folder and the scratch), or None."""
+    shared = "(the workers must see the image folder and the data directory at the same paths as this machine: " \
+             "a shared volume)"
     if not (os.path.isdir(folder) and os.access(probe, os.R_OK)):
-        return f"cannot read the image folder {folder}"
+        return f"cannot read the image folder {folder} {shared}"
     try:
         fd, tmp = tempfile.mkstemp(dir=scratch, prefix=".probe-")
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        return f"cannot write to the build's folder {scratch} ({e.strerror or e})"
+        return f"cannot write to the build's folder {scratch} ({e.strerror or e}) {shared}"
     if multiprocessing.current_process().daemon:
         return ("runs as a daemonic process, which cannot start its decoding process: start the workers "
                 "with DASK_DISTRIBUTED__WORKER__DAEMON=False")
@@ -137,8 +140,7 @@ def check_workers(client, probe: Path, scratch: Path) -> None:
                              "install dashboard, the same version, on every worker") from None
     for address, problem in sorted(problems.items()):
         if problem:
-            raise DashboardError(f"--dask: the worker at {address} {problem} (the workers must see the image "
-                                 "folder and the data directory at the same paths as this machine: a shared volume)")
+            raise DashboardError(f"--dask: the worker at {address} {problem}")
 
 
 # -- in a worker process
