@@ -10,9 +10,11 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import dask
+import distributed  # noqa: F401 - its config defaults are loaded before a test sets one of them
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -174,8 +176,8 @@ def test_keras_features_on_dask_workers_match_and_the_model_loads_once_per_worke
 
 # -- a running scheduler and its workers (dask scheduler / dask worker, as a cluster runs them)
 
-def _start(args: list[str], *, wrap: list[str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+def _start(args: list[str], *, wrap: list[str] | None = None, daemon: bool = False) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__WORKER__DAEMON": str(daemon)}
     return subprocess.Popen([*(wrap or []), sys.executable, "-m", *args], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
@@ -199,19 +201,18 @@ def scheduler():
     _stop(p)
 
 
-def _workers(address: str) -> int:
-    import distributed
-
+def _workers(address: str) -> list[str]:
+    """The names of the workers the scheduler at ``address`` has."""
     with distributed.Client(address, timeout="20s") as client:
-        return len(client.scheduler_info()["workers"])
+        return [str(w.get("name")) for w in client.scheduler_info()["workers"].values()]
 
 
-def _start_worker(address: str, wrap: list[str] | None = None) -> subprocess.Popen:
-    before = _workers(address)
-    p = _start(["distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard"],
-               wrap=wrap)
+def _start_worker(address: str, wrap: list[str] | None = None, daemon: bool = False) -> subprocess.Popen:
+    name = f"worker-{uuid.uuid4().hex[:8]}"
+    p = _start(["distributed.cli.dask_worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
+                "--name", name], wrap=wrap, daemon=daemon)
     deadline = time.monotonic() + 60
-    while _workers(address) <= before:
+    while name not in _workers(address):
         assert p.poll() is None, f"the worker stopped (exit code {p.returncode})"
         assert time.monotonic() < deadline, "the worker did not join in 60 s"
         time.sleep(0.5)
@@ -219,7 +220,7 @@ def _start_worker(address: str, wrap: list[str] | None = None) -> subprocess.Pop
 
 
 def test_a_scheduler_without_workers_is_a_one_line_error(folder, scheduler, tmp_path, monkeypatch):
-    assert _workers(scheduler) == 0
+    assert _workers(scheduler) == []
     monkeypatch.setattr(dask_images, "WORKERS_TIMEOUT", 1.0)
     r = _build(tmp_path, folder, "--dask", scheduler)
     assert r.exit_code == 1
@@ -257,6 +258,16 @@ def test_a_build_on_a_running_scheduler_is_the_build_made_here(folder, scheduler
     shutil.copytree(folder / "b", small)
     r = _build(tmp_path / "here", small)
     assert r.exit_code == 0, r.output
+    # dask worker's default: a daemonic worker process, which may not start the decoding process
+    worker = _start_worker(scheduler, daemon=True)
+    try:
+        r = _build(tmp_path / "daemonic", small, "--dask", scheduler)
+    finally:
+        _stop(worker)
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines()[-1].endswith(
+        "runs as a daemonic process, which cannot start its decoding process: start the workers with "
+        "DASK_DISTRIBUTED__WORKER__DAEMON=False"), r.output
     worker = _start_worker(scheduler)
     try:
         r = _build(tmp_path / "there", small, "--dask", scheduler)
