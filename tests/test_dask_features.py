@@ -164,6 +164,7 @@ def test_keras_features_on_dask_workers_match_and_the_model_loads_once_per_worke
     local = features.extractor("mobilenet_v3", weights=str(weights))
     expected = local.run(np.stack([local.prepare(images.open_image(p)[0]) for p in paths[:-1]]))
     with dask_images.connect("local:1") as client:
+        dask_images.warm_up(client, model="mobilenet_v3", weights=str(weights))
         got, skipped = dask_images.features_for_files(paths, model="mobilenet_v3", weights=str(weights), dask=client)
         again, _ = dask_images.features_for_files(paths[:5], model="mobilenet_v3", weights=str(weights), dask=client)
         built = client.run(lambda: sorted(str(k[0]) for k in dask_images._WORKER if isinstance(k, tuple)))
@@ -171,7 +172,7 @@ def test_keras_features_on_dask_workers_match_and_the_model_loads_once_per_worke
     assert got.shape == expected.shape == (40, 576)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(again, got[:5], rtol=1e-5, atol=1e-5)
-    assert list(built.values()) == [["extractor"]]  # one extractor for the 3 batches of both calls
+    assert list(built.values()) == [["extractor"]]  # one extractor for the warm-up and the 3 batches
 
 
 # -- a running scheduler and its workers (dask scheduler / dask worker, as a cluster runs them)

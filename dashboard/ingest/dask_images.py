@@ -314,12 +314,36 @@ def decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], ex
     return kept.result()
 
 
+def _warm(spec: dict) -> str:
+    from PIL import Image
+
+    extractor, model_lock = _worker_extractor(spec)
+    with model_lock:
+        extractor.run(np.stack([extractor.prepare(Image.new("RGB", (32, 32), "white"))]))
+    _worker_decoders()
+    return extractor.cache_id
+
+
+def warm_up(client, *, model: str = "pixels", weights: str | None = None) -> None:
+    """Load the model and start the decoders on every worker of ``client`` (a benchmark's untimed start)."""
+    spec = _spec(model, weights, None)
+    workers = list(client.scheduler_info()["workers"])
+    client.gather([client.submit(_warm, spec, workers=[w], allow_other_workers=False, pure=False) for w in workers])
+
+
 def features_for_files(paths: list[Path | str], *, model: str = "pixels", weights: str | None = None,
                        dask="local:2", scratch: Path | str | None = None,
                        timeout: float = images.DECODE_TIMEOUT) -> tuple[np.ndarray, list[tuple[str, str]]]:
     """Features of image files computed on a Dask cluster, without the feature cache (what a benchmark times).
 
-    ``dask`` is a ``--dask`` value or a ``distributed.Client`` (then its cluster's start-up is not timed).
+    ``dask`` is a ``--dask`` value or a ``distributed.Client`` (then its cluster's start-up is not timed;
+    :func:`warm_up` loads the model on its workers beforehand). For example::
+
+        with dask_images.connect("local:2") as client:
+            dask_images.warm_up(client, model="inception_v3", weights=path)
+            features, skipped = dask_images.features_for_files(files, model="inception_v3", weights=path,
+                                                               dask=client)
+
     The decoded images go to ``scratch`` (a temporary folder by default; give one on a shared volume for a
     remote cluster). Returns the features of the files that could be used, in the order given, and
     ``(path, reason)`` for each file skipped.
