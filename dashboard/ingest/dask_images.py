@@ -10,7 +10,7 @@ decoding process, under the per-file time limit), writes their images into the b
 and runs the model on the batch; each worker process builds the model once and keeps it for every
 batch it runs. Results stream back as batches finish and their features go into the feature cache at
 once, so an interrupted build resumes; at most ``IN_FLIGHT`` batches per worker thread are queued, so
-the build's memory does not grow with the folder. Items, their order, skips, notes and counts are
+the cluster holds a few batches at a time, whatever the folder's size. Items, their order, skips, notes and counts are
 those of a build without Dask.
 """
 
@@ -47,7 +47,7 @@ WORKERS_TIMEOUT = 60.0
 SCHEMES = ("tcp", "tls", "ws", "wss")
 
 _LOCAL = re.compile(r"local:(\d+)")
-_REMOTE = re.compile(rf"({'|'.join(SCHEMES)})://[^\s/:]+(:\d+)?/?")
+_REMOTE = re.compile(rf"({'|'.join(SCHEMES)})://(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+)(:\d+)?/?")  # IPv6 in brackets
 
 
 def parse(value: str) -> tuple[str, int | str]:
