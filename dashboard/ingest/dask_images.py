@@ -84,8 +84,12 @@ def connect(dask) -> Iterator:
 
         # Workers start a decoding process (pebble): a daemonic process may not have children.
         with dask_mod.config.set({"distributed.worker.daemon": False}):
+            # its scheduler's HTTP routes on a free loopback port (not 8787, which another cluster may hold)
             cluster = distributed.LocalCluster(n_workers=arg, threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.CRITICAL)
+                                               host="127.0.0.1", dashboard_address=None,
+                                               scheduler_kwargs={"dashboard": False,
+                                                                 "dashboard_address": "127.0.0.1:0"},
+                                               silence_logs=logging.CRITICAL)
         try:
             with distributed.Client(cluster) as client:
                 client.wait_for_workers(arg)
