@@ -295,10 +295,13 @@ def worker(broker: str, worker_data_dir: Path | None, concurrency: int | None, l
 @click.option("--min-dist", type=click.FloatRange(0, 1), help="images: UMAP min_dist [default: 0.01, PixPlot's].")
 @click.option("--geojson", type=click.Path(dir_okay=False), help="images: GeoJSON shapes drawn under the geographic layout.")
 @click.option("--decode-timeout", type=click.FloatRange(1), help="images: seconds one file may take to decode before it is skipped [default: 60].")
+@click.option("--dask", help="images: decode and embed on Dask: local:N (N worker processes here) or tcp://HOST:8786 "
+              "(a running scheduler; its workers need dashboard installed and the image folder and the data "
+              "directory at the same paths, e.g. a shared volume).")
 @click.pass_obj
 def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dims, epochs, limit, quick, download_dir,
           n_words, images_glob, metadata, model, weights, runtime, vectors, max_images, shuffle, seed, metric,
-          min_cluster_size, max_clusters, cell_size, n_neighbors, min_dist, geojson, decode_timeout) -> None:
+          min_cluster_size, max_clusters, cell_size, n_neighbors, min_dist, geojson, decode_timeout, dask) -> None:
     """Build a dataset: digits, emoji or words from real sources, or images from your own folder."""
     from .ingest import recipe as get_recipe
 
@@ -309,7 +312,7 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
                    "--runtime": runtime, "--vectors": vectors, "--max-images": max_images, "--shuffle": shuffle, "--seed": seed,
                    "--metric": metric, "--min-cluster-size": min_cluster_size, "--max-clusters": max_clusters,
                    "--cell-size": cell_size, "--n-neighbors": n_neighbors, "--min-dist": min_dist, "--geojson": geojson,
-                   "--decode-timeout": decode_timeout}
+                   "--decode-timeout": decode_timeout, "--dask": dask}
     vae_flags = ("--dims", "--epochs")  # also train an image folder's VAE
     misplaced = [flag for flag, v in emoji_only.items() if v is not None and recipe != "emoji"
                  and not (recipe == "images" and model == "vae" and flag in vae_flags)
@@ -336,7 +339,7 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
                       min_cluster_size=min_cluster_size or 20, max_clusters=10 if max_clusters is None else max_clusters,
                       cell_size=int(cell_size) if cell_size else None, n_neighbors=n_neighbors or 15,
                       min_dist=0.01 if min_dist is None else min_dist, geojson=geojson, download_dir=download_dir,
-                      decode_timeout=decode_timeout or images.DECODE_TIMEOUT)
+                      decode_timeout=decode_timeout or images.DECODE_TIMEOUT, dask=dask)
         if model == "vae":
             kwargs["dims"] = _csv_list(dims, int) if dims else (32,)
             if not kwargs["dims"] or min(kwargs["dims"]) < 1:

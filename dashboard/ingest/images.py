@@ -216,13 +216,20 @@ def build(
     fresh: bool = False,
     layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
     decode_timeout: float = DECODE_TIMEOUT,
+    dask: str | None = None,
 ) -> Dataset:
     """Build dataset ``name`` from the images an ``--images`` glob, folder or IIIF manifest list names.
 
     ``model`` defaults to the pixel baseline here; the CLI defaults to InceptionV3, as PixPlot.
     Every build is a new version (a new ``build_id``), published when complete; ``fresh`` also
-    forgets what a killed run left (decoded images; cached features are kept either way).
+    forgets what a killed run left (decoded images; cached features are kept either way). ``dask``
+    (``local:N`` or a scheduler's ``tcp://HOST:PORT``) decodes and embeds on a Dask cluster instead of
+    this machine's processes (see :mod:`dashboard.ingest.dask_images`), with the same result.
     """
+    if dask:
+        from . import dask_images
+
+        dask_images.parse(dask)  # a bad value fails before any work
     extractor = features_mod.extractor(model, weights=weights, vectors=vectors, runtime=runtime,  # fails before any work
                                        models_dir=cache_mod.cache_dir(data_dir) / "models")
     if geojson:
@@ -261,8 +268,13 @@ def build(
         w.set_info(type="image", metric=metric, image_format="webp",
                    provenance={"source": f"images {images}" + (f", metadata {metadata}" if metadata else ""),
                                "features": extractor.description})
-        keep, features, notes, keys = _decode_and_extract(w, paths, names, extractor, data_dir,
-                                                          timeout=decode_timeout)
+        if dask:
+            keep, features, notes, keys = dask_images.decode_and_extract(
+                w, paths, names, extractor, data_dir, dask=dask, model=model, weights=weights, vectors=vectors,
+                runtime=runtime, timeout=decode_timeout)
+        else:
+            keep, features, notes, keys = _decode_and_extract(w, paths, names, extractor, data_dir,
+                                                              timeout=decode_timeout)
         if not keep:
             reasons = "; ".join(f"{s['item']}: {s['reason']}" for s in w.report.skipped[:3])
             raise DashboardError(f"none of the {len(paths):,} files could be used ({reasons}"
@@ -430,6 +442,101 @@ def _seed_scratch(w: DatasetWriter, scratch: Path) -> None:
         _write_marker(marker, note)
 
 
+def prepare_scratch(w: DatasetWriter) -> Path:
+    """The build's scratch folder of decoded images, a killed run's half-written files removed and the
+    published version's decoded images offered; ``images/`` and ``thumbs/`` made."""
+    scratch = w.path / SCRATCH
+    scratch.mkdir(exist_ok=True)
+    for leftover in scratch.glob(".*"):  # a killed run's half-written files
+        leftover.unlink(missing_ok=True)
+    if not w.published:
+        _seed_scratch(w, scratch)
+    for folder in ("images", "thumbs"):
+        (w.path / folder).mkdir(exist_ok=True)
+    return scratch
+
+
+def look_up(k: int, path: Path, extractor, cache, scratch: Path):
+    """What earlier runs left for file ``k``: ``(ok, note or reason, cached features, key, decoded)``.
+
+    ``ok`` is False when the file cannot be read (the reason says why); ``decoded`` says its images
+    are complete in the scratch folder.
+    """
+    try:
+        key = content_key(path)
+    except PermissionError:
+        return False, "permission denied", None, None, False
+    except OSError as e:
+        if _disk_problem(e):
+            raise
+        return False, f"cannot read ({e.strerror or e})", None, None, False
+    if extractor.positional:
+        cached = extractor.row(k)
+    elif extractor.cache_id:
+        cached = cache.get(f"features/{extractor.cache_id}/{key}", retry=True)
+    else:
+        cached = None
+    decoded, note = _decoded_note(scratch, key)
+    return True, note, cached, key, decoded
+
+
+def decode_outcome(future, timeout: float):
+    """``(ok, note or reason, model input)`` of a ``_decode_file`` run in a pebble pool: what it raised
+    becomes the file's skip reason (a full disk is raised as it is)."""
+    try:
+        note, model_input = future.result()
+    except SkipImage as e:
+        return False, str(e), None
+    except concurrent.futures.TimeoutError:
+        return False, f"decoding took longer than {timeout:g} s (the time limit)", None
+    except pebble.ProcessExpired as e:
+        return False, f"the decoder crashed (exit code {e.exitcode})", None
+    except OSError as e:
+        if _disk_problem(e):
+            raise
+        return False, f"cannot read ({e.strerror or e})", None
+    except Exception as e:  # noqa: BLE001 - e.g. an image that decodes but cannot be resized
+        return False, f"cannot use ({type(e).__name__}: {e})", None
+    return True, note, model_input
+
+
+class Kept:
+    """The files a build keeps, in order: each numbered as it is added (its images placed from the scratch)."""
+
+    def __init__(self, w: DatasetWriter, scratch: Path, extractor):
+        self.w, self.scratch, self.extractor = w, scratch, extractor
+        self.keep: list[int] = []
+        self.features: list[np.ndarray | None] = []
+        self.notes: list[tuple[int, str]] = []
+        self.keys: list[str] = []
+        self.from_cache = 0
+
+    def add(self, k: int, key: str, note: str | None, vec: np.ndarray | None) -> int:
+        """Keep file ``k`` (``vec``: its cached features, or None until the model runs); its item number."""
+        i = len(self.keep)
+        self.keep.append(k)
+        self.keys.append(key)
+        self.features.append(vec)
+        self.from_cache += vec is not None and not self.extractor.positional
+        if note:
+            self.notes.append((k, note))
+        # kept by content in the scratch; numbered now that the skips before it are known
+        web, thumb, _ = _scratch_entry(self.scratch, key)
+        _place(web, self.w.path / "images" / f"{i}.webp")
+        _place(thumb, self.w.path / "thumbs" / f"{i}.webp")
+        return i
+
+    def result(self):
+        """``(keep, features, notes, keys)``, the count of features from the cache in the report."""
+        self.w.report.counts["features_from_cache"] = int(self.from_cache)
+        return self.keep, self.features, self.notes, self.keys
+
+
+def as_features(extractor, vec) -> np.ndarray:
+    """A model output row as the build keeps it (float32 when it goes into the feature cache)."""
+    return np.asarray(vec) if not extractor.cache_id else np.asarray(vec, np.float32)
+
+
 def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], extractor, data_dir: Path,
                         timeout: float = DECODE_TIMEOUT):
     """Decode each file once and extract the features missing from the cache.
@@ -439,19 +546,8 @@ def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], e
     ahead of the model (so memory does not grow with the folder), each file under a time limit. Returns
     the positions of the files kept, their features, per-file notes and content keys.
     """
-    keep: list[int] = []
-    features: list[np.ndarray | None] = []
-    notes: list[tuple[int, str]] = []
-    keys: list[str] = []
-    from_cache = 0
-    scratch = w.path / SCRATCH
-    scratch.mkdir(exist_ok=True)
-    for leftover in scratch.glob(".*"):  # a killed run's half-written files
-        leftover.unlink(missing_ok=True)
-    if not w.published:
-        _seed_scratch(w, scratch)
-    for folder in ("images", "thumbs"):
-        (w.path / folder).mkdir(exist_ok=True)
+    scratch = prepare_scratch(w)
+    kept = Kept(w, scratch, extractor)
     workers = max(2, os.cpu_count() or 2)
     # fork (where there is one): workers start at once and share the decoders already loaded
     context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
@@ -461,43 +557,15 @@ def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], e
 
         def one(k: int):
             """(k, ok, note or reason, cached features, key, model input) for file k; its images in the scratch."""
-            path = paths[k]
-            try:
-                key = content_key(path)
-            except PermissionError:
-                return k, False, "permission denied", None, None, None
-            except OSError as e:
-                if _disk_problem(e):
-                    raise
-                return k, False, f"cannot read ({e.strerror or e})", None, None, None
-            if extractor.positional:
-                cached = extractor.row(k)
-            elif extractor.cache_id:
-                cached = cache.get(f"features/{extractor.cache_id}/{key}", retry=True)
-            else:
-                cached = None
-            decoded, note = _decoded_note(scratch, key)
-            if decoded and cached is not None:
-                return k, True, note, cached, key, None
+            ok, note, cached, key, decoded = look_up(k, paths[k], extractor, cache, scratch)
+            if not ok or (decoded and cached is not None):
+                return k, ok, note, cached, key, None
             web, thumb, marker = _scratch_entry(scratch, key)
-            future = decoders.schedule(_decode_file, args=(str(path), str(web), str(thumb), str(marker),
+            future = decoders.schedule(_decode_file, args=(str(paths[k]), str(web), str(thumb), str(marker),
                                                            extractor.prepare if cached is None else None),
                                        timeout=timeout)
-            try:
-                note, model_input = future.result()
-            except SkipImage as e:
-                return k, False, str(e), None, None, None
-            except concurrent.futures.TimeoutError:
-                return k, False, f"decoding took longer than {timeout:g} s (the time limit)", None, None, None
-            except pebble.ProcessExpired as e:
-                return k, False, f"the decoder crashed (exit code {e.exitcode})", None, None, None
-            except OSError as e:
-                if _disk_problem(e):
-                    raise
-                return k, False, f"cannot read ({e.strerror or e})", None, None, None
-            except Exception as e:  # noqa: BLE001 - e.g. an image that decodes but cannot be resized
-                return k, False, f"cannot use ({type(e).__name__}: {e})", None, None, None
-            return k, True, note, cached, key, model_input
+            ok, note, model_input = decode_outcome(future, timeout)
+            return k, ok, note, cached, key, model_input
 
         bar = tqdm(total=len(paths), desc="images", unit="img", leave=False)
         batches = [range(a, min(a + BATCH, len(paths))) for a in range(0, len(paths), BATCH)]
@@ -516,25 +584,15 @@ def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], e
                         if not ok:
                             w.report.skip(names[k], note)
                             continue
-                        i = len(keep)
-                        keep.append(k)
-                        keys.append(key)
-                        features.append(vec)
-                        from_cache += vec is not None and not extractor.positional
-                        if note:
-                            notes.append((k, note))
-                        # kept by content in the scratch; numbered now that the skips before it are known
-                        web, thumb, _ = _scratch_entry(scratch, key)
-                        _place(web, w.path / "images" / f"{i}.webp")
-                        _place(thumb, w.path / "thumbs" / f"{i}.webp")
+                        i = kept.add(k, key, note, vec)
                         if model_input is not None:
                             todo.append((i, key, model_input))
                     if todo:
                         out = extractor.run(np.stack([t[2] for t in todo]))
                         for (i, key, _), vec in zip(todo, out):
-                            features[i] = np.asarray(vec) if not extractor.cache_id else np.asarray(vec, np.float32)
+                            kept.features[i] = as_features(extractor, vec)
                             if extractor.cache_id:
-                                cache.set(f"features/{extractor.cache_id}/{key}", features[i], retry=True)
+                                cache.set(f"features/{extractor.cache_id}/{key}", kept.features[i], retry=True)
         except BaseException:
             for f in pending:
                 f.cancel()
@@ -543,8 +601,7 @@ def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], e
             decoders.stop()
             decoders.join()
             bar.close()
-    w.report.counts["features_from_cache"] = int(from_cache)
-    return keep, features, notes, keys
+    return kept.result()
 
 
 def _web(im: Image.Image) -> Image.Image:
