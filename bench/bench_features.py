@@ -8,7 +8,9 @@ model, 2,048-d avg_pool) and MobileNetV3Small (576-d), in each row's way:
 - TensorFlow: Keras predict() on batches of ``--batch`` images (TensorFlow is our fallback);
 - OpenVINO and ONNX Runtime: the network converted once (the seconds it took are reported apart),
   then run on the same batches; their features are checked against TensorFlow's
-  (dashboard.compute.runtimes' tolerance).
+  (dashboard.compute.runtimes' tolerance);
+- Dask: ``build images --dask local:2``'s path on the same images written as PNG files, decoded and
+  embedded on two worker processes (each in the fastest runtime installed, as a build chooses).
 
 The table gives each row's ratio to PixPlot's path on the same model (the goal: 5×). This machine is
 offline, so the networks carry randomly initialised weights saved to a file: the arithmetic, and so
@@ -89,6 +91,36 @@ def converted_batched(runtime: str) -> Callable[[Case], tuple[np.ndarray, float]
     return row
 
 
+def dask_local(workers: int) -> Callable[[Case], tuple[np.ndarray, float]]:
+    """The row of ``build images --dask local:N``: the images as files, decoded, prepared and embedded on
+    N Dask worker processes (each loads the model once, before the timing; the cluster's start is not
+    timed). Unlike the rows above it also decodes each file, as a build does."""
+
+    def row(case: Case) -> tuple[np.ndarray, float]:
+        from PIL import Image
+
+        from dashboard.ingest import dask_images
+
+        folder = case.work / "dask-images"
+        folder.mkdir(exist_ok=True)
+        files = []
+        for k, im in enumerate(case.inputs):  # PNG: lossless, at the model's side, so the same pixels
+            files.append(folder / f"{k:05d}.png")
+            Image.fromarray(np.asarray(im, np.uint8)).save(files[-1])
+        with dask_images.connect(f"local:{workers}") as client:
+            dask_images.warm_up(client, model=case.model, weights=str(case.weights))
+            start = time.perf_counter()
+            features, skipped = dask_images.features_for_files(files, model=case.model, weights=str(case.weights),
+                                                               dask=client)
+            seconds = time.perf_counter() - start
+        if skipped:
+            raise RuntimeError(f"{len(skipped)} files skipped: {skipped[:2]}")
+        return np.asarray(features, np.float32).reshape(len(files), -1), seconds
+
+    row.__doc__ = f"Dask, {workers} local workers"
+    return row
+
+
 #: (label, function) per row; the first is the baseline every ratio is against, the second the reference
 #: whose features every other row must match.
 ROWS: list[tuple[str, Callable[[Case], tuple[np.ndarray, float]]]] = [
@@ -96,6 +128,7 @@ ROWS: list[tuple[str, Callable[[Case], tuple[np.ndarray, float]]]] = [
     ("TensorFlow batched", tensorflow_batched),
     ("OpenVINO batched", converted_batched("openvino")),
     ("ONNX Runtime batched", converted_batched("onnx")),
+    ("Dask, 2 local workers (decoding too)", dask_local(2)),
 ]
 
 
