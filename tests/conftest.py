@@ -121,6 +121,17 @@ CHROMIUM_ARGS = [
 ]
 
 
+def wait_until(predicate, timeout: float, what: str):
+    """``predicate()``'s first truthy value, polled every 0.1 s for ``timeout`` seconds; else the test fails."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,6 +17,7 @@ import pytest
 from dashboard import jobs
 
 from .conftest import _free_port, copy_dataset, open_page
+from .conftest import wait_until as _wait
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = "tests.slow_projection"
@@ -44,16 +45,6 @@ def _alive(pid: int) -> bool:
             return "\nState:\tZ" not in f.read()  # a zombie has ended
     except FileNotFoundError:
         return False
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_one_job_per_result_whoever_asks_and_a_killed_one_restarts(slow, tmp_path, data_dir):

@@ -28,6 +28,7 @@ from dashboard import jobs  # noqa: E402
 from dashboard.errors import DashboardError  # noqa: E402
 
 from .conftest import _free_port, copy_dataset  # noqa: E402
+from .conftest import wait_until as _wait  # noqa: E402
 from .redis_server import redis_url  # noqa: E402,F401 - the fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,16 +107,6 @@ def _children(pid: int) -> set[int]:
     import psutil
 
     return {c.pid for c in psutil.Process(pid).children(recursive=True)}
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _running(data: Path, job: dict, timeout: float = 60):
