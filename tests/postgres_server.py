@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from .conftest import _free_port
 
 #: The superuser's password: host connections use scram-sha-256, so a wrong password is refused.
 PASSWORD = "dashboard-test"
@@ -55,12 +56,6 @@ def require_postgres() -> Path:
     if os.geteuid() == 0 and not shutil.which("runuser"):
         pytest.fail("running as root, the PostgreSQL tests need runuser (util-linux) to start the server as postgres")
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_postgres(args: list[str]) -> list[str]:

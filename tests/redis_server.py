@@ -16,6 +16,8 @@ from typing import Iterator
 
 import pytest
 
+from .conftest import _free_port
+
 
 def redis_binary() -> str:
     """The redis-server executable; skips (or fails under CI) when there is none."""
@@ -26,12 +28,6 @@ def redis_binary() -> str:
             pytest.fail(message)
         pytest.skip(message)
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _answers(port: int) -> bool:
