@@ -167,19 +167,14 @@ def _worker_extractor(spec: dict):
 def _worker_decoders() -> pebble.ProcessPool:
     """This worker's decoding processes, one per worker thread, started once.
 
-    forkserver (where there is one): a fresh decoder after a crash or a time-out is forked from a clean
-    process, not from a worker that has loaded TensorFlow and runs threads.
+    Forked from a clean process (:func:`images.decoder_pool`), not from a worker that has loaded
+    TensorFlow and runs threads.
     """
     with _WORKER_LOCK:
         if "decoders" not in _WORKER:
             import distributed
 
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("forkserver") if "forkserver" in methods else None
-            if context is not None:
-                context.set_forkserver_preload([images.__name__])
-            _WORKER["decoders"] = pebble.ProcessPool(max_workers=max(1, distributed.get_worker().state.nthreads),
-                                                     context=context)
+            _WORKER["decoders"] = images.decoder_pool(max(1, distributed.get_worker().state.nthreads))
         return _WORKER["decoders"]
 
 

@@ -480,6 +480,20 @@ def look_up(k: int, path: Path, extractor, cache, scratch: Path):
     return True, note, cached, key, decoded
 
 
+def decoder_pool(workers: int) -> pebble.ProcessPool:
+    """``workers`` decoding processes.
+
+    forkserver (where there is one), never fork: a process forked from this one (which runs hashing
+    threads and may have loaded TensorFlow) can inherit a lock held at that instant and hang on its
+    first file, which the CI saw as "decoding took longer than 60 s" for one file per worker.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver") if "forkserver" in methods else None
+    if context is not None:
+        context.set_forkserver_preload([__name__])  # each decoder starts with this module imported
+    return pebble.ProcessPool(max_workers=workers, context=context)
+
+
 def decode_outcome(future, timeout: float):
     """``(ok, note or reason, model input)`` of a ``_decode_file`` run in a pebble pool: what it raised
     becomes the file's skip reason (a full disk is raised as it is)."""
@@ -549,9 +563,7 @@ def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], e
     scratch = prepare_scratch(w)
     kept = Kept(w, scratch, extractor)
     workers = max(2, os.cpu_count() or 2)
-    # fork (where there is one): workers start at once and share the decoders already loaded
-    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-    decoders = pebble.ProcessPool(max_workers=workers, context=context)
+    decoders = decoder_pool(workers)
 
     with cache_mod.open_cache(data_dir) as cache:  # diskcache is safe to share between threads
 
