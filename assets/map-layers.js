@@ -247,11 +247,8 @@
     if (S.compacted && !view.pending) M.status(S.compacted);
     if (view.mode === "words" && S.labels && S.levels) layers.push(wordLayer(dataKey));
     if (vector) layers.push(...vector.path);
-    if (S.layoutLabels && S.layoutLabels.length) {
-      // cluster labels carry the zoom level from which they fit; a stored layout's labels all show
-      layers.push(cached("layout-labels", S.keys.layoutLabels + "|" + S.level, () => template("layoutLabels", {
-        id: "layout-labels", data: S.layoutLabels.filter((l) => l.level === undefined || l.level <= S.level)})));
-    }
+    // cluster labels carry the zoom level from which they fit (a stored layout's all show): page text
+    M.labels.draw();
     if (S.selection.length && !view.tiled) layers.push(marker("selection", "selection", S.selection, S.selection.join(",")));
     if (S.focus !== null && S.focus < n && !view.tiled) layers.push(marker("focus", "focus", [S.focus], String(S.focus)));
     if (S.focus !== null && view.tiled && S.focusXY) {  // a tiled map has no positions array: the server said where

@@ -6,15 +6,15 @@
  * sample of it, so the first frame is level 0 and zooming in fetches finer tiles with
  * more items. Each tile is drawn by the DotsLayer with its items' global indices, which
  * is how colours, filters, search hits, selection and picking apply per tile: the
- * colour and mask slices come from the server for the tile's items. Tile geometry is
- * kept in an LRU with a cap on the items held; a colour or filter change refetches only
- * the slices.
+ * colour slice comes from the server for the tile's items, the mask is the browser's
+ * (map-filter.js), indexed by them. Tile geometry is kept in an LRU with a cap on the
+ * items held; a colour change refetches only the colour slices, a filter nothing.
  */
 (function (M) {
   "use strict";
   if (!window.deck) return;
 
-  // Items whose geometry this tab keeps (8 bytes each, plus 5 for colours and mask): ~40 MB.
+  // Items whose geometry this tab keeps (8 bytes each, plus 4 for colours): ~36 MB.
   const MAX_HELD = 3000000;
   // deck.gl tile zoom of the pyramid's level 0: tiles are TILE_WORLD·2^K "pixels" at zoom 0.
   const K = 10;
@@ -63,22 +63,29 @@
     return got;
   }
 
-  /** A tile's content: geometry, and colours faded where the mask says filtered out. */
+  /** A tile's content: geometry and colours (the mask is applied as it is drawn: a filter fetches nothing). */
   async function tileData({index, signal}) {
     const S = M.S, view = S.view, z = index.z - K, {x, y} = index;
     const path = "/api/tile/" + z + "/" + x + "/" + y;
-    const [g, rgba, mask] = await Promise.all([
+    const [g, rgba] = await Promise.all([
       tileGeometry(view.layout, z, x, y, signal),
       fetchBytes(path + "/colors.bin?" + view.layout + "&" + view.colors, signal).then((b) => new Uint8Array(b)),
-      view.mask ? fetchBytes(path + "/mask.bin?" + view.layout + "&" + view.mask, signal).then((b) => new Uint8Array(b)) : null,
     ]);
-    if (mask) {
-      for (let k = 0; k < g.length; k++) {
-        const v = mask[k];
-        if (!(v & 1) || (view.searching && !(v & 2))) rgba[4 * k + 3] = DIM_ALPHA;
-      }
+    return {...g, rgba, byteLength: 12 * g.length};
+  }
+
+  /** A tile's colours with the items the browser's mask leaves out faded (map-filter.js). */
+  function maskedColors(d) {
+    const S = M.S, mask = S.mask, searching = S.view.searching;
+    if (!mask) return d.rgba;
+    if (d.masked && d.masked.key === S.keys.mask) return d.masked.rgba;
+    const rgba = new Uint8Array(d.rgba);
+    for (let k = 0; k < d.length; k++) {
+      const v = mask[d.indices[k]];
+      if (!(v & 1) || (searching && !(v & 2))) rgba[4 * k + 3] = DIM_ALPHA;
     }
-    return {...g, rgba, byteLength: 13 * g.length};
+    d.masked = {key: S.keys.mask, rgba};
+    return rgba;
   }
 
   function selectedSet() {
@@ -92,7 +99,7 @@
     if (!d || !d.length) return null;
     const out = [M.layers.template("points", {
       id: props.id + "-points",
-      data: {length: d.length, attributes: {getPosition: {value: d.positions, size: 2}, getFillColor: {value: d.rgba, size: 4}}},
+      data: {length: d.length, attributes: {getPosition: {value: d.positions, size: 2}, getFillColor: {value: maskedColors(d), size: 4}}},
       indexMap: d.indices,
     })];
     if (M.S.selection.length) {
@@ -116,8 +123,8 @@
   /** The TileLayer of the view: the same object while nothing it shows changed. */
   function layer() {
     const S = M.S, view = S.view, meta = S.tiles.meta;
-    const fetchKey = [view.layout, view.colors, view.mask, view.searching].join("|");
-    const key = fetchKey + "|" + S.selection.length + ":" + (S.selection[0] || 0) + ":" + S.selection[S.selection.length - 1] +
+    const fetchKey = [view.layout, view.colors].join("|");
+    const key = fetchKey + "|" + S.keys.mask + "|" + view.searching + "|" + S.selection.length + ":" + (S.selection[0] || 0) + ":" + S.selection[S.selection.length - 1] +
                 "|" + JSON.stringify(S.spec.layers.points);
     return M.layers.cached("tiles", key, () => {
       const [x0, y0, x1, y1] = meta.bounds;
@@ -129,7 +136,7 @@
         zoomOffset: K - 1 - fitZoom() + 0.001,
         minZoom: K, maxZoom: K + Math.min(meta.levels - 1 + DEEPER, meta.grid),
         extent: [x0 - pad, y0 - pad, x1 + pad, y1 + pad],
-        maxCacheByteSize: 13 * MAX_HELD, maxRequests: 6,
+        maxCacheByteSize: 12 * MAX_HELD, maxRequests: 6,
         refinementStrategy: "best-available",
         pickable: true,
         getTileData: tileData,

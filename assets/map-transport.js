@@ -3,6 +3,7 @@
  * Each buffer is named by a query string (its "key") that the server computed from
  * the view; a buffer is fetched only when its key changes. The first view's buffers
  * start downloading as soon as this page's scripts run, before Dash has started.
+ * (The mask is computed in the browser: map-filter.js.)
  */
 (function (M) {
   "use strict";
@@ -23,10 +24,13 @@
 
   /** Start downloading what the first view draws (called once, at load). */
   function prefetch(view) {
-    if (!view || view.tiled) return;  // a tiled map fetches tiles (map-tiles.js), never the whole buffers
+    if (!view) return;
+    M.filter.prefetch(view);  // the filtered columns' codes (map-filter.js)
+    const search = view.filter && view.filter.search;
+    if (search) early["mask.bin?" + search] = fetchArray("/api/mask.bin?" + search, Uint8Array).catch(() => null);
+    if (view.tiled) return;  // a tiled map fetches tiles (map-tiles.js), never the whole buffers
     early["positions.bin?" + view.layout] = fetchArray("/api/positions.bin?" + view.layout, Float32Array).catch(() => null);
     early["colors.bin?" + view.colors] = fetchArray("/api/colors.bin?" + view.colors, Uint8Array).catch(() => null);
-    if (view.mask) early["mask.bin?" + view.mask] = fetchArray("/api/mask.bin?" + view.mask, Uint8Array).catch(() => null);
   }
 
   /** A typed array from /api/<route>?<key>, the early (preloaded) download's when there is one. */

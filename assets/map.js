@@ -48,6 +48,7 @@
 
   function onAfterRender() {
     S.frames += 1;
+    M.labels.place();
     M.note("frame " + ((S.deck && S.deck.props.layers) || []).length + " layers");
     if (!S.deck || !(S.positions || (S.view && S.view.tiled))) return;
     const layers = S.deck.props.layers || [];
@@ -84,7 +85,7 @@
         jobs.push(T.load("colors.bin", view.colors, Uint8Array).then((a) => { S.colors = a; S.keys.colors = view.colors; }));
       }
       jobs.push(
-        view.tiled ? null : T.optional("mask", "mask.bin", T.array(Uint8Array)),
+        M.filter.ensure(view),
         M.tiles.ensureDensity(view),
         T.optional("vector", "vector.json", T.json, "No vector overlay: "),
         T.optional("layoutOutline", "layout_outline.json", (r, k) => T.json(r, k).then((rings) => rings.map((path) => ({path})))),
@@ -128,6 +129,7 @@
     }
     S.layersVersion = version;
     M.layers.draw();
+    M.filter.warm(view);
     if (S.drawnVersion >= 0 && S.deck.props.layers.every((l) => l.isLoaded) && !S.deck.needsRedraw()) {
       S.drawnVersion = version;  // nothing changed on screen: this view is drawn already
     }
@@ -299,6 +301,18 @@
       return render(view);
     },
     focus, setCamera, flyTo,
+    /** The filter controls changed ([column, values] per category filter, [column, value, min, max] per
+     * slider, the hidden legend entries): the map redraws from the browser's mask (map-filter.js). */
+    applyFilters(categories, ranges, hide) {
+      const filters = {}, spans = {};
+      for (const [col, values] of categories) if (values && values.length) filters[col] = values;
+      const num = (v) => Number((+v).toPrecision(6));  // as the URL keeps it (viewstate.encode)
+      for (const [col, value, lo, hi] of ranges) {
+        if (value && (value[0] > lo || value[1] < hi)) spans[col] = [num(value[0]), num(value[1])];  // full span: no filter
+      }
+      M.filter.apply({filters, ranges: spans, hide: hide || []});
+      return Object.keys(filters).length + Object.keys(spans).length + (hide || []).length;
+    },
     setSelection: M.select.set,
     setNetworkFormat: (fmt) => { S.networkFormat = fmt || "gexf"; return S.networkFormat; },
     /** For tests and benchmarks: what is drawn, and when the first frame with data was. */
@@ -306,6 +320,7 @@
       version: S.version, drawnVersion: S.drawnVersion, firstFrameAt: S.firstFrameAt, n: S.view ? S.view.n : 0,
       focus: S.focus, probes: S.probes || 0,
       layers: S.deck ? (S.deck.props.layers || []).map((l) => l.id) : [], selection: S.selection.length,
+      labels: M.labels.count(),
       camera: S.camera && S.camera.target ? [S.camera.target[0], S.camera.target[1], S.camera.zoom] : null,
       mode: S.view ? S.view.mode : null, layout: S.keys.layout, level: S.level,
       edges: S.edges ? S.edgeCount : 0, sized: !!S.sizes,
@@ -314,6 +329,8 @@
       frames: S.frames, decks: S.decks, events: S.events.slice(),
       tiled: !!(S.view && S.view.tiled), sharp: M.sharp.stats(), tiles: S.view && S.view.tiled ? M.tiles.stats() : null, density: !!S.density,
     }),
+    /** For tests: the mask drawn (one byte per item, as the server's mask.bin), null when nothing is filtered. */
+    mask: () => (S.mask ? Array.from(S.mask) : null),
     project: (i) => {
       const vp = S.deck.getViewports()[0];
       return vp.project([S.positions[2 * i], S.positions[2 * i + 1]]);

@@ -17,7 +17,9 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -163,3 +165,28 @@ def entries_for(cache: diskcache.Cache, dataset: str) -> list[dict]:
         if d and d["dataset"] == dataset:
             out.append(d)
     return out
+
+
+class Memo:
+    """The last few values by key, in this process: what every request of a view reads (a tile pyramid,
+    an item's colours, a column's codes) is computed or read from the cache once, not per request.
+
+    A memo of cache entries, never state: keys name everything a value depends on.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, compute):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value

@@ -102,12 +102,6 @@ def _spec_json(mode: str, size: float, cell: float | None, n: int) -> str:
             get_path="path", get_color=[150, 160, 175, 200],
         ),
         # the labels of PixPlot's layouts: category boxes, years
-        "layoutLabels": pdk.Layer(
-            "TextLayer", data=[], id="layout-labels", pickable=False, size_units=_lit("pixels"), get_size=13,
-            get_position="[x, y]", get_text="text", font_family=_lit("system-ui, sans-serif"),
-            get_text_anchor=_lit("middle"), get_alignment_baseline=_lit("top"), get_color=[40, 40, 40, 255],
-            outline_width=2, outline_color=[255, 255, 255, 230], font_settings={"sdf": True},
-        ),
         "selection": pdk.Layer(
             "ScatterplotLayer", data=[], id="selection", pickable=False, radius_units=_lit("pixels"),
             # a thin ring that leaves the selected images visible

@@ -24,7 +24,7 @@ from .compute.declutter import BASE_SCALE
 from .computed import layout_ready
 from .deckspec import spec
 from .errors import DashboardError
-from .mapdata import color_legend, column_values, graph_metrics, search_matches, visible
+from .mapdata import color_legend, column_values, filter_categories, graph_metrics, search_matches, visible
 from .store import Dataset, open_dataset
 from .viewstate import GRAPH_COLUMNS, MAX_SELECTION_CHARS, ViewState, fields_json, parse
 
@@ -125,7 +125,8 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         "wanted_layout": urlencode(state.layout_query()),
         "colors": urlencode(state.column_query("color", state.color)),
         "sizes": urlencode(state.column_query("sizeby", state.size_by)) if state.size_by else None,
-        "mask": query if filtered else None,
+        "mask": query if filtered else None,  # the server's mask (the lightbox steps through what passes)
+        "filter": _browser_filter(ds, state),
         "shown": shown,  # items passing the search and the filters (what "filtered" downloads)
         "searching": bool(state.search),
         "labels": urlencode({"dataset": ds.name}) if state.mode == "words" else None,
@@ -150,6 +151,27 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
                      min(ds.n, tiles.threshold()) if tiled else ds.n),
     }
     return ResolvedView(view=view, state=state, legend=legend, search_count=count, notices=notices)
+
+
+#: Above this many items the mask comes whole from the server (one byte per item) instead of being computed
+#: in the browser from each filtered column's codes (two or eight bytes per item per column).
+BROWSER_FILTER_MAX = 2_000_000
+
+
+def _browser_filter(ds: Dataset, state: ViewState) -> dict:
+    """What the browser needs to compute the view's mask itself (assets/map-filter.js): where its columns'
+    codes come from, which column the legend's hidden entries are of, and the search's matches (the one
+    part matched on the server) — or, for a very large dataset, the server's whole mask."""
+    search = urlencode({"dataset": ds.name, "build": ds.build_id, "q": state.search, "field": state.search_field,
+                        **({"regex": "1"} if state.regex else {})}) if state.search else None
+    if ds.n > BROWSER_FILTER_MAX:
+        filtered = bool(state.filters or state.ranges or state.hide or state.search)
+        return {"server": state.to_query(selection=False, camera=False) if filtered else None}
+    hideable = state.color in ds.schema and ds.schema[state.color] == "categorical"
+    return {"codes": urlencode({"dataset": ds.name, "build": ds.build_id}), "search": search,
+            "hideColumn": state.color if hideable else None,
+            # fetched once the map is drawn, so that a first click on a filter has its column at hand
+            "warm": list(filter_categories(ds))}
 
 
 def _legend_in_view(ds: Dataset, state: ViewState, legend: dict) -> dict:
@@ -197,7 +219,7 @@ def boot_script(data_dir: Path, query: str, default_dataset: str | None) -> str:
     urls = [f"/api/positions.bin?{view['layout']}", f"/api/colors.bin?{view['colors']}"] if view else []
     if view and view["tiled"]:  # a tiled map fetches its pyramid, never the whole buffers
         urls = [f"/api/tiles.json?{view['layout']}"]
-    elif view and view["mask"]:
-        urls.append(f"/api/mask.bin?{view['mask']}")
+    elif view and view["filter"].get("search"):
+        urls.append(f"/api/mask.bin?{view['filter']['search']}")
     links = "".join(f'<link rel="preload" as="fetch" crossorigin href="{html.escape(u)}">' for u in urls)
     return f'{links}<script id="map-boot" type="application/json">{text}</script>'

@@ -182,6 +182,16 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
     def mask(ds, state):
         return _array(mapdata.mask(ds, state))
 
+    @buffer_route("/api/codes.bin")
+    def codes(ds, state):
+        """A column for filtering in the browser (mapdata.column_codes): a uint32 length, that many bytes
+        of JSON, padding to 8 bytes, then one code (uint16 or uint32) or float64 per item."""
+        head, values = mapdata.column_codes(ds, request.args.get("column", ""), legend=request.args.get("legend") == "1")
+        text = json.dumps({**head, "dtype": values.dtype.str.lstrip("<|=")}).encode("utf-8")
+        text += b" " * (-(4 + len(text)) % 8)
+        return _bytes(len(text).to_bytes(4, "little") + text + values.astype(values.dtype.newbyteorder("<")).tobytes(),
+                      "application/octet-stream")
+
     @buffer_route("/api/edges.bin")
     def edges(ds, state):
         """m edges as m × 2 uint32 (source, target), then m uint8 opacities: 9 bytes per edge."""
@@ -345,7 +355,7 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
 
 
 def _add_tile_routes(server, view) -> None:
-    """Levels of detail (dashboard.tiles): a large map's pyramid, its tiles, their colour and mask slices,
+    """Levels of detail (dashboard.tiles): a large map's pyramid, its tiles, their colour slices,
     lasso membership over all items, and the density overview. Every route reads the view's query."""
     # a lasso's selection of a million items is POSTed to /export as ranges: megabytes of form
     server.config["MAX_FORM_MEMORY_SIZE"] = max(server.config.get("MAX_FORM_MEMORY_SIZE") or 0, 64 * 2**20)
@@ -369,12 +379,6 @@ def _add_tile_routes(server, view) -> None:
         ds, state = view()
         rgba, _ = mapdata.color_legend(ds, state)
         return _array(rgba[tiles.tile_indices(tiles.pyramid(ds, state), z, x, y)])
-
-    @server.route(tile_path + "/mask.bin")
-    def tile_mask(z: int, x: int, y: int):
-        """The filter/search mask of the tile's items, in the tile's order."""
-        ds, state = view()
-        return _array(tiles.mask(ds, state)[tiles.tile_indices(tiles.pyramid(ds, state), z, x, y)])
 
     @server.route("/api/lasso.bin", methods=["GET", "POST"])
     def lasso():

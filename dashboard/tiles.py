@@ -21,12 +21,11 @@ nothing per tile is stored. Building is a few vectorised passes and one argsort
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import cache as cache_mod
 from .errors import DashboardError
 
 #: World width of a level-0 tile (layouts fill about [-1, 1]: four level-0 tiles hold the bulk).
@@ -256,41 +255,15 @@ def parse_polygon(text: str | None) -> np.ndarray:
     return poly
 
 
-class Memo:
-    """The last few values by key, per process: a pyramid is read from the cache once, not per tile.
-
-    A memo of cache entries, never state: keys name everything a value depends on.
-    """
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key, compute):
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = compute()
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return value
-
-
 # --------------------------------------------------------------------------
 # cached per layout (the wrappers routes call)
 
-_PYRAMIDS = Memo(2)
-_MASKS = Memo(4)
+_PYRAMIDS = cache_mod.Memo(2)
+_MASKS = cache_mod.Memo(4)
 
 
 def pyramid_key(ds, state) -> str:
     """The cache key of a view's pyramid: its layout's parameters, the build and the level-0 size."""
-    from . import cache as cache_mod
-
     s = ds.space(state.space)
     params = {**state.layout_query(), "build": ds.build_id, "base": default_base(), "tiles": VERSION}
     return cache_mod.make_key(ds.name, s.fingerprint, s.id, "tiles", params)
@@ -298,7 +271,6 @@ def pyramid_key(ds, state) -> str:
 
 def pyramid(ds, state) -> Pyramid:
     """The pyramid of the view's layout: built once, kept in the cache beside the layout."""
-    from . import cache as cache_mod
     from .mapdata import positions
 
     key = pyramid_key(ds, state)

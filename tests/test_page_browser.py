@@ -209,12 +209,20 @@ def test_histogram_bars_filter_and_follow_the_view(server, browser):
 
 def test_clusters_are_labelled_on_the_map_and_the_toggle_hides_them(server, browser):
     page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label", 1440)
-    stats = wait_drawn(page)
-    assert "layout-labels" in stats["layers"]
+    wait_drawn(page)
+    page.wait_for_function("dashMap.stats().labels > 0", timeout=30_000)
     labels = page.evaluate("fetch('/api/layout_labels.json?dataset=digits&space=64&proj=pca').then((r) => r.json())")
     assert labels and {text for text, *_ in labels} <= {str(d) for d in range(10)}  # named by the digit they hold
+    # page text over the map, each at its cluster: inside the map's box, following the camera
+    shown = page.locator("#map .map-label")
+    assert {shown.nth(k).inner_text() for k in range(shown.count())} <= {text for text, *_ in labels}
+    map_box = page.locator("#map").bounding_box()
+    first = shown.first.bounding_box()
+    assert map_box["x"] <= first["x"] <= map_box["x"] + map_box["width"]
+    page.evaluate("(() => { const c = dashMap.stats().camera; dashMap.setCamera([c[0] + 0.2, c[1], c[2]]); })()")
+    page.wait_for_function(f"document.querySelector('#map .map-label').getBoundingClientRect().x < {first['x'] - 20}")
     off, _ = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label&labels=off", 1440)
-    assert "layout-labels" not in wait_drawn(off)["layers"]
+    assert wait_drawn(off)["labels"] == 0
     assert errors == []
 
 

@@ -181,7 +181,6 @@ def test_routes_serve_the_pyramid_tiles_and_their_slices(tiled):
     state, _ = parse(d, LAYOUT + "&color=category&f.category=c1")
     xy = mapdata.positions(ds, state)
     rgba, _ = mapdata.color_legend(ds, state)
-    m = mapdata.mask(ds, state)
     seen = []
     for x, y, _ in meta["counts"][0]:  # level-0 tiles: 250 items in all
         body = _body(client.get(f"/api/tile/0/{x}/{y}.bin?{LAYOUT}", headers={"Accept-Encoding": "gzip"}))
@@ -192,8 +191,6 @@ def test_routes_serve_the_pyramid_tiles_and_their_slices(tiled):
         assert np.abs(np.array([x * w, y * w]) + q / 65535 * w - xy[idx]).max() <= w / 65535
         colours = np.frombuffer(_body(client.get(f"/api/tile/0/{x}/{y}/colors.bin?{LAYOUT}&color=category")), "u1")
         assert np.array_equal(colours.reshape(k, 4), rgba[idx])
-        mask = np.frombuffer(_body(client.get(f"/api/tile/0/{x}/{y}/mask.bin?{LAYOUT}&f.category=c1")), "u1")
-        assert np.array_equal(mask, m[idx])
         seen.append(idx)
     assert len(np.concatenate(seen)) == 250
     assert client.get(f"/api/tile/40/0/0.bin?{LAYOUT}").status_code == 400  # a one-line error, not a traceback

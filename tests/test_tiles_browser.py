@@ -109,6 +109,16 @@ def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(
     rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8").read())))
     assert [int(r["i"]) for r in rows] == expected.tolist()
     page.screenshot(path=str(SCREENSHOTS / "tiles_lasso.png"))
+
+    # a filter: the browser's mask over all 200,000 items, the server's; tiles are faded, not fetched again
+    fetched = page.evaluate("dashMap.stats().tiles.requests")
+    page.evaluate("dash_clientside.set_props({type: 'category', column: 'category'}, {value: ['c1']})")
+    page.wait_for_function("dashMap.mask() !== null", timeout=60_000)
+    filtered, _ = parse(d, "dataset=big&mode=points&proj=pca&color=category&f.category=c1")
+    assert np.array_equal(np.array(page.evaluate("dashMap.mask()"), np.uint8), mapdata.mask(ds, filtered))
+    page.wait_for_function("dashMap.stats().drawnVersion === dashMap.stats().version", timeout=60_000)
+    time.sleep(1)
+    assert page.evaluate("dashMap.stats().tiles.requests") == fetched  # the tiles held are faded in place
     assert errors == []
     page.close()
 

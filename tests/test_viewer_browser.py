@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 
 import numpy as np
@@ -87,15 +88,14 @@ def choose(page, control_id: str, text: str) -> None:
 def test_points_and_images_are_drawn(server, browser):
     page, errors = open_page(browser, server + "/?dataset=digits&mode=points")
     stats = wait_drawn(page)
-    items = [layer for layer in stats["layers"] if layer != "layout-labels"]  # the clusters' names drawn too
-    assert stats["n"] == 1797 and items == ["points"] and "proj=umap" in stats["layout"]
+    assert stats["n"] == 1797 and stats["layers"] == ["points"] and "proj=umap" in stats["layout"]
     px = map_pixels(page, "map_digits_points.png")
     assert coloured(px) > 2000, "too few coloured points on the map"
     assert "label" in page.inner_text("#legend") or "3" in page.inner_text("#legend")
 
     page.goto(server + "/?dataset=digits&mode=images")
     stats = wait_drawn(page)
-    assert [layer for layer in stats["layers"] if layer != "layout-labels"] == ["images-0"]
+    assert stats["layers"] == ["images-0"]
     px = map_pixels(page, "map_digits_images.png")
     assert drawn(px) > 5000, f"only {drawn(px)} pixels drawn: the image atlas was not drawn"
     assert errors == []
@@ -515,3 +515,53 @@ def test_hostile_colour_values_never_make_the_page_request_another_origin(browse
     foreign = [u for u in requested if not u.startswith((url + "/", "data:", "blob:"))]
     assert foreign == [] and len(requested) > 10
     assert errors == []
+
+
+def test_filters_and_legend_entries_redraw_from_the_browser(browser, server, viewer_data):
+    """A category filter, a range and a hidden legend entry redraw the map from the browser's own mask, even
+    when the server never answers the change; the mask is the server's, also with a search."""
+    from dashboard import mapdata
+    from dashboard.viewstate import parse
+
+    ds = open_dataset(viewer_data, "digits")
+    base = "dataset=digits&mode=points&proj=pca&space=64&color=label"
+
+    def server_mask(query: str) -> list[int]:
+        state, notices = parse(viewer_data, query)
+        assert notices == []
+        return mapdata.mask(ds, state).tolist()
+
+    page, errors = open_page(browser, f"{server}/?{base}")
+    wait_drawn(page, after=-1)
+    page.wait_for_selector("#legend .legend-item")
+    assert page.evaluate("dashMap.mask()") is None
+    # the server's answer to each change (the view, its legend and counts) never comes
+    page.route("**/_dash-update-component", lambda route: route.abort() if "view-store.data" in (route.request.post_data or "")
+               else route.continue_())
+
+    def after(action: str, query: str) -> None:
+        expected = json.dumps(server_mask(query), separators=(",", ":"))
+        page.evaluate(action)
+        try:
+            page.wait_for_function("expected => JSON.stringify(dashMap.mask()) === expected", arg=expected, timeout=20_000)
+        except Exception:  # noqa: BLE001 - say what differs
+            got = page.evaluate("dashMap.mask()")
+            raise AssertionError(f"{query}: {sum(a != b for a, b in zip(got or [], json.loads(expected)))} items differ") from None
+
+    after("dash_clientside.set_props({type: 'category', column: 'label'}, {value: ['3', '5']})", f"{base}&f.label=3&f.label=5")
+    lo, hi = mapdata.numeric_values(ds.meta["ink"], ds.schema["ink"]).min(), 30
+    after("dash_clientside.set_props({type: 'range', column: 'ink'}, {value: [%r, 30]})" % float(lo + 5),
+          f"{base}&f.label=3&f.label=5&r.ink={lo + 5:g},30")
+    page.locator("#legend .legend-item", has_text="3").first.click()
+    after("null", f"{base}&f.label=3&f.label=5&r.ink={lo + 5:g},30&hide=3")
+    assert page.evaluate("dashMap.stats().drawnVersion") == page.evaluate("dashMap.stats().version")
+    page.unroute("**/_dash-update-component")
+    page.close()
+
+    # a search is matched on the server; the rest of the mask is the browser's
+    query = f"{base}&q=1&field=label&f.label=1&f.label=7&hide=7"
+    page, errors = open_page(browser, f"{server}/?{query}")
+    wait_drawn(page, after=-1)
+    assert page.evaluate("dashMap.mask()") == server_mask(query)
+    assert errors == []
+    page.close()

@@ -17,7 +17,7 @@ from ..computed import projection_params
 from ..errors import DashboardError
 from ..ingest.html_text import split_links
 from ..layouts import viewer as ids
-from ..mapdata import numeric_values, visible
+from ..mapdata import filter_categories, numeric_values, visible
 from ..mapview import resolve, resolve_for_page
 from ..schema import css_color
 from ..store import Dataset, default_data_dir, open_dataset
@@ -32,7 +32,6 @@ from .vectors import analogy_buttons, vector_options
 
 NEIGHBORS = 20
 SELECTION_SHOWN = 60
-MAX_FILTER_OPTIONS = 300
 
 
 # --------------------------------------------------------------------------
@@ -42,11 +41,10 @@ MAX_FILTER_OPTIONS = 300
 def _filters_panel(ds: Dataset, state: ViewState) -> list:
     """A multi-select per categorical column and a range slider per numeric column."""
     out = []
-    meta = ds.meta
     for col, kind in ds.schema.items():
         if kind == "categorical":
-            values = meta[col].dropna().astype(str).value_counts()
-            if len(values) > MAX_FILTER_OPTIONS:
+            values = filter_categories(ds).get(col)
+            if values is None:
                 continue
             out.append(html.Label(className="filter", children=[
                 html.Span(col),
@@ -389,19 +387,19 @@ def _value_range(ds: Dataset, column: str) -> tuple[float, float, bool] | None:
     return (float(v.min()), float(v.max()), bool(np.all(v == np.round(v)))) if len(v) else None
 
 
-@callback(
+clientside_callback(
+    # Clicking a legend entry hides (dims) or shows that category: in the browser, no round trip.
+    """function(clicks, hidden) {
+        const c = window.dash_clientside.callback_context, t = c.triggered_id;
+        if (!t || !(clicks || []).some((n) => n) || !c.triggered[0].value) return window.dash_clientside.no_update;
+        hidden = hidden || [];
+        return hidden.includes(t.value) ? hidden.filter((h) => h !== t.value) : hidden.concat([t.value]);
+    }""",
     Output(ids.HIDE, "data", allow_duplicate=True),
     Input({"type": ids.LEGEND_ITEM, "value": ALL}, "n_clicks"),
     State(ids.HIDE, "data"),
     prevent_initial_call=True,
 )
-def toggle_legend_entry(clicks, hidden):
-    """Clicking a legend entry hides (dims) or shows that category."""
-    if not ctx.triggered_id or not any(c for c in clicks or []) or not ctx.triggered[0]["value"]:
-        return no_update
-    value = ctx.triggered_id["value"]
-    hidden = list(hidden or [])
-    return [h for h in hidden if h != value] if value in hidden else hidden + [value]
 
 
 # --------------------------------------------------------------------------
@@ -614,6 +612,20 @@ def add_matches(_clicks, view, selection):
 clientside_callback(
     "function(view) { return window.dashMap.render(view); }",
     Output("map-ack", "data"), Input(ids.VIEW, "data"),
+)
+clientside_callback(
+    # Filters and legend entries redraw the map in the browser at once (assets/map-filter.js); update_view
+    # answers later with the same mask and the counts.
+    """function(categories, ranges, hide, categoryIds, rangeIds, mins, maxs) {
+        return window.dashMap.applyFilters(categoryIds.map((id, k) => [id.column, categories[k]]),
+                                           rangeIds.map((id, k) => [id.column, ranges[k], mins[k], maxs[k]]), hide);
+    }""",
+    Output("filter-ack", "data"),
+    Input({"type": ids.CATEGORY, "column": ALL}, "value"), Input({"type": ids.RANGE, "column": ALL}, "value"),
+    Input(ids.HIDE, "data"),
+    State({"type": ids.CATEGORY, "column": ALL}, "id"), State({"type": ids.RANGE, "column": ALL}, "id"),
+    State({"type": ids.RANGE, "column": ALL}, "min"), State({"type": ids.RANGE, "column": ALL}, "max"),
+    prevent_initial_call=True,
 )
 clientside_callback(
     "function(sel) { return window.dashMap.setSelection(sel || []); }",

@@ -184,7 +184,7 @@ def _page(dataset_names: list[str]) -> html.Div:
             dcc.Interval(id=SPACES_POLL, interval=15_000, disabled=True),
             dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA),
             *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "controls-ack",
-                                            "network-ack", "panels-ack", "about-ack")],
+                                            "network-ack", "panels-ack", "about-ack", "filter-ack")],
             html.Header(
                 className="topbar controls",
                 children=[
