@@ -1,7 +1,7 @@
 """Background jobs: one process per result, whichever server process asks, supervised.
 
-A job computes one result (a projection's layout, nearest neighbours, the VAE
-spaces of a dataset, image features), named by a small dict such as
+A job computes one result (a projection's layout, nearest neighbours, the
+missing VAE spaces of an emoji dataset), named by a small dict such as
 ``{"dataset", "space", "proj", "params"}``. Its state
 lives in the cache folder, so every server process and every restart sees
 it:
@@ -113,6 +113,7 @@ def _train_ready(ds, job: dict) -> bool:
 
 
 def _train_compute(ds, job: dict, progress: Callable[[float], None]) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the job's output is the server's or worker's log
     from .ingest import emoji
 
     # ds.path is the version folder, which lies in the data directory as this process sees it
