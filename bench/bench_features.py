@@ -14,8 +14,13 @@ model, 2,048-d avg_pool) and MobileNetV3Small (576-d), in each row's way:
 
 The table gives each row's ratio to PixPlot's path on the same model (the goal: 5×). This machine is
 offline, so the networks carry randomly initialised weights saved to a file: the arithmetic, and so
-the timing, is the same as with ImageNet's. Each row is a (label, function) in ROWS: a function takes
-the Case of one model and returns its features and the seconds they took.
+the timing, is the same as with ImageNet's. Each row is a Row in ROWS: its function takes the Case of
+one model and returns its features and the seconds they took.
+
+A row that fails makes the run fail (exit status 1, after the table): a runtime that is installed but
+does not convert or run, a broken Dask row. A row whose packages are not installed is reported as
+skipped, except where the environment variable CI is set: CI installs the whole ``test`` extra, so
+there a missing runtime is a failure too.
 
     python bench/bench_features.py [--npm-dir DIR | --synthetic] [--images 128] [--models inception_v3,mobilenet_v3]
 """
@@ -23,6 +28,7 @@ the Case of one model and returns its features and the seconds they took.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
@@ -121,15 +127,36 @@ def dask_local(workers: int) -> Callable[[Case], tuple[np.ndarray, float]]:
     return row
 
 
-#: (label, function) per row; the first is the baseline every ratio is against, the second the reference
-#: whose features every other row must match.
-ROWS: list[tuple[str, Callable[[Case], tuple[np.ndarray, float]]]] = [
-    ("PixPlot: one predict() per image", pixplot_per_image),
-    ("TensorFlow batched", tensorflow_batched),
-    ("OpenVINO batched", converted_batched("openvino")),
-    ("ONNX Runtime batched", converted_batched("onnx")),
-    ("Dask, 2 local workers (decoding too)", dask_local(2)),
+@dataclass(frozen=True)
+class Row:
+    """One way of computing the features: its label, its function, and the Python packages it needs
+    beyond the base install (a row whose packages are missing is skipped, not failed, outside CI)."""
+
+    label: str
+    run: Callable[[Case], tuple[np.ndarray, float]]
+    needs: tuple[str, ...] = ()
+
+
+#: The rows; the first is the baseline every ratio is against, the second the reference whose features
+#: every other row must match.
+ROWS: list[Row] = [
+    Row("PixPlot: one predict() per image", pixplot_per_image),
+    Row("TensorFlow batched", tensorflow_batched),
+    Row("OpenVINO batched", converted_batched("openvino"), ("openvino",)),
+    Row("ONNX Runtime batched", converted_batched("onnx"), ("onnxruntime", "tf2onnx", "onnx")),
+    Row("Dask, 2 local workers (decoding too)", dask_local(2), ("distributed",)),
 ]
+
+
+def missing(row: Row) -> list[str]:
+    """The packages ``row`` needs that are not installed."""
+    return [p for p in row.needs if importlib.util.find_spec(p) is None]
+
+
+def failures(figures: dict) -> list[str]:
+    """``model: row: reason`` for every row that failed (skipped rows are not failures)."""
+    return [f"{model}: {label}: {r['error']}" for model, f in figures["models"].items()
+            for label, r in f["rows"].items() if "error" in r]
 
 
 def emoji_images(npm_dir: Path, folder: Path, n: int) -> list:
@@ -160,15 +187,27 @@ def photo_like_images(n: int, side: int = 320) -> list:
 
 
 def measure(case: Case) -> dict:
-    """Every row on ``case``: images/s, ratio to the first row, and agreement with the second row's features."""
+    """Every row on ``case``: images/s, ratio to the first row, and agreement with the second row's features.
+
+    A row that raised has ``error``; a row whose packages are not installed has ``skipped`` (outside CI)
+    or ``error`` (under CI, which installs them all).
+    """
     from dashboard.compute import runtimes
 
     results: dict = {}
     reference = None
-    for k, (label, row) in enumerate(ROWS):
+    for k, row in enumerate(ROWS):
+        label = row.label
+        absent = missing(row)
+        if absent:
+            reason = f"not installed: {', '.join(absent)}"
+            results[label] = {"error": f"{reason} (CI installs the test extra)"} if os.environ.get("CI") else {
+                "skipped": reason}
+            print(f"  {label:<34} {'failed' if 'error' in results[label] else 'skipped'}: {reason}")
+            continue
         try:
-            features, seconds = row(case)
-        except Exception as e:  # noqa: BLE001 - a runtime that does not install or convert here is reported, not fatal
+            features, seconds = row.run(case)
+        except Exception as e:  # noqa: BLE001 - every row is measured; a failed one fails the run at the end
             results[label] = {"error": f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"}
             print(f"  {label:<34} failed: {results[label]['error']}")
             continue
@@ -180,7 +219,7 @@ def measure(case: Case) -> dict:
             r.update(max_rel_diff=float(f"{rel:.2e}"), min_cosine=round(cos, 7),
                      same_features=bool(rel <= runtimes.MAX_REL_DIFF and cos >= runtimes.MIN_COSINE))
         results[label] = r
-    base = results[ROWS[0][0]].get("img_s")
+    base = results[ROWS[0].label].get("img_s")
     for label, r in results.items():
         if base and "img_s" in r:
             r["vs_pixplot"] = round(r["img_s"] / base, 2)
@@ -230,7 +269,10 @@ def main() -> int:
     for m, (ratio, label) in best.items():
         print(f"fastest for {m}: {label}, {ratio:.1f}× PixPlot's path (goal ≥ 5×)")
     save("features", figures)
-    return 0
+    failed = failures(figures)
+    for line in failed:
+        print(f"FAILED {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

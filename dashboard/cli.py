@@ -12,7 +12,6 @@ import atexit
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -123,7 +122,7 @@ def _use_db(db: str | None) -> None:
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--db", metavar="URL", help=DB_HELP)
 @click.option("--jobs", "jobs_engine", envvar="DASHBOARD_JOBS", type=click.Choice(["local", "celery"]),
-              help="Where background jobs (slow layouts) run: a process per job on this machine (local, the "
+              help="Where background jobs (slow layouts, graphs, the emoji VAE training) run: a process per job on this machine (local, the "
                    "default), or Celery workers (`python -m dashboard worker`) through --broker (env: DASHBOARD_JOBS).")
 @click.option("--broker", envvar="DASHBOARD_BROKER",
               help="--jobs celery: the Redis URL, redis://HOST:PORT/DB, broker and result backend "
@@ -153,11 +152,11 @@ def serve(obj: dict, dataset: str | None, host: str, port: int, db: str | None =
             click.echo(f"{dataset} is not built yet in {data_dir}: building it first.", err=True)
             _build_for_serving(data_dir, dataset)
         ds = open_dataset(data_dir, dataset)
-        if dataset == "emoji" and ds.state != "complete":
+        if ds.state != "complete" and _is_emoji(ds):
             if build_in_progress(data_dir, dataset):
                 click.echo(f"{dataset} is still being built by another process ({ds.state}); the map shows what is finished.", err=True)
             else:
-                _train_in_background(data_dir, dataset)
+                _train_in_background(data_dir, dataset, jobs_engine)
     elif not list_datasets(data_dir):
         raise DashboardError(
             f"no datasets in {data_dir}: build one with `python -m dashboard build digits`, or pass --dataset digits"
@@ -169,8 +168,8 @@ def serve(obj: dict, dataset: str | None, host: str, port: int, db: str | None =
 
 
 def _stop_children_at_exit() -> None:
-    """Projection jobs (and the emoji VAE trainer) run in child processes: stop them with the server,
-    or a killed server leaves its port taken and a job or a training running. The one place that
+    """Background jobs (projections, the emoji VAE training) run in child processes on the local engine:
+    stop them with the server, or a killed server leaves its port taken and a job running. The one place that
     handles SIGTERM for the server."""
     import psutil
 
@@ -202,7 +201,7 @@ def _build_for_serving(data_dir: Path, name: str) -> None:
     start = time.perf_counter()
     if name == "emoji":
         # Images and the PCA space first, so the map opens in a minute;
-        # the VAEs train in a background process while the app serves.
+        # the VAEs train in a background job while the app serves.
         ds = recipe("emoji").build(data_dir, quick=True)
     else:
         ds = recipe(name).build(data_dir)
@@ -211,24 +210,26 @@ def _build_for_serving(data_dir: Path, name: str) -> None:
     click.echo(summary(ds, time.perf_counter() - start), err=True)
 
 
-def _train_in_background(data_dir: Path, name: str) -> None:
-    from .store import open_dataset
+def _is_emoji(ds) -> bool:
+    from .ingest.emoji import is_emoji
 
-    built = open_dataset(data_dir, name).provenance
-    same_items = ["--platforms", ",".join(built.get("platforms") or [])]
-    if built.get("limit"):
-        same_items += ["--limit", str(built["limit"])]
-    log = data_dir / f".{name}.build.log"
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "build", name, *same_items],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    # The trainer is one of the server's children: _stop_children_at_exit stops it with the server
-    # (Ctrl-C or a plain `kill`), and the next start resumes it dim by dim.
-    click.echo(f"Training {name}'s VAEs in the background (pid {proc.pid}, log {log}); the map shows PCA meanwhile.", err=True)
+    return is_emoji(ds)
+
+
+def _train_in_background(data_dir: Path, name: str, jobs_engine: str) -> None:
+    """Start training the dataset's missing VAE spaces as a background job: on the local engine a
+    process the server supervises (stopped with the server; the next start resumes it dim by dim),
+    on Celery a worker's task. Each space joins the map's menu as it finishes."""
+    from . import jobs
+
+    s = jobs.ensure(data_dir, jobs.train_job(name), retry_failed=True)  # a new server tries a failed one again
+    where = "on the Celery workers" if jobs_engine == "celery" else "in a background process"
+    if s["state"] == "running":
+        click.echo(f"{name}'s VAEs are training {where} ({s['progress']:.0%} done); the map shows PCA meanwhile.",
+                   err=True)
+    else:
+        click.echo(f"Training {name}'s VAEs {where}; the map shows PCA meanwhile and adds each space as it finishes.",
+                   err=True)
 
 
 @cli.command()

@@ -1,7 +1,8 @@
 """Background jobs: one process per result, whichever server process asks, supervised.
 
-A job computes one cached result (today: a projection's layout), named by a
-small dict such as ``{"dataset", "space", "proj", "params"}``. Its state
+A job computes one result (a projection's layout, nearest neighbours, the
+missing VAE spaces of an emoji dataset), named by a small dict such as
+``{"dataset", "space", "proj", "params"}``. Its state
 lives in the cache folder, so every server process and every restart sees
 it:
 
@@ -95,11 +96,44 @@ def _neighbors_compute(ds, job: dict, progress: Callable[[float], None]) -> None
     get_neighbors(ds, job["space"], **job["params"])  # one step: no progress until it is done
 
 
+def _train_options(job: dict) -> dict:
+    """The training options of a ``train`` job's params (absent ones: the recipe's defaults)."""
+    params = job.get("params") or {}
+    unknown = set(params) - {"dims", "epochs", "layouts"}
+    if unknown:
+        raise DashboardError(f"train job: unknown parameter {', '.join(sorted(unknown))} (dims, epochs, layouts)")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+
+
+def _train_ready(ds, job: dict) -> bool:
+    from .ingest import emoji
+
+    options = _train_options(job)
+    return emoji.trained(ds, options.get("dims", emoji.DEFAULT_DIMS))
+
+
+def _train_compute(ds, job: dict, progress: Callable[[float], None]) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the job's output is the server's or worker's log
+    from .ingest import emoji
+
+    # ds.path is the version folder, which lies in the data directory as this process sees it
+    emoji.train(ds.path.parent, name=ds.name, progress=progress, **_train_options(job))
+
+
+def train_job(dataset: str, **params) -> dict:
+    """The job that trains the missing VAE spaces of an emoji dataset, e.g. ``train_job("emoji")`` (every
+    default dim, as ``build emoji`` does) or ``train_job("emoji", dims=[4], epochs=1)``."""
+    return {"kind": "train", "dataset": dataset, "params": params}
+
+
 #: Job kinds by name; a job dict names its kind under ``"kind"`` (``layout`` when absent, so a
 #: projection's job is ``{"dataset", "space", "proj", "params"}`` as the map asks for it).
 KINDS: dict[str, JobKind] = {
     "layout": JobKind("layout", _layout_ready, _layout_compute),
     "neighbors": JobKind("neighbors", _neighbors_ready, _neighbors_compute),
+    # every missing VAE space of a dataset in one job: they share the dataset's build lock and its
+    # manifest, so they are trained one after the other anyway, each written as it finishes
+    "train": JobKind("train", _train_ready, _train_compute),
 }
 
 

@@ -56,6 +56,17 @@ def npm_dir(tmp_path_factory) -> Path:
     return d
 
 
+@pytest.fixture(scope="session")
+def quick_emoji(tmp_path_factory, npm_dir) -> Path:
+    """A data directory holding ``emoji`` as ``serve`` first builds it (``quick``: images and PCA, no VAE
+    yet), 12 emoji × google, twitter; copy it (``copy_dataset``) before a job trains its VAEs into it."""
+    from dashboard.ingest import emoji
+
+    d = tmp_path_factory.mktemp("emoji-quick")
+    emoji.build(d, limit=12, quick=True, download_dir=npm_dir, layouts=("pca",))
+    return d
+
+
 def write_lsc_folder(
     root: Path,
     *,

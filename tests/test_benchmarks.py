@@ -45,6 +45,41 @@ def test_benchmark_runs_tiny(script, tmp_path):
     assert list(tmp_path.glob("*.json")), "no figures saved"
 
 
+def _bench_module(name: str):
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def test_bench_features_fails_when_a_row_fails(tmp_path, monkeypatch):
+    import numpy as np
+
+    bench = _bench_module("bench_features")
+
+    def works(case):
+        return np.ones((2, 3), np.float32), 0.5
+
+    def broken(case):
+        raise RuntimeError("the converted model\ndoes not load")
+
+    monkeypatch.setattr(bench, "ROWS", [bench.Row("baseline", works), bench.Row("reference", works),
+                                        bench.Row("broken", broken), bench.Row("absent", works, ("no_such_pkg_x",))])
+    case = bench.Case("m", tmp_path / "w.h5", None, np.zeros((2, 1)), np.zeros((2, 1)), 2, tmp_path)
+    monkeypatch.delenv("CI", raising=False)
+    rows = bench.measure(case)
+    assert rows["baseline"]["img_s"] == 4.0 and rows["reference"]["vs_pixplot"] == 1.0
+    assert rows["absent"] == {"skipped": "not installed: no_such_pkg_x"}  # reported, not a failure here
+    assert bench.failures({"models": {"m": {"rows": rows}}}) == [
+        "m: broken: RuntimeError: the converted model does not load"]
+    monkeypatch.setenv("CI", "true")  # CI installs every runtime of the test extra: a missing one fails
+    failed = bench.failures({"models": {"m": {"rows": bench.measure(case)}}})
+    assert [line.split(":")[1].strip() for line in failed] == ["broken", "absent"]
+
+
 def test_every_benchmark_is_covered():
     scripts = {p.name for p in (ROOT / "bench").glob("bench_*.py")}
     assert scripts == set(TINY) | {"bench_images.py", "bench_viewer.py", "bench_load.py", "bench_scale.py"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Iterable
+from typing import Callable, Iterable
 
 from PIL import Image
 from tqdm import tqdm
@@ -96,17 +96,25 @@ def summary(dataset: Dataset, seconds: float | None = None) -> str:
     return "\n".join(lines)
 
 
-def train_vae_space(w: DatasetWriter, x, dim: int, epochs: int) -> None:
+def train_vae_space(w: DatasetWriter, x, dim: int, epochs: int,
+                    epochs_done: Callable[[int], None] | None = None) -> None:
     """Train the convolutional VAE on premultiplied images ``x`` and write its latent space,
-    encoder, decoder and validation loss (what reconstructions along vectors decode with)."""
+    encoder, decoder and validation loss (what reconstructions along vectors decode with).
+
+    ``epochs_done(k)`` is called after each epoch (a background job's progress; it may raise to stop
+    the training, and then nothing of this space is written); without it a progress bar shows them.
+    """
     from ..compute import vae
 
     start = time.perf_counter()
-    with tqdm(total=epochs, desc=f"VAE latent {dim}", unit="epoch", leave=False) as bar:
+    with tqdm(total=epochs, desc=f"VAE latent {dim}", unit="epoch", leave=False,
+              disable=epochs_done is not None) as bar:
 
         def on_epoch(epoch: int, logs: dict) -> None:
             bar.set_postfix(loss=f"{logs.get('loss', 0):.0f}", val=f"{logs.get('val_loss', 0):.0f}")
             bar.update(1)
+            if epochs_done is not None:
+                epochs_done(epoch + 1)
 
         trained = vae.train(x, dim, epochs=epochs, on_epoch=on_epoch)
     enc = w.save_keras(trained.encoder, "encoder", str(dim))

@@ -4,7 +4,9 @@ One item per (emoji, platform) image, 64×64 RGBA. Latent spaces: PCA of the
 pixels (ready within a minute, so the map can be shown at once), then one
 convolutional VAE per latent dimension, trained dim by dim; each finished
 dim is saved with its encoder and decoder before the next starts, so an
-interrupted build resumes where it stopped.
+interrupted build resumes where it stopped. :func:`train` adds the VAEs to a
+dataset built with ``quick``: what ``serve`` runs as a background job (the
+``train`` kind of :mod:`dashboard.jobs`) while the map shows the PCA space.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 from PIL import Image
@@ -26,7 +30,7 @@ from tqdm import tqdm
 from ..compute import vae
 from ..compute.projections import pca
 from ..errors import DashboardError
-from ..store import Dataset, DatasetWriter
+from ..store import Dataset, DatasetWriter, open_dataset
 from .common import DEFAULT_LAYOUTS, compute_layouts, write_hotspots, train_vae_space, write_images
 
 NAME = "emoji"
@@ -189,15 +193,49 @@ def build(
     download_dir: Path | None = None,
     layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
     quick: bool = False,
+    progress: Callable[[float], None] | None = None,
 ) -> Dataset:
     """Build (or resume building) the emoji dataset.
 
     ``quick`` stops after the images and the PCA space: the dataset opens
-    at once and a later run without ``quick`` adds the VAEs.
+    at once and a later run without ``quick`` adds the VAEs. ``progress(fraction)``
+    hears of each epoch trained (epochs done / epochs to train); it may raise to stop.
     """
     download_dir = Path(download_dir or Path(data_dir) / ".downloads")
     with DatasetWriter(data_dir, name, fresh=fresh) as w:
-        return _write(w, platforms, dims, epochs, limit, download_dir, layouts, quick)
+        return _write(w, platforms, dims, epochs, limit, download_dir, layouts, quick, progress)
+
+
+def is_emoji(ds: Dataset) -> bool:
+    """Whether ``ds`` was built by this recipe (so :func:`train` can add its VAEs)."""
+    return str(ds.provenance.get("source", "")).startswith("npm emoji-datasource@") and "platforms" in ds.provenance
+
+
+def trained(ds: Dataset, dims: tuple[int, ...] = DEFAULT_DIMS) -> bool:
+    """Whether every VAE space in ``dims`` is there and the build finished (layouts, hotspots)."""
+    return ds.state == "complete" and all(str(d) in ds.spaces for d in dims)
+
+
+def train(
+    data_dir: Path | str,
+    *,
+    name: str = NAME,
+    dims: tuple[int, ...] = DEFAULT_DIMS,
+    epochs: int = DEFAULT_EPOCHS,
+    layouts: tuple[str, ...] = DEFAULT_LAYOUTS,
+    progress: Callable[[float], None] | None = None,
+) -> Dataset:
+    """Train the VAE spaces in ``dims`` that emoji dataset ``name`` lacks, dim by dim, each written into
+    the published dataset as it finishes (so the map's space menu adds it), then finish the build.
+
+    The same items as it was built with (its platforms and limit); nothing is downloaded.
+    """
+    ds = open_dataset(data_dir, name)
+    if not is_emoji(ds):
+        raise DashboardError(f"dataset {name!r} was not built by the emoji recipe: there is no VAE to train for it")
+    built = ds.provenance
+    return build(Path(data_dir), name=name, platforms=tuple(built["platforms"]), limit=built.get("limit"),
+                 dims=tuple(dims), epochs=epochs, layouts=tuple(layouts), progress=progress)
 
 
 def _write(
@@ -209,6 +247,7 @@ def _write(
     download_dir: Path,
     layouts: tuple[str, ...],
     quick: bool,
+    progress: Callable[[float], None] | None = None,
 ) -> Dataset:
     started = time.perf_counter()
     built = w.manifest.get("provenance", {})
@@ -261,8 +300,10 @@ def _write(
             np.stack([np.asarray(Image.open(w.path / "images" / f"{i}.png").convert("RGBA")) for i in range(w.manifest["n"])])
         )
         w.set_state(f"training VAEs: {len(dims) - len(todo)}/{len(dims)} done")
-    for d in todo:
-        train_vae_space(w, x, d, epochs)
+    for k, d in enumerate(todo):
+        done_before = k * epochs
+        step = None if progress is None else (lambda e, before=done_before: progress((before + e) / (len(todo) * epochs)))
+        train_vae_space(w, x, d, epochs, epochs_done=step)
         done = [k for k in map(str, dims) if w.has_space(k)]
         w.set_state(f"training VAEs: {len(done)}/{len(dims)} done")
     vae_dims = [d for d in dims if w.has_space(str(d))]
