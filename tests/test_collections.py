@@ -3,6 +3,7 @@ suffixes, clutter, decoders that raise, hang or crash), interrupted builds, rebu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -103,11 +104,23 @@ BOOMS = ("OSError", "ValueError", "NotImplementedError", "SyntaxError", "struct.
          "bomb", "RuntimeError", "KeyError", "ZeroDivisionError", "hang", "crash")
 
 
+def _register_boom() -> None:
+    """Pillow opens BOOM files with _Boom (in this process, or in a decoding process as it starts)."""
+    Image.init()
+    Image.register_open("BOOM", _Boom, _is_boom)
+
+
+def _is_boom(prefix: bytes) -> bool:
+    return prefix[:4] == b"BOOM"
+
+
 @pytest.fixture
 def boom_plugin(monkeypatch):
-    Image.init()
-    monkeypatch.setitem(Image.OPEN, "BOOM", (_Boom, lambda prefix: prefix[:4] == b"BOOM"))
-    monkeypatch.setattr(Image, "ID", [*Image.ID, "BOOM"])
+    monkeypatch.setattr(Image, "OPEN", dict(Image.OPEN))
+    monkeypatch.setattr(Image, "ID", list(Image.ID))
+    _register_boom()
+    # decoding processes start from a clean forkserver: each registers the plugin as it starts
+    monkeypatch.setattr(images, "decoder_pool", functools.partial(images.decoder_pool, initializer=_register_boom))
 
 
 @pytest.fixture(scope="module")

@@ -175,13 +175,23 @@ def initial_props(query: str) -> dict[tuple[str, str], object]:
     return out
 
 
-@callback(output=_LOAD_OUTPUTS, inputs=dict(search=Input(ids.URL, "search"), chosen=Input(ids.DATASET, "value")),
+@callback(output=_LOAD_OUTPUTS, inputs=dict(search=Input(ids.URL, "search"), chosen=Input(ids.DATASET, "value"),
+                                             view=State(ids.VIEW, "data"), selection=State(ids.SELECTION, "data")),
           prevent_initial_call=True)
-def load_view(search: str | None, chosen: str | None):
+def load_view(search: str | None, chosen: str | None, view: dict | None, selection: list | None):
     """Fill every control from a changed URL or from a newly chosen dataset (the first page comes filled)."""
     query = f"dataset={quote(chosen)}" if ctx.triggered_id == ids.DATASET and chosen else (search or "")
     state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
+    if (ctx.triggered_id == ids.URL and state is not None and view and not notices
+            and view.get("query") == state.to_query(selection=False, camera=False) and state.selection == (selection or [])):
+        # the URL the page was built from, reported by the location as the page appears: every control
+        # shows it already, and filling them again would recompute the view and every panel for nothing
+        return {key: _unchanged(output) for key, output in _LOAD_OUTPUTS.items()}
     return controls_for(state, notices)
+
+
+def _unchanged(outputs):
+    return {k: _unchanged(v) for k, v in outputs.items()} if isinstance(outputs, dict) else no_update
 
 
 def projection_options(ds: Dataset) -> list[dict]:

@@ -480,8 +480,9 @@ def look_up(k: int, path: Path, extractor, cache, scratch: Path):
     return True, note, cached, key, decoded
 
 
-def decoder_pool(workers: int) -> pebble.ProcessPool:
-    """``workers`` decoding processes.
+def decoder_pool(workers: int, initializer=None) -> pebble.ProcessPool:
+    """``workers`` decoding processes (``initializer``: run in each as it starts, e.g. to register a Pillow
+    plugin).
 
     forkserver (where there is one), never fork: a process forked from this one (which runs hashing
     threads and may have loaded TensorFlow) can inherit a lock held at that instant and hang on its
@@ -491,7 +492,7 @@ def decoder_pool(workers: int) -> pebble.ProcessPool:
     context = multiprocessing.get_context("forkserver") if "forkserver" in methods else None
     if context is not None:
         context.set_forkserver_preload([__name__])  # each decoder starts with this module imported
-    return pebble.ProcessPool(max_workers=workers, context=context)
+    return pebble.ProcessPool(max_workers=workers, context=context, initializer=initializer)
 
 
 def decode_outcome(future, timeout: float):
