@@ -20,7 +20,9 @@ and published as the version folder ``.<name>.build-<build_id>/``, to which
 ``<name>`` is a symbolic link: publishing swaps the link in one rename, so
 readers see the old version or the new one, never a mix, whenever a build
 stops. The previous version stays until the next publish, so that readers
-that opened it finish reading it.
+that opened it finish reading it. A re-run of a recipe only adds to the
+published version (a latent space, a decoder: ``items_from`` in
+:class:`DatasetWriter`); a build of other items is a new version.
 """
 
 from __future__ import annotations
@@ -512,11 +514,13 @@ class DatasetWriter:
         except BaseException as e:
             self.__exit__(type(e), e, None)
             raise
-        self._on_disk: str | None = None  # what the last flush wrote (or the run found)
+        self._on_disk: str | None = None  # what the last flush wrote (or this run found): see flush()
+        found = False
         try:
             self.manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
             if self.manifest.get("format_version") != FORMAT_VERSION:
                 raise ValueError("old format")
+            found = True
         except (FileNotFoundError, ValueError):
             self.manifest = {
                 "format_version": FORMAT_VERSION,
@@ -531,7 +535,7 @@ class DatasetWriter:
         except (FileNotFoundError, ValueError):
             self.report = BuildReport()
         else:
-            if (self.path / MANIFEST).is_file() and "format_version" in self.manifest:
+            if found:
                 self._on_disk = self._state()
 
     @property
