@@ -41,9 +41,12 @@ def _cli_build(data: Path, recipe: str, *extra: str) -> subprocess.Popen:
 
 def _thumbs_match_meta(ds) -> bool:
     """Whether every emoji's thumbnail has the mean colour its metadata row records (emoji thumbnails are
-    the 64-px images themselves), so a thumbnail of another item shows."""
-    return all(emoji.mean_color(np.asarray(Image.open(ds.image_path(i, thumb=True)).convert("RGBA"))) == colour
-               for i, colour in enumerate(ds.meta["mean_color"]))
+    the 64-px images themselves), which a thumbnail of another item would not."""
+    for i, colour in enumerate(ds.meta["mean_color"]):
+        with Image.open(ds.image_path(i, thumb=True)) as im:
+            if emoji.mean_color(np.asarray(im.convert("RGBA"))) != colour:
+                return False
+    return True
 
 
 def test_digits(digits_ds):
