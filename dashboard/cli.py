@@ -346,7 +346,7 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
             if not kwargs["dims"] or min(kwargs["dims"]) < 1:
                 raise click.BadParameter("--dims: expected positive integers such as 16,32")
             kwargs["epochs"] = epochs or 25
-        _run_build(lambda: images.build(obj["data_dir"], **kwargs))
+        _run_build(lambda: images.build(obj["data_dir"], **kwargs), obj["data_dir"], name, kwargs["layouts"])
         return
     if recipe == "emoji":
         from .ingest.emoji import parse_platforms
@@ -360,13 +360,20 @@ def build(obj: dict, recipe: str, name_arg, name, force, layouts, platforms, dim
             kwargs["epochs"] = epochs
     if recipe == "words" and n_words:
         kwargs["n_words"] = n_words
-    _run_build(lambda: get_recipe(recipe).build(obj["data_dir"], **kwargs))
+    _run_build(lambda: get_recipe(recipe).build(obj["data_dir"], **kwargs), obj["data_dir"], name or recipe,
+               () if quick else kwargs["layouts"])  # --quick stops before the layouts
 
 
-def _run_build(run) -> None:
-    """Run a build, then print its summary; Ctrl-C keeps what was finished."""
-    from .ingest.common import summary
+def _run_build(run, data_dir: Path, name: str, layouts: tuple[str, ...] = ()) -> None:
+    """Run a build, then print its summary (one line when it only extended the served version);
+    Ctrl-C keeps what was finished."""
+    from .ingest.common import summary, what_changed
+    from .store import open_dataset
 
+    try:
+        before = open_dataset(data_dir, name)
+    except DashboardError:
+        before = None
     start = time.perf_counter()
     try:
         ds = run()
@@ -376,7 +383,8 @@ def _run_build(run) -> None:
             err=True,
         )
         sys.exit(130)
-    click.echo(summary(ds, time.perf_counter() - start))
+    seconds = time.perf_counter() - start
+    click.echo(what_changed(before, ds, seconds, layouts) or summary(ds, seconds))
 
 
 def _parse_columns(values: tuple[str, ...]) -> dict[str, str]:

@@ -20,7 +20,9 @@ and published as the version folder ``.<name>.build-<build_id>/``, to which
 ``<name>`` is a symbolic link: publishing swaps the link in one rename, so
 readers see the old version or the new one, never a mix, whenever a build
 stops. The previous version stays until the next publish, so that readers
-that opened it finish reading it.
+that opened it finish reading it. A re-run of a recipe only adds to the
+published version (a latent space, a decoder: ``items_from`` in
+:class:`DatasetWriter`); a build of other items is a new version.
 """
 
 from __future__ import annotations
@@ -434,6 +436,19 @@ def _tidy(data_dir: Path, name: str, keep: set[Path]) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def _built_from(folder: Path, items_from: dict) -> bool:
+    """Whether ``folder`` holds a build in this format whose provenance records every value of ``items_from``."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        return False
+    provenance = manifest.get("provenance") or {}
+    # Through JSON, as the manifest stores them: a tuple of platforms equals the list written.
+    return all(provenance.get(k) == json.loads(json.dumps(v)) for k, v in items_from.items())
+
+
 def _disk_problem(exc: BaseException | None) -> str | None:
     """A one-line description when ``exc`` says the disk is full or refuses writes."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -459,9 +474,18 @@ class DatasetWriter:
     or the published one and carries on from what is there. A full or
     read-only disk ends the build with one line, and the partial folder is
     removed to give the space back.
+
+    ``items_from`` names what decides a build's items (a recipe's source and
+    options, as its ``set_info`` records them in the provenance): a published
+    version or a partial folder built from other values is never extended,
+    the writer starts a new version aside as ``fresh`` does (resuming a
+    partial folder built from these values). :attr:`published` says which
+    case a run is in: True means it extends the served version in place,
+    where only additions (a new space, a missing file) belong.
     """
 
-    def __init__(self, data_dir: Path | str, name: str, *, fresh: bool = False, keep: tuple[str, ...] = ()):
+    def __init__(self, data_dir: Path | str, name: str, *, fresh: bool = False, keep: tuple[str, ...] = (),
+                 items_from: dict | None = None):
         self.data_dir = Path(data_dir)
         self.name = check_name(name)
         self.final = self.data_dir / name
@@ -475,22 +499,28 @@ class DatasetWriter:
             raise DashboardError(f"cannot build in {self.data_dir}: {e.strerror.lower()}") from None
         try:
             _tidy(self.data_dir, name, keep=set())
-            if fresh:  # a new version; ``keep`` names the partial folder's entries a new run reuses
+            items_from = items_from or {}
+            extend = not fresh and _built_from(self.final, items_from)
+            if extend:  # a killed rebuild's partial folder: nothing would resume it
+                shutil.rmtree(self.partial, ignore_errors=True)
+            elif fresh or ((self.partial / MANIFEST).is_file() and not _built_from(self.partial, items_from)):
+                # A new version (``keep``: the entries of a killed run it reuses); a partial folder of
+                # other items is never resumed, or its images would show other items' pictures.
                 for entry in (self.partial.iterdir() if self.partial.is_dir() else ()):
                     if entry.name not in keep:
                         shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-            if not fresh and (self.final / MANIFEST).exists():
-                self.path = self.final
-            else:
-                self.path = self.partial
+            self.path = self.final if extend else self.partial
             self.path.mkdir(parents=True, exist_ok=True)
         except BaseException as e:
             self.__exit__(type(e), e, None)
             raise
+        self._on_disk: str | None = None  # what the last flush wrote (or this run found): see flush()
+        found = False
         try:
             self.manifest = json.loads((self.path / MANIFEST).read_text(encoding="utf-8"))
             if self.manifest.get("format_version") != FORMAT_VERSION:
                 raise ValueError("old format")
+            found = True
         except (FileNotFoundError, ValueError):
             self.manifest = {
                 "format_version": FORMAT_VERSION,
@@ -504,6 +534,9 @@ class DatasetWriter:
             self.report = BuildReport.from_dict(json.loads((self.path / REPORT).read_text(encoding="utf-8")))
         except (FileNotFoundError, ValueError):
             self.report = BuildReport()
+        else:
+            if found:
+                self._on_disk = self._state()
 
     @property
     def published(self) -> bool:
@@ -661,11 +694,24 @@ class DatasetWriter:
             with atomic_path(target) as tmp:
                 shutil.copyfile(source, tmp)
 
+    def _state(self) -> str:
+        """The manifest (less its time stamp) and the report, as a flush writes them."""
+        manifest = {k: v for k, v in self.manifest.items() if k != "updated"}
+        return json.dumps([manifest, self.report.to_dict()], sort_keys=True, default=str)
+
     def flush(self) -> None:
-        """Write the report, then the manifest (last: it is what readers trust)."""
+        """Write the report, then the manifest (last: it is what readers trust).
+
+        Nothing is written when neither changed since the last flush (or since this run found
+        them), so re-running an up-to-date build leaves the published version untouched.
+        """
+        state = self._state()
+        if state == self._on_disk:
+            return
         write_json(self.path / REPORT, self.report.to_dict())
         self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         write_json(self.path / MANIFEST, self.manifest)
+        self._on_disk = state
 
     def publish(self) -> Path:
         """Make a partial dataset visible under its name (atomic rename)."""

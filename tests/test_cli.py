@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sklearn.manifold import trustworthiness
 
 from dashboard.cli import cli
+from dashboard.store import open_dataset
 
 
 def run(*args, data_dir=None):
@@ -127,6 +128,12 @@ def test_build_digits_from_the_cli(tmp_path):
     result = run("build", "digits", "--layouts", "pca", data_dir=tmp_path)
     assert result.exit_code == 0, result.output
     assert "digits: 1,797 items (image), state complete" in result.output
+    again = run("build", "digits", "--layouts", "pca", data_dir=tmp_path)  # nothing to do: one line says so
+    assert again.exit_code == 0, again.output
+    build_id = open_dataset(tmp_path, "digits").build_id
+    assert again.stdout.strip().splitlines() == [again.stdout.strip()]
+    assert again.stdout.startswith(f"digits is up to date (build {build_id}, 1,797 items, 4 latent spaces; "
+                                   "layouts pca ready;")
 
 
 def test_sigterm_stops_the_servers_children_even_with_a_request_in_flight(tmp_path):

