@@ -87,6 +87,15 @@ def test_pixplot_output_imports_with_layouts_hotspots_and_metadata(pixplot_outpu
     listed = HotspotStore(tmp_path).hotspots(ds.name, ds.build_id, ds.default_hotspots)
     assert [(h.label, h.size, h.representative) for h in listed] == [("Faces I like", 3, 3)]
     assert ds.image_path(0).is_file() and ds.image_path(0, thumb=True).is_file()
+    # importing again: refused in one line; --force builds a new version beside the served one
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "add", str(root), "--name", "collection"])
+    assert r.exit_code == 1 and "already exists" in r.output.strip().splitlines()[-1]
+    served = {p: p.read_bytes() for p in ds.path.rglob("*") if p.is_file()}
+    r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "add", str(root), "--name", "collection", "--force"])
+    assert r.exit_code == 0, r.output
+    again = open_dataset(tmp_path, "collection")
+    assert again.build_id != ds.build_id and again.path != ds.path and list(again.meta["name"]) == names
+    assert all(p.read_bytes() == b for p, b in served.items() if p.exists())  # the old version was never rewritten
 
 
 def test_not_a_pixplot_folder_is_one_line(tmp_path):

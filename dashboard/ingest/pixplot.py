@@ -530,7 +530,10 @@ def import_pixplot(data_dir: Path, path: Path, *, name: str | None = None, force
         raise DashboardError(f"{path}: no Inception vectors ({vector_note}) and no UMAP layout "
                              "to place the images with")
 
-    with DatasetWriter(data_dir, name, fresh=force) as w:
+    if (Path(data_dir) / name / "manifest.json").exists() and not force:
+        raise DashboardError(f"dataset {name!r} already exists in {data_dir}; choose --name or pass --force to replace it")
+    # always a new version, swapped in when complete: a re-import never rewrites the images being served
+    with DatasetWriter(data_dir, name, fresh=True) as w:
         w.report.skipped.clear()
         w.report.notes.clear()
         w.set_info(type="image", metric="cosine", image_format="webp",
