@@ -122,8 +122,8 @@ def _use_db(db: str | None) -> None:
 @click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--db", metavar="URL", help=DB_HELP)
 @click.option("--jobs", "jobs_engine", envvar="DASHBOARD_JOBS", type=click.Choice(["local", "celery"]),
-              help="Where background jobs (slow layouts, graphs, the emoji VAE training) run: a process per job on this machine (local, the "
-                   "default), or Celery workers (`python -m dashboard worker`) through --broker (env: DASHBOARD_JOBS).")
+              help="Where background jobs (slow layouts, graphs, the emoji VAE training) run: a process per job on "
+                   "this machine (local, the default), or Celery workers (`python -m dashboard worker`) through --broker (env: DASHBOARD_JOBS).")
 @click.option("--broker", envvar="DASHBOARD_BROKER",
               help="--jobs celery: the Redis URL, redis://HOST:PORT/DB, broker and result backend "
                    "(env: DASHBOARD_BROKER).")
