@@ -35,7 +35,7 @@
     place();
   }
 
-  /** Move the names with the camera (called on every view-state change). */
+  /** Move the names with the camera (called after every frame the deck draws). */
   function place() {
     const S = M.S;
     if (!box || !shown.length || !S.deck) return;

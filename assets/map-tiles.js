@@ -124,8 +124,9 @@
   function layer() {
     const S = M.S, view = S.view, meta = S.tiles.meta;
     const fetchKey = [view.layout, view.colors].join("|");
-    const key = fetchKey + "|" + S.keys.mask + "|" + view.searching + "|" + S.selection.length + ":" + (S.selection[0] || 0) + ":" + S.selection[S.selection.length - 1] +
-                "|" + JSON.stringify(S.spec.layers.points);
+    const key = [fetchKey, S.keys.mask, view.searching,
+                 S.selection.length + ":" + (S.selection[0] || 0) + ":" + S.selection[S.selection.length - 1],
+                 JSON.stringify(S.spec.layers.points)].join("|");
     return M.layers.cached("tiles", key, () => {
       const [x0, y0, x1, y1] = meta.bounds;
       const pad = meta.tileWorld / Math.pow(2, meta.grid);
