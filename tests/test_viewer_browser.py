@@ -77,6 +77,8 @@ def coloured(pixels: np.ndarray) -> int:
 def choose(page, control_id: str, text: str) -> None:
     """Pick ``text`` in a dropdown, or press its button in a row of buttons (the layouts); a control
     in the top bar's "View options" opens them first, as a user would."""
+    # Dash renders its dropdowns once their code has loaded, which may be after the map has drawn
+    page.wait_for_selector(f"#{control_id}", state="attached", timeout=30_000)
     page.evaluate("id => { const d = document.getElementById(id).closest('details'); if (d) d.open = true; }", control_id)
     if page.locator(f"#{control_id}.dash-radioitems").count():
         page.locator(f"#{control_id} label", has_text=text).first.click()
