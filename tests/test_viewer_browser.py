@@ -52,6 +52,9 @@ def wait_drawn(page, after: int = 0, timeout: float = 60_000) -> dict:
         " && dashMap.stats().timings.dash !== undefined",
         timeout=timeout,
     )
+    # …and Dash has rendered the page's controls (its dropdowns appear once their code has loaded, which may
+    # be after the map has drawn): the page a user sees, laid out for good
+    page.wait_for_selector("#color-select", state="attached", timeout=timeout)
     time.sleep(1.2)  # let a layout transition finish
     return page.evaluate("dashMap.stats()")
 
