@@ -37,9 +37,9 @@
     return columns.get(query);
   }
 
-  /** What the mask depends on, from a view and (for a change not answered yet) new filter values. */
-  function part(view, change) {
-    const st = {...view.state, ...(change || {})}, f = view.filter || {};
+  /** What the mask of a view depends on. */
+  function part(view) {
+    const st = view.state, f = view.filter || {};
     if ("server" in f) return {server: f.server || null, filters: {}, ranges: {}, hide: []};  // a very large map
     return {
       base: f.codes, n: view.n,
@@ -57,7 +57,7 @@
                            p.hide.slice().sort(), p.hideColumn, p.search]);
   }
 
-  const empty = (p) => !p.server && !Object.values(p.filters).some((v) => v.length) && !Object.keys(p.ranges).length &&
+  const empty = (p) => !Object.values(p.filters).some((v) => v.length) && !Object.keys(p.ranges).length &&
                        !p.hide.length && !p.search;
 
   async function compute(p) {
@@ -93,9 +93,9 @@
     return out;
   }
 
-  /** Make S.mask the view's (or the change's) mask; resolves to whether it changed. */
-  async function ensure(view, change) {
-    const S = M.S, p = part(view, change), key = keyOf(p);
+  /** Make S.mask the view's mask; resolves to whether it changed. */
+  async function ensure(view) {
+    const S = M.S, p = part(view), key = keyOf(p);
     if (S.keys.mask === key) return false;
     S.maskWanted = key;
     const mask = await compute(p);

@@ -162,11 +162,11 @@ def _browser_filter(ds: Dataset, state: ViewState) -> dict:
     """What the browser needs to compute the view's mask itself (assets/map-filter.js): where its columns'
     codes come from, which column the legend's hidden entries are of, and the search's matches (the one
     part matched on the server) — or, for a very large dataset, the server's whole mask."""
-    search = urlencode({"dataset": ds.name, "build": ds.build_id, "q": state.search, "field": state.search_field,
-                        **({"regex": "1"} if state.regex else {})}) if state.search else None
     if ds.n > BROWSER_FILTER_MAX:
         filtered = bool(state.filters or state.ranges or state.hide or state.search)
         return {"server": state.to_query(selection=False, camera=False) if filtered else None}
+    search = urlencode({"dataset": ds.name, "build": ds.build_id, "q": state.search, "field": state.search_field,
+                        **({"regex": "1"} if state.regex else {})}) if state.search else None
     hideable = state.color in ds.schema and ds.schema[state.color] == "categorical"
     return {"codes": urlencode({"dataset": ds.name, "build": ds.build_id}), "search": search,
             "hideColumn": state.color if hideable else None,
