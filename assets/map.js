@@ -19,9 +19,51 @@
     return {target: [0, 0, 0], zoom: Math.log2(side / FIT_MARGIN)};
   }
 
+  // ------------------------------------------------------------------ the map's element
+
+  /** The map's element (made here, not by Dash): drawn first in a stage placed where Dash will put
+   * the map, then moved into Dash's slot once Dash has rendered the page, at the same size. */
+  function mapElement() {
+    let el = document.getElementById(M.ids.map);
+    if (!el) {
+      el = document.createElement("div");
+      el.id = M.ids.map;
+      el.className = "map";
+      el.tabIndex = 0;
+      el.setAttribute("role", "application");
+      el.setAttribute("aria-label", "The map: drag to pan, wheel to zoom, click an item to open it");
+    }
+    return el;
+  }
+
+  /** Move the map into Dash's slot when there is one (after Dash renders, and again after a page
+   * change brings the map page back); true when the map is in the page. */
+  function adopt() {
+    const slot = document.getElementById(M.ids.mapSlot);
+    if (!slot) return !!document.getElementById(M.ids.map);
+    const el = mapElement();
+    if (el.parentNode !== slot) {
+      slot.appendChild(el);
+      const stage = document.getElementById("map-stage");
+      if (stage) stage.remove();
+    }
+    return true;
+  }
+
+  function stage(state) {
+    // Where the page will put the map (style.css, .map-stage): under the top bar, between the panels.
+    const box = document.createElement("div");
+    box.id = "map-stage";
+    box.className = "map-stage";
+    box.dataset.left = state.left || "";
+    box.dataset.right = state.right || "";
+    box.appendChild(mapElement());
+    document.body.appendChild(box);
+  }
+
   function ensureDeck(view) {
+    if (!adopt()) return false;
     const el = document.getElementById(M.ids.map);
-    if (!el) return false;
     if (S.deck && S.container === el) return true;
     if (S.deck) { S.deck.finalize(); S.deck = null; S.layerCache.clear(); }
     S.container = el;
@@ -53,7 +95,10 @@
     if (!S.deck || !(S.positions || (S.view && S.view.tiled))) return;
     const layers = S.deck.props.layers || [];
     if (layers.length && layers.every((l) => l.isLoaded)) {
-      if (S.firstFrameAt === null) S.firstFrameAt = performance.now();
+      if (S.firstFrameAt === null) {
+        S.firstFrameAt = performance.now();
+        document.documentElement.classList.add("map-drawn");  // hides "Drawing the map…" (style.css)
+      }
       S.drawnVersion = S.version;
     }
   }
@@ -225,7 +270,9 @@
     schedule() {
       clearTimeout(S.urlTimer);
       S.urlTimer = setTimeout(() => {
-        if (!S.view || window.location.pathname !== "/") return;
+        // Not before Dash has read the page's URL (its first view): the URL it was opened with may say
+        // more than the view (a space that does not exist, for one, which Dash's notice names).
+        if (!S.view || window.location.pathname !== "/" || S.timings.dash === undefined) return;
         const url = "?" + pageQuery(true);
         if (url !== window.location.search) window.history.replaceState(window.history.state, "", url);
       }, 250);
@@ -280,19 +327,16 @@
   // ------------------------------------------------------------------ boot: draw before Dash
 
   (function boot() {
+    // Dash may render the map's slot at any time (first render, back from another page): the map moves in.
+    new MutationObserver(() => { if (document.getElementById(M.ids.mapSlot)) adopt(); })
+      .observe(document.documentElement, {childList: true, subtree: true});
     const view = M.boot.view;
     if (!view || window.location.pathname !== "/") return;
     M.transport.prefetch(view);
     if (M.boot.camera) S.wantedCamera = M.boot.camera;
     if (M.boot.selection) S.selection = M.boot.selection;
-    const start = () => {
-      if (!document.getElementById(M.ids.map)) return false;
-      if (!S.view) render(view);
-      return true;
-    };
-    if (start()) return;
-    const watch = new MutationObserver(() => { if (start()) watch.disconnect(); });
-    watch.observe(document.documentElement, {childList: true, subtree: true});
+    if (document.body && !document.getElementById(M.ids.mapSlot)) stage(view.state);
+    render(view);
   })();
 
   window.dashMap = {

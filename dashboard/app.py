@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -36,7 +37,17 @@ class _MapApp(dash.Dash):
         config = self.server.config
         boot = boot_script(config["DATA_DIR"], flask.request.query_string.decode("utf-8", "replace"),
                            config["DEFAULT_DATASET"])
-        return page.replace("</head>", boot + "</head>", 1)
+        page = page.replace("</head>", boot + "</head>", 1)
+        # deck.gl and the map's modules run first, at the top of the body, so that the map draws while
+        # Dash's own scripts still load and run (map.js draws into a stage until Dash renders the page).
+        first = _MAP_SCRIPTS.findall(page)
+        for tag in first:
+            page = page.replace(tag, "", 1)
+        return _BODY.sub(lambda m: m.group(0) + "".join(first), page, count=1)
+
+
+_MAP_SCRIPTS = re.compile(r'<script src="/(?:deck\.js|assets/map[\w.-]*\.js(?:\?[^"]*)?)"></script>\n?')
+_BODY = re.compile(r"<body[^>]*>")
 
 
 def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -> dash.Dash:

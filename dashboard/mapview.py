@@ -193,7 +193,7 @@ def browser_config() -> dict:
     return {"baseScale": BASE_SCALE, "maxSelectionChars": MAX_SELECTION_CHARS, "fields": fields_json(),
             "projections": {p.name: list(p.params) for p in registry.PROJECTIONS.values()},
             # the page's elements and stores the map reads or sets
-            "ids": {"map": ids.MAP, "status": ids.MAP_STATUS, "tooltip": ids.MAP_TOOLTIP, "clicked": ids.CLICKED,
+            "ids": {"map": ids.MAP, "mapSlot": ids.MAP_SLOT, "status": ids.MAP_STATUS, "tooltip": ids.MAP_TOOLTIP, "clicked": ids.CLICKED,
                     "selection": ids.SELECTION, "downloadNetwork": ids.DOWNLOAD_NETWORK,
                     "clearSelection": ids.CLEAR_SELECTION}}
 

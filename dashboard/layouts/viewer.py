@@ -40,7 +40,8 @@ SEARCH_ADD = "search-add"
 LEGEND = "legend"
 FILTERS = "filters"
 NOTICE = "url-notice"
-MAP = "map"
+MAP = "map"  # made by map.js (drawn before Dash renders), then moved into MAP_SLOT
+MAP_SLOT = "map-slot"
 MAP_STATUS = "map-status"
 MAP_TOOLTIP = "map-tooltip"
 DOWNLOAD_NETWORK = "download-network"
@@ -251,8 +252,9 @@ def _page(dataset_names: list[str]) -> html.Div:
                     html.Main(
                         className="map-area",
                         children=[
-                            html.Div(id=MAP, className="map", tabIndex="0", role="application",
-                                     **{"aria-label": "The map: drag to pan, wheel to zoom, click an item to open it"}),
+                            # the map's element comes from map.js, which draws it before Dash has rendered
+                            # this page and then moves it here (assets/map.js, "boot")
+                            html.Div(id=MAP_SLOT, className="map"),
                             html.Div(className="map-tools", children=[
                                 html.Div(className="tool-group", role="toolbar", **{"aria-label": "Map tools"}, children=[
                                     html.Button("Pan", id="tool-pan", className="tool active", title="Drag to pan, wheel to zoom"),
