@@ -3,8 +3,7 @@
  * A few dozen names need no GPU: a TextLayer costs a font atlas and a shader program,
  * which software GL compiles in seconds on the first frame; text in the page costs
  * nothing to draw, stays crisp and is read by screen readers. Each name is placed at
- * its cluster's centre (the server places them so that they never overlap at the zoom
- * level they carry) and moved with the camera.
+ * its cluster's centre and moved with the camera; names that would overlap are hidden.
  */
 (function (M) {
   "use strict";
@@ -28,22 +27,32 @@
         const el = document.createElement("span");
         el.className = "map-label";
         el.textContent = l.text;
-        return {el, x: l.x, y: l.y};
-      });
+        return {el, x: l.x, y: l.y, level: l.level || 0};
+      }).sort((a, b) => a.level - b.level);  // stable: the server's order within a level
       box.replaceChildren(...shown.map((s) => s.el));
     }
     place();
   }
 
-  /** Move the names with the camera (called after every frame the deck draws). */
+  const GAP = 3;  // pixels kept free between two names
+
+  /** Move the names with the camera (called after every frame the deck draws). The server spaces the
+   * names for its own estimate of their size; a page name (bold, on a pill) can be wider, so a name that
+   * would overlap one placed before it (coarser levels come first) is hidden until there is room. */
   function place() {
     const S = M.S;
     if (!box || !shown.length || !S.deck) return;
     const vp = S.deck.getViewports()[0];
     if (!vp) { requestAnimationFrame(place); return; }  // the deck has not measured its canvas yet
+    const kept = [];
     for (const s of shown) {
+      if (!s.w) { s.w = s.el.offsetWidth; s.h = s.el.offsetHeight; }  // measured once, when first laid out
       const [px, py] = vp.project([s.x, s.y]);
-      s.el.style.transform = `translate(${px.toFixed(1)}px, ${py.toFixed(1)}px) translateX(-50%)`;
+      const left = px - s.w / 2, r = [left - GAP, py - GAP, left + s.w + GAP, py + s.h + GAP];
+      const free = kept.every((k) => r[0] >= k[2] || r[2] <= k[0] || r[1] >= k[3] || r[3] <= k[1]);
+      if (free) kept.push(r);
+      s.el.style.visibility = free ? "" : "hidden";
+      s.el.style.transform = `translate(${left.toFixed(1)}px, ${py.toFixed(1)}px)`;
     }
   }
 

@@ -156,7 +156,7 @@ def serve(obj: dict, dataset: str | None, host: str, port: int, db: str | None =
             if build_in_progress(data_dir, dataset):
                 click.echo(f"{dataset} is still being built by another process ({ds.state}); the map shows what is finished.", err=True)
             else:
-                _train_in_background(data_dir, dataset, jobs_engine)
+                _say_training(dataset, jobs.train_missing(data_dir, dataset), jobs_engine)
     elif not list_datasets(data_dir):
         raise DashboardError(
             f"no datasets in {data_dir}: build one with `python -m dashboard build digits`, or pass --dataset digits"
@@ -216,13 +216,12 @@ def _is_emoji(ds) -> bool:
     return is_emoji(ds)
 
 
-def _train_in_background(data_dir: Path, name: str, jobs_engine: str) -> None:
-    """Start training the dataset's missing VAE spaces as a background job: on the local engine a
-    process the server supervises (stopped with the server; the next start resumes it dim by dim),
-    on Celery a worker's task. Each space joins the map's menu as it finishes."""
-    from . import jobs
-
-    s = jobs.ensure(data_dir, jobs.train_job(name), retry_failed=True)  # a new server tries a failed one again
+def _say_training(name: str, s: dict | None, jobs_engine: str) -> None:
+    """One line on the VAE training :func:`jobs.train_missing` started: on the local engine a process the
+    server supervises (stopped with the server; the next start resumes it dim by dim), on Celery a
+    worker's task. Each space joins the map's menu as it finishes."""
+    if s is None:
+        return
     where = "on the Celery workers" if jobs_engine == "celery" else "in a background process"
     if s["state"] == "running":
         click.echo(f"{name}'s VAEs are training {where} ({s['progress']:.0%} done); the map shows PCA meanwhile.",

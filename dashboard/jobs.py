@@ -126,6 +126,19 @@ def train_job(dataset: str, **params) -> dict:
     return {"kind": "train", "dataset": dataset, "params": params}
 
 
+def train_missing(data_dir: Path | str, name: str) -> dict | None:
+    """Start training an emoji dataset's missing VAE spaces (``python -m dashboard --dataset emoji`` and the
+    WSGI entry both serve the map while they train): the job's status, or ``None`` when there is nothing
+    to train or another process is still building the dataset. One job however many servers ask."""
+    from .ingest.emoji import is_emoji
+    from .store import build_in_progress, open_dataset
+
+    ds = open_dataset(data_dir, name)
+    if ds.state == "complete" or not is_emoji(ds) or build_in_progress(data_dir, name):
+        return None
+    return ensure(data_dir, train_job(name), retry_failed=True)  # a new server tries a failed one again
+
+
 #: Job kinds by name; a job dict names its kind under ``"kind"`` (``layout`` when absent, so a
 #: projection's job is ``{"dataset", "space", "proj", "params"}`` as the map asks for it).
 KINDS: dict[str, JobKind] = {

@@ -2,6 +2,7 @@
 background jobs on Celery with ``DASHBOARD_JOBS=celery`` and ``DASHBOARD_BROKER=redis://…``)."""
 
 import os
+import sys
 
 from . import jobs
 from .app import create_app
@@ -14,3 +15,11 @@ except DashboardError as e:
 
 app = create_app(dataset=os.environ.get("DASHBOARD_DATASET"))
 server = app.server
+
+# As `python -m dashboard --dataset emoji` does: a built emoji dataset whose VAEs are missing trains them
+# in a background job while the map serves PCA (one job, however many workers import this module).
+if os.environ.get("DASHBOARD_DATASET"):
+    try:
+        jobs.train_missing(server.config["DATA_DIR"], os.environ["DASHBOARD_DATASET"])
+    except DashboardError as e:
+        print(f"dashboard: {e}", file=sys.stderr)  # the page says what is missing; the server still serves

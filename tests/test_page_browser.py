@@ -216,6 +216,14 @@ def test_clusters_are_labelled_on_the_map_and_the_toggle_hides_them(server, brow
     # page text over the map, each at its cluster: inside the map's box, following the camera
     shown = page.locator("#map .map-label")
     assert {shown.nth(k).inner_text() for k in range(shown.count())} <= {text for text, *_ in labels}
+    # no two names shown overlap (a name with no room is hidden)
+    boxes = page.evaluate("""[...document.querySelectorAll('#map .map-label')]
+        .filter((e) => getComputedStyle(e).visibility !== 'hidden')
+        .map((e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""")
+    assert boxes
+    for k, a in enumerate(boxes):
+        for b in boxes[k + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     map_box = page.locator("#map").bounding_box()
     first = shown.first.bounding_box()
     assert map_box["x"] <= first["x"] <= map_box["x"] + map_box["width"]

@@ -123,3 +123,27 @@ def test_serve_trains_in_a_job_that_dies_with_the_server_and_resumes_dim_by_dim(
         server.wait(timeout=30)
     assert not [line for line in log.read_text().splitlines() if "Traceback" in line], log.read_text()
     assert os.path.exists(data / "emoji" / "models" / "decoder4.keras")
+
+
+def test_the_wsgi_entry_starts_the_training_once_however_many_workers_import_it(quick_emoji, data_dir, tmp_path):
+    # gunicorn's workers each import dashboard.wsgi: one of them starts the job, the others find it started
+    import psutil
+
+    data = emoji_data(quick_emoji, tmp_path / "data")
+    env = {**os.environ, "DASHBOARD_DATA_DIR": str(data), "DASHBOARD_DATASET": "emoji", "DASHBOARD_JOBS": "local"}
+    workers = [subprocess.Popen([sys.executable, "-c", "import time, dashboard.wsgi; time.sleep(300)"], env=env,
+                                stdin=subprocess.DEVNULL) for _ in range(2)]
+    try:
+        pid = wait_until(lambda: (s := jobs.status(data, jobs.train_job("emoji")))["state"] == "running" and s["pid"],
+                         120, "the training job to run")
+        under = [w for w in workers if pid in {c.pid for c in psutil.Process(w.pid).children(recursive=True)}]
+        assert len(under) == 1  # one job, started by one worker
+        others = [c for w in workers for c in psutil.Process(w.pid).children(recursive=True) if c.pid != pid
+                  and "dashboard.jobs" in " ".join(c.cmdline())]
+        assert others == []
+    finally:
+        for w in workers:
+            w.kill()
+            w.wait()
+    # nothing to train in a dataset that is complete, or not the emoji recipe's
+    assert jobs.train_missing(data_dir, "digits") is None
