@@ -261,5 +261,5 @@
     S.deck.setProps({layers});
   }
 
-  M.layers = {draw, isShown, ANIMATE_MAX, cached, template};
+  M.layers = {draw, isShown, ANIMATE_MAX, cached, template, converter};
 })(window.dashMapModules = window.dashMapModules || {});

@@ -71,7 +71,8 @@
     const camera = S.wantedCamera;
     S.wantedCamera = null;
     S.fitted = true;
-    S.deck = createDeck({container: el, jsonInput: view.spec.deck});
+    // deck.gl's Deck, not pydeck's createDeck: the same with either build of /deck.js (dashboard/deckjs.py)
+    S.deck = new deck.Deck({...M.layers.converter().convert(view.spec.deck), parent: el});
     M.note("deck");
     // Ready once deck.gl has its device and the canvas has been measured (a frame later).
     S.deckReady = new Promise((resolve) => S.deck.setProps({onLoad: () => requestAnimationFrame(() => requestAnimationFrame(resolve))}));

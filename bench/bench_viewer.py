@@ -40,6 +40,7 @@ import _serve  # noqa: E402
 from _serve import free_port  # noqa: E402
 from _results import RESULTS, save  # noqa: E402
 from dashboard import fixtures  # noqa: E402
+from dashboard.errors import DashboardError  # noqa: E402
 from dashboard.store import open_dataset  # noqa: E402
 
 CHROMIUM = os.environ.get("DASHBOARD_CHROMIUM", _drawn.CHROMIUM)
@@ -222,8 +223,15 @@ def run(sizes: list[int], data_dir: Path, tmp: Path, settle: float = 3.0) -> dic
     """Every measurement for every size; returns the figures (also what the test suite checks)."""
     from playwright.sync_api import sync_playwright
 
+    from dashboard import deckjs
+
     RESULTS.mkdir(parents=True, exist_ok=True)
     atlas_python = _atlas.ensure_venv()
+    try:  # as a server does in the background: deck.gl's own build, once per machine
+        deckjs.fetch()
+    except DashboardError as e:
+        print(f"({e})")
+    print(f"our page runs deck.gl's {deckjs.bundle()[2]} build", flush=True)
     results = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

@@ -22,7 +22,7 @@ import numpy as np
 from flask import Response, abort, request, send_file
 from PIL import Image
 
-from . import atlases, computed, mapdata, registry, tiles, vectorview
+from . import atlases, computed, deckjs, mapdata, registry, tiles, vectorview
 from .compute import atlas as atlas_mod
 from .errors import DashboardError
 from .export import neutralize_formulas
@@ -35,16 +35,6 @@ from .viewstate import CELLS, parse
 SERVED_FOLDERS = ("images", "thumbs")
 #: Sides (pixels) of the sharp images the map swaps in at deep zoom (/api/sharp).
 SHARP_SIDES = ("128", "256", "512")
-
-
-@lru_cache(maxsize=1)
-def _deck_bundle() -> tuple[bytes, bytes]:
-    """deck.gl 9 as the pydeck wheel ships it (plain, gzipped): no CDN, nothing copied."""
-    import pydeck
-
-    path = Path(pydeck.__file__).parent / "nbextension" / "static" / "index.js"
-    raw = path.read_bytes()
-    return raw, gzip.compress(raw, compresslevel=6)
 
 
 @lru_cache(maxsize=1)
@@ -151,9 +141,12 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
             abort(404)
         return send_file(path, max_age=3600)
 
+    if not deckjs.cache_path().exists():
+        deckjs.fetch_in_background()  # deck.gl's own build, once per machine: see deckjs
+
     @server.route("/deck.js")
     def deck_bundle():
-        raw, packed = _deck_bundle()
+        raw, packed, _ = deckjs.bundle()
         resp = Response(packed if _accepts_gzip() else raw, mimetype="text/javascript")
         if _accepts_gzip():
             resp.headers["Content-Encoding"] = "gzip"

@@ -52,14 +52,15 @@ NPM_HELP = (
 )
 
 
-def fetch_package(package: str, dest: Path, version: str = VERSION) -> Path:
-    """``npm pack`` one package into ``dest`` (kept: a rebuild fetches nothing)."""
-    tarball = dest / f"{package}-{version}.tgz"
+def fetch_package(package: str, dest: Path, version: str = VERSION, help: str = NPM_HELP) -> Path:
+    """``npm pack`` one package into ``dest`` (kept: a rebuild fetches nothing); ``help`` ends the one-line
+    error without npm or the registry."""
+    tarball = dest / f"{package.lstrip('@').replace('/', '-')}-{version}.tgz"  # npm's name: @a/b -> a-b
     if tarball.exists():
         return tarball
     npm = shutil.which("npm")
     if npm is None:
-        raise DashboardError(NPM_HELP)
+        raise DashboardError(f"npm is not installed; {help}" if help is not NPM_HELP else NPM_HELP)
     dest.mkdir(parents=True, exist_ok=True)
     # Pack into a scratch folder and move the finished tarball in, so an
     # interrupted download never leaves a truncated tarball behind.
@@ -72,7 +73,7 @@ def fetch_package(package: str, dest: Path, version: str = VERSION) -> Path:
         packed = Path(scratch) / tarball.name
         if proc.returncode != 0 or not packed.exists():
             detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise DashboardError(f"`npm pack {package}@{version}` failed ({detail}); {NPM_HELP}")
+            raise DashboardError(f"`npm pack {package}@{version}` failed ({detail}); {help}")
         os.replace(packed, tarball)
     return tarball
 
