@@ -3,8 +3,9 @@
  * This entry module creates the deck, renders views, moves the camera, keeps the URL
  * and handles the page's buttons and keys; the map-*.js modules hold the state, the
  * transport of buffers, the layers, the atlases and the selection tools. The first
- * view comes inlined in the page (#map-boot), so the map fetches and draws it as soon
- * as its element exists, without waiting for a Dash callback; Dash's callbacks later
+ * view comes inlined in the page (#map-boot) and these scripts run before Dash's, so
+ * the map draws it at once, in a stage where the page will put the map (see "the map's
+ * element"), without waiting for Dash's scripts or callbacks; Dash's callbacks later
  * send the same view (nothing is fetched or drawn again) and every change after it.
  */
 (function (M) {
