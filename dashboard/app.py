@@ -40,10 +40,8 @@ class _MapApp(dash.Dash):
         page = page.replace("</head>", boot + "</head>", 1)
         # deck.gl and the map's modules run first, at the top of the body, so that the map draws while
         # Dash's own scripts still load and run (map.js draws into a stage until Dash renders the page).
-        first = _MAP_SCRIPTS.findall(page)
-        for tag in first:
-            page = page.replace(tag, "", 1)
-        return _BODY.sub(lambda m: m.group(0) + "".join(first), page, count=1)
+        first = "".join(_MAP_SCRIPTS.findall(page))
+        return _BODY.sub(lambda m: m.group(0) + first, _MAP_SCRIPTS.sub("", page), count=1)
 
 
 _MAP_SCRIPTS = re.compile(r'<script src="/(?:deck\.js|assets/map[\w.-]*\.js(?:\?[^"]*)?)"></script>\n?')

@@ -58,9 +58,15 @@ def fetch(target: Path | None = None) -> Path:
     return target
 
 
+_fetching: threading.Thread | None = None
+
+
 def fetch_in_background() -> threading.Thread:
     """:func:`fetch` in a daemon thread (a server starts at once; pages get the npm build once it is
-    there); a failure is one line on stderr."""
+    there), one per process however many apps it makes; a failure is one line on stderr."""
+    global _fetching
+    if _fetching is not None:
+        return _fetching
 
     def run() -> None:
         import sys
@@ -73,22 +79,21 @@ def fetch_in_background() -> threading.Thread:
             print(f"deck.gl {VERSION} from npm is not available ({e}); the map uses the pydeck wheel's build.",
                   file=sys.stderr)
 
-    thread = threading.Thread(target=run, name="deck.gl fetch", daemon=True)
-    thread.start()
-    return thread
+    _fetching = threading.Thread(target=run, name="deck.gl fetch", daemon=True)
+    _fetching.start()
+    return _fetching
 
 
 def bundle() -> tuple[bytes, bytes, str]:
     """The script to serve: (plain, gzipped, which build), the npm build when it has been fetched."""
-    path = cache_path()
+    path, which = cache_path(), "npm"
     if not path.exists():
-        path = pydeck_path()
+        path, which = pydeck_path(), "pydeck"
     stat = path.stat()
-    return _read(str(path), stat.st_mtime_ns, stat.st_size)
+    return (*_read(str(path), stat.st_mtime_ns, stat.st_size), which)
 
 
 @lru_cache(maxsize=2)
-def _read(path: str, _mtime: int, _size: int) -> tuple[bytes, bytes, str]:
+def _read(path: str, _mtime: int, _size: int) -> tuple[bytes, bytes]:
     raw = Path(path).read_bytes()
-    which = "pydeck" if Path(path) == pydeck_path() else "npm"
-    return raw, gzip.compress(raw, compresslevel=6), which
+    return raw, gzip.compress(raw, compresslevel=6)
