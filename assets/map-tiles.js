@@ -9,6 +9,8 @@
  * colour slice comes from the server for the tile's items, the mask is the browser's
  * (map-filter.js), indexed by them. Tile geometry is kept in an LRU with a cap on the
  * items held; a colour change refetches only the colour slices, a filter nothing.
+ * The slices of every tile in view are fetched before the map redraws, so a colour
+ * change is one frame, not one per tile (each frame costs ~0.2 s at 1M in software GL).
  */
 (function (M) {
   "use strict";
@@ -33,13 +35,61 @@
     return r.arrayBuffer();
   }
 
-  /** The pyramid of the view's layout (tiles.json), fetched when the layout changes. */
+  /** The pyramid of the view's layout (tiles.json), fetched when the layout changes; on a colour
+   * change, the colours of the tiles in view (resolves when all of them have come). */
   function ensure(view) {
     const S = M.S;
-    if (!view.tiled || (S.tiles && S.tiles.key === view.layout)) return null;
+    if (!view.tiled) return null;
+    if (S.tiles && S.tiles.key === view.layout) return recolourShown(view);
     return M.transport.fetchJson("/api/tiles.json?" + view.layout).then((meta) => {
-      S.tiles = {key: view.layout, meta, bump: 0};
+      S.tiles = {key: view.layout, meta, colors: view.colors, bump: 0};
     });
+  }
+
+  function tileset() {
+    const S = M.S, tl = S.deck && (S.deck.props.layers || []).find((l) => l.id === "tiles");
+    return tl && tl.state && tl.state.tileset;
+  }
+
+  /** A tile's colours for the view's colour key (a tile holds the ones it was last drawn with). */
+  function recolour(d, colors) {
+    if (d.colors === colors) return Promise.resolve();
+    if (d.recolouring && d.recolouring.colors === colors) return d.recolouring.job;
+    const job = fetchBytes(d.path + "/colors.bin?" + d.layout + "&" + colors).then((b) => {
+      if (d.recolouring && d.recolouring.colors !== colors) return;  // a newer colour came meanwhile
+      d.rgba = new Uint8Array(b); d.colors = colors; d.masked = null; d.recolouring = null;
+    });
+    d.recolouring = {colors, job};
+    return job;
+  }
+
+  async function recolourShown(view) {
+    const S = M.S, tiles = tileset();
+    if (S.tiles.colors === view.colors) return;
+    const shown = tiles ? tiles.tiles.filter((t) => t.isVisible && t.content) : [];
+    S.tiles.pending = view.colors;
+    try {
+      await Promise.all(shown.map((t) => recolour(t.content, view.colors)));
+    } finally {
+      if (S.tiles.pending === view.colors) S.tiles.pending = null;
+    }
+    if (S.view === view) S.tiles.colors = view.colors;  // the layer's renderSubLayers trigger
+  }
+
+  /** After each frame: a tile that came into view with an older view's colours (it was out of view at
+   * the change) fetches its own, and the map redraws once they are in. Tiles out of view wait. */
+  function recolourLate() {
+    const S = M.S, tiles = S.view && S.view.tiled && S.tiles && tileset();
+    if (!tiles || S.tiles.pending === S.view.colors) return;  // recolourShown draws them all at once
+    const colors = S.view.colors;
+    for (const t of tiles.tiles) {
+      const d = t.content;
+      if (!t.isVisible || !d || !d.length || d.colors === colors || (d.recolouring && d.recolouring.colors === colors)) continue;
+      recolour(d, colors).then(() => {
+        if (S.tiles.late) return;
+        S.tiles.late = requestAnimationFrame(() => { S.tiles.late = 0; S.tiles.bump += 1; M.layers.draw(); });
+      }).catch(() => null);
+    }
   }
 
   async function tileGeometry(layout, z, x, y, signal) {
@@ -71,7 +121,7 @@
       tileGeometry(view.layout, z, x, y, signal),
       fetchBytes(path + "/colors.bin?" + view.layout + "&" + view.colors, signal).then((b) => new Uint8Array(b)),
     ]);
-    return {...g, rgba, byteLength: 12 * g.length};
+    return {...g, rgba, colors: view.colors, path, layout: view.layout, byteLength: 12 * g.length};
   }
 
   /** A tile's colours with the items the browser's mask leaves out faded (map-filter.js). */
@@ -123,8 +173,8 @@
   /** The TileLayer of the view: the same object while nothing it shows changed. */
   function layer() {
     const S = M.S, view = S.view, meta = S.tiles.meta;
-    const fetchKey = [view.layout, view.colors].join("|");
-    const key = [fetchKey, S.keys.mask, view.searching,
+    const fetchKey = view.layout;  // colours are refetched per tile, not the tiles (recolourShown)
+    const key = [fetchKey, S.tiles.colors, S.tiles.bump, S.keys.mask, view.searching,
                  S.selection.length + ":" + (S.selection[0] || 0) + ":" + S.selection[S.selection.length - 1],
                  JSON.stringify(S.spec.layers.points)].join("|");
     return M.layers.cached("tiles", key, () => {
@@ -188,9 +238,8 @@
 
   /** For dashMap.stats(): items held and drawn, tiles fetched and shown. */
   function stats() {
-    const S = M.S, tl = S.deck && (S.deck.props.layers || []).find((l) => l.id === "tiles");
-    const tileset = tl && tl.state && tl.state.tileset;
-    const shown = tileset ? tileset.tiles.filter((t) => t.isVisible && t.content) : [];
+    const S = M.S, tiles = tileset();
+    const shown = tiles ? tiles.tiles.filter((t) => t.isVisible && t.content) : [];
     // items drawn inside the view (world bounds x0, y0, x1, y1)
     const vp = S.deck ? S.deck.getViewports()[0] : null, b = vp ? vp.getBounds() : null;
     let inView = 0;
@@ -203,11 +252,12 @@
     return {
       inView, viewBounds: b, lasso: S.lastPolygon || null,
       held, fetched, requests, tilesShown: shown.length,
+      stale: shown.filter((t) => t.content.colors !== S.view.colors).length,  // shown with an older view's colours
       drawn: shown.reduce((a, t) => a + t.content.length, 0),
       levels: S.tiles ? S.tiles.meta.levels : 0,
       zooms: Array.from(new Set(shown.map((t) => t.index.z - K))).sort((a, b) => a - b),
     };
   }
 
-  M.tiles = {ensure, layer, lasso, positionsOf, ensureDensity, densityLayer, stats, K};
+  M.tiles = {ensure, recolourLate, layer, lasso, positionsOf, ensureDensity, densityLayer, stats, K};
 })(window.dashMapModules = window.dashMapModules || {});

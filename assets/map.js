@@ -93,6 +93,7 @@
   function onAfterRender() {
     S.frames += 1;
     M.labels.place();
+    M.tiles.recolourLate();
     M.note("frame " + ((S.deck && S.deck.props.layers) || []).length + " layers");
     if (!S.deck || !(S.positions || (S.view && S.view.tiled))) return;
     const layers = S.deck.props.layers || [];

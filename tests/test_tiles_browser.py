@@ -119,6 +119,24 @@ def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(
     page.wait_for_function("dashMap.stats().drawnVersion === dashMap.stats().version", timeout=60_000)
     time.sleep(1)
     assert page.evaluate("dashMap.stats().tiles.requests") == fetched  # the tiles held are faded in place
+
+    # a colour change: each tile in view fetches its colour slice, no geometry, and the map redraws once
+    before = page.evaluate("dashMap.stats()")
+    shown = before["tiles"]["tilesShown"]
+    page.evaluate("performance.clearResourceTimings()")
+    page.evaluate("dash_clientside.set_props('color-select', {value: 'value'})")
+    page.wait_for_function(f"dashMap.stats().version > {before['version']}", timeout=60_000)
+    after = wait_tiles(page, "true")
+    urls = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name)")
+    tile_urls = [u for u in urls if "/api/tile/" in u]
+    assert shown >= 2 and len(tile_urls) == shown and all("/colors.bin?" in u for u in tile_urls), tile_urls
+    assert after["tiles"]["requests"] - before["tiles"]["requests"] == shown
+    assert after["frames"] - before["frames"] <= 2, "the map redrew once per tile"
+    assert after["tiles"]["stale"] == 0
+    # tiles held from the zoom above, out of view at the change, take the new colours as they come into view
+    page.evaluate(f"dashMap.setCamera({zoomed['camera']})")
+    back = wait_tiles(page, f"dashMap.stats().tiles.zooms[0] === {z} && dashMap.stats().tiles.stale === 0")
+    assert back["tiles"]["tilesShown"] > 0
     assert errors == []
     page.close()
 
