@@ -39,7 +39,7 @@ import _drawn  # noqa: E402
 import _serve  # noqa: E402
 from _serve import free_port  # noqa: E402
 from _results import RESULTS, save  # noqa: E402
-from dashboard import fixtures  # noqa: E402
+from dashboard import fixtures, mapview  # noqa: E402
 from dashboard.errors import DashboardError  # noqa: E402
 from dashboard.store import open_dataset  # noqa: E402
 
@@ -52,7 +52,8 @@ def make_dataset(data_dir: Path, n: int) -> str:
     """Synthetic blobs of ``n`` points (8-d, 10 categories, a number), made once per data directory."""
     name = f"synth{n // 1000}k" if n >= 1000 else f"synth{n}"
     if not (data_dir / name / "manifest.json").exists():
-        fixtures.blobs(data_dir, name, n=n, dim=8, categories=CATEGORIES)
+        # as `add` leaves a dataset: its first view computed (layout, colours, tiles), so the first visit draws at once
+        mapview.prepare(fixtures.blobs(data_dir, name, n=n, dim=8, categories=CATEGORIES))
     return name
 
 

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -135,6 +136,7 @@ def serve(obj: dict, dataset: str | None, host: str, port: int, db: str | None =
     from .app import create_app
     from .groupsdb import check_groups_database
     from .ingest import RECIPES
+    from .mapview import prepare
     from .store import build_in_progress, list_datasets, open_dataset
 
     _use_db(db)
@@ -162,6 +164,8 @@ def serve(obj: dict, dataset: str | None, host: str, port: int, db: str | None =
             f"no datasets in {data_dir}: build one with `python -m dashboard build digits`, or pass --dataset digits"
         )
     app = create_app(data_dir, dataset=dataset)
+    if dataset:  # its first view computed while the user opens the page (after a cache was wiped, say)
+        threading.Thread(target=prepare, args=(open_dataset(data_dir, dataset),), daemon=True).start()
     _stop_children_at_exit()
     click.echo(f"Dashboard on http://{host}:{port}/ (data: {data_dir}); Ctrl-C stops it.", err=True)
     app.run(host=host, port=port, debug=False)
@@ -367,6 +371,7 @@ def _run_build(run, data_dir: Path, name: str, layouts: tuple[str, ...] = ()) ->
     """Run a build, then print its summary (one line when it only extended the served version);
     Ctrl-C keeps what was finished."""
     from .ingest.common import summary, what_changed
+    from .mapview import prepare
     from .store import open_dataset
 
     try:
@@ -382,6 +387,7 @@ def _run_build(run, data_dir: Path, name: str, layouts: tuple[str, ...] = ()) ->
             err=True,
         )
         sys.exit(130)
+    prepare(ds)  # the first visit draws at once
     seconds = time.perf_counter() - start
     click.echo(what_changed(before, ds, seconds, layouts) or summary(ds, seconds))
 
@@ -413,12 +419,14 @@ def add(obj: dict, path: Path, name, data_type, metric, columns, config, force) 
     from .ingest.common import summary
     from .ingest.lsc import import_folder, load_config
     from .ingest.pixplot import import_pixplot, is_pixplot
+    from .mapview import prepare
 
     start = time.perf_counter()
     if is_pixplot(path):
         if data_type or metric or columns or config:
             raise click.UsageError("--type, --metric, --column and --config apply to LSC folders, not PixPlot output")
         ds = import_pixplot(obj["data_dir"], path, name=name, force=force)
+        prepare(ds)  # the first visit draws at once
         click.echo(summary(ds, time.perf_counter() - start))
         return
     if path.is_dir() and not (path / "latent").is_dir() and not (path / "meta.csv").is_file():
@@ -427,6 +435,7 @@ def add(obj: dict, path: Path, name, data_type, metric, columns, config, force) 
             f"to map a folder of images: python -m dashboard build images NAME --images {path}")
     cfg = load_config(config, type=data_type, metric=metric, columns=_parse_columns(columns))
     ds = import_folder(obj["data_dir"], path, name=name, config=cfg, force=force)
+    prepare(ds)
     click.echo(summary(ds, time.perf_counter() - start))
 
 

@@ -21,10 +21,10 @@ import pandas as pd
 from . import registry, tiles
 from .compute.colors import category_keys
 from .compute.declutter import BASE_SCALE
-from .computed import layout_ready
+from .computed import get_cluster_labels, layout_ready
 from .deckspec import spec
 from .errors import DashboardError
-from .mapdata import color_legend, column_values, filter_categories, graph_metrics, search_matches, visible
+from .mapdata import color_legend, column_values, filter_categories, graph_metrics, layout, search_matches, visible
 from .store import Dataset, open_dataset
 from .viewstate import GRAPH_COLUMNS, MAX_SELECTION_CHARS, ViewState, fields_json, parse
 
@@ -86,13 +86,11 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         state = replace(state, hide=[h for h in state.hide if h in shown])
 
     job = None
-    layout_state = state
+    layout_state = drawn_layout(ds, state)
     pending = None
-    background = state.proj in registry.PROJECTIONS and registry.get(state.proj).background
-    if background and not layout_ready(ds, state.space, state.proj, **state.params):
+    if layout_state is not state:
         job = {"dataset": ds.name, "space": state.space, "proj": state.proj, "params": state.params}
         pending = f"Computing {registry.get(state.proj).label} of latent space {state.space}; showing PCA meanwhile."
-        layout_state = replace(state, proj="pca", params={})
 
     filtered = bool(state.filters or state.ranges or state.hide or state.search)
     shown, count = ds.n, None
@@ -151,6 +149,35 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
                      min(ds.n, tiles.threshold()) if tiled else ds.n),
     }
     return ResolvedView(view=view, state=state, legend=legend, search_count=count, notices=notices)
+
+
+def drawn_layout(ds: Dataset, state: ViewState) -> ViewState:
+    """The state whose layout the map draws: ``state`` itself, or PCA while its slow projection is computed
+    in a background job."""
+    background = state.proj in registry.PROJECTIONS and registry.get(state.proj).background
+    if background and not layout_ready(ds, state.space, state.proj, **state.params):
+        return replace(state, proj="pca", params={})
+    return state
+
+
+def prepare(ds: Dataset) -> None:
+    """Compute what the first frame of the dataset's default view reads (its colours and legend, its layout
+    unless that is a background job, the tile pyramid of a large map, its cluster labels), so that the first
+    visit finds them in the cache instead of computing them while the user waits.
+
+    ``add`` and ``build`` call it when they finish, and a server at start (in the background). A problem is
+    left for that first visit to compute again and report on the page."""
+    try:
+        state, _ = parse(ds.path.parent, "", dataset=ds.name)
+        resolved = resolve(ds, state)
+        shown = drawn_layout(ds, resolved.state)
+        found = layout(ds, shown)
+        if resolved.view["tiled"]:
+            tiles.pyramid(ds, shown)
+        if resolved.view["clusterLabels"] and found is not None:
+            get_cluster_labels(ds, shown.space, found.xy)
+    except DashboardError:
+        pass
 
 
 #: Above this many items the mask comes whole from the server (one byte per item) instead of being computed

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from dashboard import computed
 from dashboard.cli import cli
 from dashboard.computed import get_layout
 from dashboard.errors import ValidationError
@@ -121,6 +122,8 @@ def test_cli_add_good_with_flags_and_config(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "glove6b: 60 items (text)" in result.output
+    ds = open_dataset(tmp_path / "d", "glove6b")
+    assert computed.layout_ready(ds, ds.default_space, "pca")  # the first visit draws at once (mapview.prepare)
     info = runner.invoke(cli, ["--data-dir", str(tmp_path / "d"), "info", "glove6b"])
     assert "metric cosine" in info.output and "category: text" in info.output and "score: numeric" in info.output
     again = runner.invoke(cli, ["--data-dir", str(tmp_path / "d"), "add", str(folder), "--name", "glove6b"])

@@ -148,14 +148,16 @@ def test_emoji_build_resumes_dim_by_dim(tmp_path, npm_dir, monkeypatch):
     os.killpg(p.pid, signal.SIGKILL)
     p.wait()
     served = open_dataset(tmp_path, "emoji")
-    if served.build_id == ds.build_id:
+    killed_before_publishing = served.build_id == ds.build_id
+    if killed_before_publishing:
         assert _files(served.path) == files  # the killed rebuild changed nothing served
-    else:
+    else:  # a fast machine: the rebuild was published before the kill
         assert served.n == 60 and _thumbs_match_meta(served)
     new = emoji.build(tmp_path, **dict(kw, limit=30), quick=True)
     assert new.build_id != ds.build_id and new.n == 60 and list(new.spaces) == ["pca50"]
     assert _thumbs_match_meta(new) and new.default_hotspots  # published with its hotspots
-    assert _files(ds.path) == files and _thumbs_match_meta(ds)  # the old version, kept whole for its readers
+    if killed_before_publishing:  # the version served until now is kept whole for its readers
+        assert _files(ds.path) == files and _thumbs_match_meta(ds)
 
 
 def test_emoji_without_npm_says_what_to_install(tmp_path, monkeypatch):

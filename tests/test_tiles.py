@@ -234,3 +234,21 @@ def test_points_and_density_routes(tiled):
 
     img = np.asarray(Image.open(io.BytesIO(resp.data)))
     assert img.shape == (512, 512, 4) and (img[..., 3] > 0).sum() > 2000
+
+
+def test_prepare_leaves_a_large_default_view_ready_for_its_first_visit(tmp_path, monkeypatch):
+    """What `add` and `build` do when they finish: the default view's layout and tile pyramid in the cache."""
+    from dashboard import cache, computed, fixtures, mapview
+    from dashboard.viewstate import parse
+
+    monkeypatch.setenv("DASHBOARD_TILE_THRESHOLD", "2000")
+    ds = fixtures.blobs(tmp_path, "big", n=5000)
+    state, _ = parse(tmp_path, "", dataset="big")
+    shown = mapview.drawn_layout(ds, state)  # PCA while the default UMAP waits for a background job
+    assert (state.proj, shown.proj) == ("umap", "pca")
+    assert not computed.layout_ready(ds, shown.space, "pca")
+    assert not cache.contains(tmp_path, tiles.pyramid_key(ds, shown))
+    mapview.prepare(ds)
+    assert computed.layout_ready(ds, shown.space, "pca")
+    assert cache.contains(tmp_path, tiles.pyramid_key(ds, shown))
+    assert not computed.layout_ready(ds, state.space, "umap")  # never a background job's work
