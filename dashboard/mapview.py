@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlencode
 
+import numpy as np
 import pandas as pd
 
 from . import registry, tiles
@@ -24,7 +25,7 @@ from .compute.declutter import BASE_SCALE
 from .computed import get_cluster_labels, layout_ready
 from .deckspec import spec
 from .errors import DashboardError
-from .mapdata import color_legend, column_values, filter_categories, graph_metrics, layout, search_matches, visible
+from .mapdata import color_legend, column_codes, column_values, filter_categories, graph_metrics, layout, search_matches, visible
 from .store import Dataset, open_dataset
 from .viewstate import GRAPH_COLUMNS, MAX_SELECTION_CHARS, ViewState, fields_json, parse
 
@@ -207,8 +208,12 @@ def _legend_in_view(ds: Dataset, state: ViewState, legend: dict) -> dict:
     if not (state.filters or state.ranges or state.search):
         return legend
     keep = visible(ds, replace(state, hide=[]))
-    values, _ = column_values(ds, state, state.color)
-    kept = pd.Series(category_keys(values, legend["entries"])[keep]).value_counts()
+    if ds.schema.get(state.color) == "categorical":  # counted by the legend's codes, kept per process
+        head, codes = column_codes(ds, state.color, legend=True)
+        kept = dict(zip(head["values"], np.bincount(codes[keep], minlength=len(head["values"]))))
+    else:
+        values, _ = column_values(ds, state, state.color)
+        kept = pd.Series(category_keys(values, legend["entries"])[keep]).value_counts()
     entries = [{**e, "in_view": int(kept.get(e["value"], 0))} for e in legend["entries"]]
     return {**legend, "entries": entries}
 

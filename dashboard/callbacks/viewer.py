@@ -8,6 +8,7 @@ from dataclasses import replace
 from urllib.parse import parse_qs, quote, urlencode
 
 import numpy as np
+import pandas as pd
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 from flask import current_app
 
@@ -17,7 +18,7 @@ from ..computed import projection_params
 from ..errors import DashboardError
 from ..ingest.html_text import split_links
 from ..layouts import viewer as ids
-from ..mapdata import filter_categories, numeric_values, visible
+from ..mapdata import column_codes, filter_categories, numeric_values, visible
 from ..mapview import resolve, resolve_for_page
 from ..schema import css_color
 from ..store import Dataset, default_data_dir, open_dataset
@@ -329,9 +330,9 @@ def draw_histograms(view, hist_ids):
                          ranges={k: v for k, v in state.ranges.items() if k != col})
         keep = visible(ds, others)
         if ds.schema[col] == "categorical":
-            values = ds.meta[col].astype("object")
-            top = values.value_counts().index[:HIST_CATEGORIES]
-            counts = [(str(v), int((values == v).sum()), int(((values == v) & keep).sum())) for v in top]
+            head, codes = column_codes(ds, col)  # per process: counted by code, not by comparing strings
+            kept = dict(zip(head["values"], np.bincount(codes[keep], minlength=len(head["values"]))))
+            counts = [(v, int(total), int(kept.get(v, 0))) for v, total in _top_categories(ds, col).items()]
             chosen = set(state.filters.get(col, []))
             out.append(_bars(col, counts, lambda k, label: label in chosen))
         else:
@@ -383,11 +384,19 @@ def filter_by_bar(_clicks, range_ids, range_values, category_ids, category_value
             ranges[j] = full if list(map(float, range_values[j] or full)) == wanted else wanted
     for j, cid in enumerate(category_ids):
         if cid["column"] == col:
-            top = ds.meta[col].astype("object").value_counts().index[:HIST_CATEGORIES]
-            value = str(top[k])
+            value = str(_top_categories(ds, col).index[k])
             current = list(category_values[j] or [])
             categories[j] = [] if current == [value] else [value]
     return ranges, categories
+
+
+def _top_categories(ds: Dataset, column: str) -> pd.Series:
+    """A categorical column's most frequent values (as the filter compares them) with their counts: a
+    histogram's bars, in order."""
+    counts = filter_categories(ds).get(column)
+    if counts is None:
+        counts = ds.meta[column].dropna().astype(str).value_counts()
+    return counts[:HIST_CATEGORIES]
 
 
 def _value_range(ds: Dataset, column: str) -> tuple[float, float, bool] | None:
