@@ -76,6 +76,7 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
     from .callbacks import lightbox as _lightbox_callbacks  # noqa: F401
     from .callbacks import table as _table_callbacks  # noqa: F401
     from .callbacks import analysis as _analysis_callbacks  # noqa: F401
+    from .callbacks import jobs as _jobs_callbacks  # noqa: F401
     from .layouts import summary as summary_layout
     from .layouts import vectors as vectors_layout
     from .layouts import viewer as viewer_layout

@@ -164,14 +164,19 @@ def run_worker(broker: str, *, data_dir: Path | None = None, concurrency: int | 
 # a job's state in Redis
 
 
+def _prefix(data_dir: Path | str) -> str:
+    """Where a data directory's jobs live in Redis: its path names the deployment, so two sharing one
+    Redis keep apart."""
+    return f"dashboard:jobs:{hashlib.sha1(str(Path(data_dir).absolute()).encode()).hexdigest()[:8]}:"
+
+
 class RedisState:
     """One job's status, lock, start request and cancel flag in Redis (see the module's docstring)."""
 
     def __init__(self, engine: CeleryEngine, data_dir: Path | str, job: dict):
         self.engine = engine
         # the data directory's path names the deployment: two sharing one Redis keep apart
-        where = hashlib.sha1(str(Path(data_dir).absolute()).encode()).hexdigest()[:8]
-        base = f"dashboard:jobs:{where}:{jobs.job_id(job)}"
+        base = f"{_prefix(data_dir)}{jobs.job_id(job)}"
         self.status_key, self.lock_key = f"{base}:status", f"{base}:lock"
         self.requested_key, self.cancel_key = f"{base}:requested", f"{base}:cancel"
         self.lost = threading.Event()
@@ -278,7 +283,7 @@ class CeleryEngine:
             if not self.client().set(st.requested_key, task_id, nx=True, ex=self.visibility):
                 return  # another request sent it: that task is on its way
             self.client().delete(st.cancel_key)
-            st.write({"requested": time.time(), "runs": int(st.read().get("runs", 0)), "task": task_id})
+            st.write({"job": job, "requested": time.time(), "runs": int(st.read().get("runs", 0)), "task": task_id})
             try:
                 self.app().send_task(TASK, args=[str(Path(data_dir).absolute()), job], task_id=task_id, queue=QUEUE)
             except Exception as e:
@@ -294,6 +299,18 @@ class CeleryEngine:
         with _reachable(self.broker):
             self.client().set(st.cancel_key, "1", ex=self.visibility)  # its progress callback stops it
         return True
+
+    def known(self, data_dir: Path | str) -> list[dict]:
+        with _reachable(self.broker):
+            keys = sorted(self.client().scan_iter(match=f"{_prefix(data_dir)}*:status", count=500))
+            raws = self.client().mget(keys) if keys else []
+        found = []
+        for raw in raws:
+            with contextlib.suppress(ValueError, TypeError):
+                job = json.loads(raw).get("job")
+                if isinstance(job, dict):
+                    found.append(job)
+        return found
 
     def check(self) -> None:
         """Raise a one-line DashboardError when Redis cannot be reached."""

@@ -196,12 +196,14 @@ class JobState(Protocol):
 
 
 class Engine(Protocol):
-    """Where jobs run: ``state`` of one job, ``start`` it, ``cancel`` it, ``check`` it can be reached."""
+    """Where jobs run: ``state`` of one job, ``start`` it, ``cancel`` it, ``check`` it can be reached, and
+    the jobs it ``known`` of a data directory (those asked for since their status last expired)."""
 
     def state(self, data_dir: Path | str, job: dict) -> JobState: ...
     def start(self, data_dir: Path | str, job: dict) -> None: ...
     def cancel(self, data_dir: Path | str, job: dict) -> bool: ...
     def check(self) -> None: ...
+    def known(self, data_dir: Path | str) -> list[dict]: ...
 
 
 def configure(engine_name: str = "local", broker: str | None = None) -> None:
@@ -247,6 +249,39 @@ def status(data_dir: Path | str, job: dict) -> dict:
     if st.starting(s):
         return {"state": "starting", "progress": 0.0}
     return {"state": "absent", "progress": 0.0}
+
+
+def label(job: dict) -> str:
+    """What a job computes, in words (the page's list of jobs)."""
+    from . import registry
+
+    name = job.get("kind", "layout")
+    if name == "layout":
+        proj = registry.PROJECTIONS.get(job.get("proj", ""))
+        return f"{proj.label if proj else job.get('proj')} of latent space {job.get('space')}"
+    if name == "neighbors":
+        return f"Nearest neighbours in latent space {job.get('space')}"
+    if name == "train":
+        return f"Training the VAE spaces of {job.get('dataset')}"
+    return name
+
+
+def listing(data_dir: Path | str, dataset: str | None = None) -> list[dict]:
+    """Every job the engine knows of for ``dataset`` (all datasets when None) that is not finished: its
+    ``job`` dict, ``id``, ``label`` and :func:`status` (running, starting or failed), running ones first."""
+    out = []
+    for job in engine().known(data_dir):
+        if dataset is not None and job.get("dataset") != dataset:
+            continue
+        try:
+            kind(job)
+        except DashboardError:
+            continue  # written by another version of this program
+        s = status(data_dir, job)
+        if s["state"] in ("running", "starting", "failed"):
+            out.append({"job": job, "id": job_id(job), "label": label(job), **s})
+    order = {"running": 0, "starting": 1, "failed": 2}
+    return sorted(out, key=lambda j: (order[j["state"]], j["label"]))
 
 
 _ENSURE_LOCK = threading.Lock()
@@ -306,7 +341,7 @@ def run(data_dir: Path | str, job: dict, state: JobState) -> int:
                     raise Cancelled
                 work(data_dir, job, progress)
             except Cancelled:
-                state.write({"runs": status_now["runs"]})  # nothing half-made is kept: absent again
+                state.write({"job": job, "runs": status_now["runs"]})  # nothing half-made is kept: absent again
                 return 143
             except Exception as e:  # noqa: BLE001 - the tab shows it; the traceback is on stderr
                 import traceback
@@ -388,7 +423,7 @@ class LocalEngine:
         st = self.state(data_dir, job)
         try:
             st.path.parent.mkdir(parents=True, exist_ok=True)
-            st.write({"requested": time.time(), "runs": int(st.read().get("runs", 0))})
+            st.write({"job": job, "requested": time.time(), "runs": int(st.read().get("runs", 0))})
         except OSError as e:
             raise DashboardError(f"cannot start a background job: {e.strerror} ({st.path.parent})") from None
         _supervisor().start(Path(data_dir), job)
@@ -404,6 +439,10 @@ class LocalEngine:
 
     def check(self) -> None:
         pass
+
+    def known(self, data_dir: Path | str) -> list[dict]:
+        found = (_read(path).get("job") for path in sorted(_dir(data_dir).glob("*.json")))
+        return [job for job in found if isinstance(job, dict)]
 
 
 LOCAL = LocalEngine()

@@ -16,7 +16,7 @@ import pytest
 
 from dashboard import jobs
 
-from .conftest import _free_port, copy_dataset, open_page
+from .conftest import SCREENSHOTS, _free_port, copy_dataset, open_page
 from .conftest import wait_until as _wait
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,3 +140,60 @@ def test_a_cancelled_job_stops(slow, tmp_path, data_dir):
     assert jobs.cancel(data, job)
     _wait(lambda: not _alive(running["pid"]), 10, "the cancelled job to end")
     _wait(lambda: jobs.status(data, job)["state"] in ("absent", "starting"), 10, "its lock to be free")
+
+
+def test_the_jobs_list_names_what_runs_and_what_failed(slow, tmp_path, data_dir):
+    data = tmp_path / "data"
+    copy_dataset(data_dir, data, "digits")
+    assert jobs.listing(data, "digits") == []
+    running = {"dataset": "digits", "space": "32", "proj": "slow", "params": {"seconds": 30.0}}
+    failing = {"dataset": "digits", "space": "nope", "proj": "slow", "params": {"seconds": 1.0}}
+    jobs.ensure(data, running)
+    jobs.ensure(data, failing)
+    _wait(lambda: [j["state"] for j in jobs.listing(data, "digits")] == ["running", "failed"], 30, "both jobs")
+    first, second = jobs.listing(data, "digits")
+    assert first["job"] == running and first["label"] == "Slow of latent space 32" and first["id"] == jobs.job_id(running)
+    assert "no latent space 'nope'" in second["error"]
+    assert jobs.listing(data, "other") == []
+    jobs.cancel(data, running)
+    _wait(lambda: [j["state"] for j in jobs.listing(data, "digits")] == ["failed"], 30, "the cancelled job to leave the list")
+
+
+def test_the_page_lists_jobs_and_cancels_one(slow, tmp_path, data_dir, browser):
+    data = tmp_path / "data"
+    copy_dataset(data_dir, data, "digits")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _serve(data, port, tmp_path / "server.log")
+    try:
+        _wait(lambda: _up(url), 120, "the server")
+        other = {"dataset": "digits", "space": "32", "proj": "slow", "params": {"seconds": 60.0}}
+        jobs.ensure(data, other)  # started elsewhere (another tab, the CLI): listed all the same
+        page, errors = open_page(browser, url + "/?dataset=digits&space=64&proj=slow&mode=points")
+        page.wait_for_function("document.querySelectorAll('#jobs-list .job.running').length === 2", timeout=60_000)
+        assert page.locator("#jobs-panel").is_visible()
+        labels = page.locator("#jobs-list .job-label").all_inner_texts()
+        assert sorted(labels) == ["Slow of latent space 32", "Slow of latent space 64"]
+        assert page.locator("#jobs-list .job progress").count() == 2
+        page.set_viewport_size({"width": 800, "height": 900})  # the right panel is a drawer: opened to look
+        page.click("#right-toggle")
+        page.wait_for_function("document.querySelector('.viewer').dataset.right === 'open'")
+        time.sleep(0.6)
+        page.screenshot(path=str(SCREENSHOTS / "jobs_list_800.png"))
+        page.set_viewport_size({"width": 1440, "height": 900})
+        time.sleep(0.6)
+        page.screenshot(path=str(SCREENSHOTS / "jobs_list_1440.png"))
+        # cancel the map's own job from the list: it stops, and the map's progress box does not start it again
+        page.locator("#jobs-list .job", has_text="latent space 64").locator("button").click()
+        page.wait_for_function("document.querySelectorAll('#jobs-list .job').length === 1", timeout=30_000)
+        time.sleep(3)
+        mine = {"dataset": "digits", "space": "64", "proj": "slow", "params": {}}
+        assert jobs.status(data, mine)["state"] == "absent"
+        assert jobs.status(data, other)["state"] == "running"
+        assert page.evaluate("document.getElementById('progress').hidden")  # the map's box no longer follows it
+        jobs.cancel(data, other)
+        page.wait_for_function("document.getElementById('jobs-panel').hidden", timeout=30_000)
+        assert errors == []
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -11,6 +11,7 @@ from ..network import FORMATS
 from ..viewstate import CELLS
 from . import analysis as analysis_layout
 from . import hotspots as hotspot_layout
+from . import jobs as jobs_layout
 from . import lightbox as lightbox_layout
 from . import table as table_layout
 from . import vectors as vector_layout
@@ -295,6 +296,7 @@ def _page(dataset_names: list[str]) -> html.Div:
                     html.Aside(
                         className="sidebar right", id="right-panel", **{"aria-label": "Details, selection, groups and vectors"},
                         children=[
+                            *jobs_layout.panel(),
                             html.Section(className="panel", id=DETAILS, children=[
                                 html.H2("Details"), html.P("Click a point to see it here.", className="muted")]),
                             vector_layout.analogy_section(),
