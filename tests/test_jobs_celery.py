@@ -195,8 +195,10 @@ def test_cancel_stops_a_job_and_a_failed_job_says_why(celery_jobs, data, worker)
     assert not jobs.cancel(data, job)  # nothing to cancel yet
     jobs.ensure(data, job)
     _running(data, job)
+    assert [(j["job"], j["state"]) for j in jobs.listing(data, "digits")] == [(job, "running")]  # the page's list
     assert jobs.cancel(data, job)
     _wait(lambda: jobs.status(data, job)["state"] == "absent", 15, "the cancelled job to stop")
+    assert jobs.listing(data, "digits") == []
     assert _lines(celery_jobs["finished"]) == []
     from dashboard.computed import layout_ready
     from dashboard.store import open_dataset
@@ -209,6 +211,7 @@ def test_cancel_stops_a_job_and_a_failed_job_says_why(celery_jobs, data, worker)
     s = _wait(lambda: (s := jobs.status(data, bad))["state"] == "failed" and s, 30, "the job to fail")
     assert "no latent space 'nope'" in s["error"] and "\n" not in s["error"]
     assert jobs.ensure(data, bad)["state"] == "failed"  # not retried by polling
+    assert [(j["job"], j["state"]) for j in jobs.listing(data, "digits")] == [(bad, "failed")]
     assert jobs.ensure(data, bad, retry_failed=True)["state"] == "starting"  # a new request tries again
     _wait(lambda: jobs.status(data, bad)["state"] == "failed", 30, "the retried job to fail again")
     assert json.loads(redis.Redis.from_url(os.environ["DASHBOARD_BROKER"]).get(
