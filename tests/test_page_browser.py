@@ -73,6 +73,15 @@ def test_the_top_bar_never_reflows_and_layouts_are_buttons(server, browser, widt
     wait_drawn(page, stats["drawnVersion"])
     assert page.locator(".topbar").bounding_box() == bar and page.locator("#map").bounding_box()["y"] == map_top
     assert _visible(page, "#param-umap-n-neighbors")
+    # a value the parameter does not allow: what it allows, beside it, and nothing moves
+    page.fill("#param-umap-min-dist", "5")
+    hint = page.locator("#param-umap-min-dist-allowed")
+    assert hint.inner_text() == "Allowed: a number from 0 to 1."
+    assert page.get_attribute("#param-umap-min-dist", "aria-invalid") == "true"
+    assert page.locator(".topbar").bounding_box() == bar and page.locator("#map").bounding_box()["y"] == map_top
+    page.screenshot(path=str(SCREENSHOTS / f"page_param_allowed_{width}.png"))
+    page.fill("#param-umap-min-dist", "0.2")
+    assert hint.count() == 0 and page.get_attribute("#param-umap-min-dist", "aria-invalid") is None
     page.screenshot(path=str(SCREENSHOTS / f"page_umap_{width}.png"))
     assert errors == []
 
