@@ -261,5 +261,5 @@
     S.deck.setProps({layers});
   }
 
-  M.layers = {draw, isShown, ANIMATE_MAX, cached, template, converter};
+  M.layers = {draw, isShown, ANIMATE_MAX, cached, template, converter, softwareGL};
 })(window.dashMapModules = window.dashMapModules || {});
