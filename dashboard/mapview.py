@@ -177,7 +177,7 @@ def prepare(ds: Dataset) -> None:
             tiles.pyramid(ds, shown)
         if resolved.view["clusterLabels"] and found is not None:
             get_cluster_labels(ds, shown.space, found.xy)
-    except DashboardError:
+    except (DashboardError, OSError):  # a full disk, say: the import itself succeeded, and says so
         pass
 
 

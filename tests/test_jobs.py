@@ -109,7 +109,9 @@ def test_a_killed_server_takes_its_job_along_and_the_tab_recovers(slow, tmp_path
         _wait(lambda: _up(url), 120, "the server")
         page, errors = open_page(browser, url + "/?dataset=digits&space=64&proj=slow&mode=points")
         page.wait_for_function("(dashMap.stats().layout || '').includes('proj=pca')", timeout=60_000)  # PCA meanwhile
-        page.wait_for_function("document.getElementById('progress-label').textContent.includes('%')", timeout=60_000)
+        # (the map may draw before Dash has rendered the progress box)
+        page.wait_for_function("(document.getElementById('progress-label') || {textContent: ''}).textContent.includes('%')",
+                               timeout=60_000)
         job = {"dataset": "digits", "space": "64", "proj": "slow", "params": {}}
         s = jobs.status(data, job)
         assert s["state"] == "running", (s, [p.read_text() for p in (data / ".cache" / "jobs").glob("*.json")])
