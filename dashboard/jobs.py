@@ -423,7 +423,16 @@ class LocalEngine:
         st = self.state(data_dir, job)
         try:
             st.path.parent.mkdir(parents=True, exist_ok=True)
-            st.write({"job": job, "requested": time.time(), "runs": int(st.read().get("runs", 0))})
+            # Two processes asking at once (gunicorn's workers importing the WSGI entry) take turns here, so
+            # the second sees the first's request and starts no process of its own (the Celery engine's
+            # request is one atomic Redis SET NX).
+            with open(st.path.with_suffix(".start"), "a+") as turn:
+                if not locks.try_lock(turn, patience=10.0):
+                    return  # the other asker is still at it: its job is on its way
+                s = st.read()
+                if st.held() or st.starting(s):
+                    return
+                st.write({"job": job, "requested": time.time(), "runs": int(s.get("runs", 0))})
         except OSError as e:
             raise DashboardError(f"cannot start a background job: {e.strerror} ({st.path.parent})") from None
         _supervisor().start(Path(data_dir), job)
