@@ -6,11 +6,14 @@ missing VAE spaces of an emoji dataset), named by a small dict such as
 lives in the cache folder, so every server process and every restart sees
 it:
 
-- ``<id>.lock`` is held (``flock``) by the process computing the job. Two
-  requests that start the same job start two processes; the second finds the
-  lock taken and exits, so one job runs per result. A job whose process died
-  holds no lock and is started again by the next request that asks.
-- ``<id>.json`` is its status: progress, start time, the error if it failed.
+- ``<id>.lock`` is held (``flock``) by the process computing the job. Should
+  two processes be started for the same job, the second finds the lock taken
+  and exits, so one job runs per result. A job whose process died holds no
+  lock and is started again by the next request that asks.
+- ``<id>.start`` is taken in turn by requests that ask at once, so the second
+  sees the first's request and starts nothing.
+- ``<id>.json`` is its status: the job, progress, start time, the error if it
+  failed (the page's list of jobs reads them all: :func:`listing`).
 
 Job processes die with the server process that started them: they are
 started from one long-lived thread (Linux ties ``PR_SET_PDEATHSIG`` to the
