@@ -181,14 +181,10 @@ _MATCHES = cache_mod.Memo(4)
 
 def _search_matches(ds: Dataset, state: ViewState) -> np.ndarray:
     values = ds.meta[state.search_field].astype(str)
-    if state.regex:
-        try:
-            found = values.str.contains(state.search, case=False, regex=True, na=False).to_numpy()
-            found.setflags(write=False)
-            return found
-        except re.error as e:
-            raise DashboardError(f"search: {state.search!r} is not a valid regular expression ({e})") from None
-    found = values.str.contains(state.search, case=False, regex=False, na=False).to_numpy()
+    try:
+        found = values.str.contains(state.search, case=False, regex=state.regex, na=False).to_numpy()
+    except re.error as e:
+        raise DashboardError(f"search: {state.search!r} is not a valid regular expression ({e})") from None
     found.setflags(write=False)  # shared by every caller
     return found
 

@@ -34,6 +34,11 @@ def item_button(ds: Dataset, i: int, extra: str = "", kind: str = ids.NEIGHBOR) 
     return html.Button(id={"type": kind, "index": int(i)}, className="item-button", title=name, children=children)
 
 
+def duration(seconds: float) -> str:
+    """A time left, as the page says it: "40 s", "3 min"."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def clicked():
     """The id of the pattern-matched button that fired the callback, or None (a redraw, not a click)."""
     return ctx.triggered_id if ctx.triggered_id and ctx.triggered and ctx.triggered[0]["value"] else None

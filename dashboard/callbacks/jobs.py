@@ -9,7 +9,7 @@ from .. import jobs
 from ..layouts import jobs as ids
 from ..layouts import viewer as viewer_ids
 from .common import data_dir as _data_dir
-from .viewer import _duration
+from .common import duration
 
 
 @callback(
@@ -25,7 +25,7 @@ def list_jobs(_ticks, _job, name):
     except Exception:  # noqa: BLE001 - an engine out of reach: the list waits, the page goes on
         return no_update, no_update, ids.IDLE_MS
     busy = any(j["state"] in ("running", "starting") for j in found)
-    rows = [ids.row(j, _duration(j["eta"]) if j.get("eta") else "") for j in found]
+    rows = [ids.row(j, duration(j["eta"]) if j.get("eta") else "") for j in found]
     return rows, not found, ids.BUSY_MS if busy else ids.IDLE_MS
 
 

@@ -25,6 +25,7 @@ from ..store import Dataset, default_data_dir, open_dataset
 from ..viewstate import FIELD, MODES, VECTOR_VIEW, ViewState, default_mode, encode, parse
 from .common import clicked
 from .common import data_dir as _data_dir
+from .common import duration
 from .common import dataset as _dataset
 from .common import item_button as _item_button
 from .common import notices as _notices
@@ -440,7 +441,7 @@ def follow_job(job, _ticks):
     """
     if not job:
         return no_update, True, "0", "", True
-    label = f"{registry.get(job['proj']).label} of latent space {job['space']}"
+    label = jobs.label(job)
     try:
         s = jobs.ensure(_data_dir(), job)
     except DashboardError as e:  # e.g. a full or read-only cache folder
@@ -451,7 +452,7 @@ def follow_job(job, _ticks):
         return no_update, False, "0", f"{label} failed: {s['error']}", True
     if s["state"] == "starting":
         return no_update, False, "0", f"Computing {label}…", False
-    eta = f", about {_duration(s['eta'])} left" if s.get("eta") else ""
+    eta = f", about {duration(s['eta'])} left" if s.get("eta") else ""
     return no_update, False, str(int(s["progress"] * 100)), f"Computing {label}… {s['progress']:.0%}{eta}", False
 
 
@@ -483,10 +484,6 @@ def refresh_spaces(_ticks, name):
     if training:
         options.append({"label": f"more coming ({ds.state})", "value": "__coming", "disabled": True})
     return options, not training
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 @callback(
