@@ -290,6 +290,17 @@ def layouts(ds: Dataset) -> list[str]:
     return [*registry.PROJECTIONS, VECTOR_VIEW, *ds.arrangements]
 
 
+
+#: How a notice about the search box begins: the page shows it under the box, not at the top.
+SEARCH_NOTICE = "Search: "
+
+
+def search_notices(notices: list[str]) -> tuple[list[str], list[str]]:
+    """``notices`` split into those about the search box (a bad regular expression) and the rest."""
+    about = [n for n in notices if n.startswith(SEARCH_NOTICE)]
+    return about, [n for n in notices if not n.startswith(SEARCH_NOTICE)]
+
+
 def parse(
     data_dir: Path | str,
     query: str | Mapping[str, list[str]],
@@ -384,7 +395,7 @@ def parse(
         try:
             re.compile(v["search"])
         except re.error as e:
-            notices.append(f"Search: {v['search']!r} is not a valid regular expression ({e}); searching for it as text.")
+            notices.append(f"{SEARCH_NOTICE}{v['search']!r} is not a valid regular expression ({e}); searching for it as text.")
             v["regex"] = False
 
     mode = one("mode")

@@ -58,3 +58,27 @@ def test_cluster_labels_of_a_large_layout_come_from_a_sample_and_sit_on_their_cl
     centres = np.array([np.median(xy[categories == c], axis=0) for c in names])
     for text, x, y, _level in labels:  # nearer its own category's centre than any other's
         assert names[int(np.argmin(np.hypot(centres[:, 0] - x, centres[:, 1] - y)))] == text
+
+
+def test_a_mixed_hotspot_is_named_by_two_values_or_by_a_descriptive_name():
+    """No value holds half of a hotspot: two values of one column that together do name it; failing that,
+    names that say what an item is (emoji's, not file names) name it by its representative."""
+    import pandas as pd
+
+    from dashboard.compute.clusters import hotspots, name_hotspots, names_describe
+
+    rng = np.random.default_rng(1)
+    xy = np.concatenate([rng.normal(c, 1.0, size=(60, 2)) for c in ((0, 0), (20, 0))])
+    kind = np.array(["owls"] * 24 + ["boats"] * 24 + ["maps"] * 12 + ["rest"] * 60, dtype=object)
+    kind[60:] = rng.choice(["a", "b", "c", "d", "e", "f"], 60)  # the second blob shares nothing
+    names = pd.Series([f"emoji number {k}" for k in range(120)])
+    meta = pd.DataFrame({"i": np.arange(120), "name": names, "kind": kind})
+    schema = {"i": "index", "name": "text", "kind": "categorical"}
+    named = {min(h["members"]) < 60: h for h in name_hotspots(hotspots(xy, min_cluster_size=20), meta, schema)}
+    assert named[True]["label"] in ("owls / boats", "boats / owls")
+    assert named[False]["label"] == names.iloc[named[False]["representative"]]
+    files = meta.assign(name=[f"IMG_{k:04d}.jpg" for k in range(120)])
+    second = [h for h in name_hotspots(hotspots(xy, min_cluster_size=20), files, schema) if min(h["members"]) >= 60]
+    assert second[0]["label"].startswith("Cluster ")
+    assert names_describe(names) and not names_describe(files["name"])
+    assert not names_describe(pd.Series(["1", "2", "3"])) and not names_describe(pd.Series(["a/b", "c/d"]))

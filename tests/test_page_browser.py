@@ -113,6 +113,24 @@ def test_counts_follow_search_and_filters(server, browser):
     assert errors == []
 
 
+def test_a_bad_regular_expression_is_said_under_the_search_box(server, browser):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&field=label", 1440)
+    wait_drawn(page)
+    page.locator("#search-regex input[type=checkbox]").check()
+    page.fill("#search-input", "1(")
+    page.wait_for_selector("#search-count .field-error", timeout=30_000)
+    said = page.inner_text("#search-count")
+    assert "not a valid regular expression" in said and "searching for it as text" in said
+    assert "0 of 1,797 match" in said  # digits' labels hold no "1(": searched as text
+    assert "regular expression" not in page.inner_text("#view-notice")  # not also at the top
+    page.locator("#search-count").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "page_bad_regex_1440.png"))
+    page.fill("#search-input", "1|7")  # a good one: the problem goes
+    page.wait_for_function("!document.querySelector('#search-count .field-error')", timeout=30_000)
+    assert "match" in page.inner_text("#search-count")
+    assert errors == []
+
+
 def test_notices_can_be_dismissed(server, browser):
     page, _ = _sized(browser, server + "/?dataset=digits&space=99&proj=pca", 1440)
     page.wait_for_selector(".notice .notice-close", timeout=30_000)

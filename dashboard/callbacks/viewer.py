@@ -22,7 +22,7 @@ from ..mapdata import column_codes, filter_categories, numeric_values, visible
 from ..mapview import resolve, resolve_for_page
 from ..schema import css_color
 from ..store import Dataset, default_data_dir, open_dataset
-from ..viewstate import FIELD, MODES, VECTOR_VIEW, ViewState, default_mode, encode, parse
+from ..viewstate import FIELD, MODES, SEARCH_NOTICE, VECTOR_VIEW, ViewState, default_mode, encode, parse, search_notices
 from .common import clicked
 from .common import data_dir as _data_dir
 from .common import duration
@@ -142,7 +142,13 @@ def view_for(state: ViewState, notices: list[str], *, page: bool = False) -> dic
     """What the map draws for a state, its legend, the search count and the notices (update_view's outputs);
     ``page``: for a page load, sharing the view its boot script resolved."""
     resolved = (resolve_for_page if page else resolve)(_dataset(state.dataset), state)
-    return dict(view=resolved.view, legend=_legend(resolved.legend, resolved.state.hide), count=resolved.search_count,
+    # a bad regular expression is said under the search box, where it was typed
+    about_search, notices = search_notices(notices)
+    count = resolved.search_count
+    if about_search:
+        count = [html.Span(n.removeprefix(SEARCH_NOTICE), className="field-error", role="alert") for n in about_search] + [
+            html.Span(count)]
+    return dict(view=resolved.view, legend=_legend(resolved.legend, resolved.state.hide), count=count,
                 notice=_notices(notices + resolved.notices))
 
 

@@ -47,28 +47,48 @@ def hotspots(X: np.ndarray, *, min_cluster_size: int = 20, max_clusters: int = 1
             for k, m in enumerate(found)]
 
 
+def names_describe(names) -> bool:
+    """Whether items' names say what they are ("japanese ogre"), not where they came from: at most a
+    tenth look like file names or paths, or are bare numbers."""
+    s = names.astype(str)
+    if not len(s):
+        return False
+    filelike = s.str.contains(r"[/\\]|\.[A-Za-z0-9]{2,5}$|^[\d\W_]+$", regex=True)
+    return bool(filelike.mean() <= 0.1)
+
+
 def name_hotspots(found: list[dict], meta, schema: dict[str, str], *, text: bool = False,
                   unique: bool = True) -> list[dict]:
     """Label each hotspot by what its items share: the categorical value most over-represented in it
     (held by at least half of its items, one-sided Fisher p < 0.001; the column named unless it is the
-    first categorical one), else, for words, its representative item's name; else "Cluster k".
+    first categorical one); else the two values of one column that together hold half of it ("Objects /
+    Animals & Nature"); else, where names say what an item is (words, emoji: not file names), its
+    representative item's name; else "Cluster k".
     ``unique``: a name given twice gets a number (hotspots are listed by name; map labels need not)."""
     from .contrast import over_represented
 
     columns = [c for c, t in schema.items() if t == "categorical"]
+    named = "name" in meta and names_describe(meta["name"])
     used: dict[str, int] = {}
     out = []
     for k, h in enumerate(found):
         inside = np.zeros(len(meta), bool)
         inside[np.asarray(h["members"], np.int64)] = True
-        best = None
+        best, pair = None, None
         for col in columns:
-            for r in over_represented(meta[col], inside, column=col)[:1]:
+            found = over_represented(meta[col], inside, column=col)[:2]
+            for r in found[:1]:
                 if r["share_in"] >= 0.5 and r["p"] < 1e-3 and (best is None or r["p"] < best["p"]):
                     best = r
+            if (len(found) == 2 and found[0]["p"] < 1e-3 and found[1]["p"] < 0.05 and pair is None
+                    and found[0]["share_in"] + found[1]["share_in"] >= 0.5):
+                pair = found
         if best is not None:
             label = best["value"] if best["column"] == columns[0] else f"{best['column']}: {best['value']}"
-        elif text:
+        elif pair is not None:
+            values = " / ".join(r["value"] for r in pair)
+            label = values if pair[0]["column"] == columns[0] else f"{pair[0]['column']}: {values}"
+        elif text or named:
             label = str(meta["name"].iloc[h["representative"]])
         else:
             label = f"Cluster {k + 1}"
