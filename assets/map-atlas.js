@@ -19,7 +19,7 @@
   /** Fetch the atlas layout of the view's dataset and cell size if it changed (else null). */
   function ensure(view) {
     const S = M.S, key = view.dataset + "/" + view.cell;
-    if (view.mode !== "images" || S.atlasKey === key) return null;
+    if (view.mode !== "images" || view.tiled || S.atlasKey === key) return null;  // a tiled map: an atlas a tile
     return M.transport.fetchJson("/api/atlas.json?dataset=" + encodeURIComponent(view.dataset) + "&cell=" + view.cell)
       .then((info) => {
         S.atlas = info;

@@ -11,6 +11,14 @@
  * items held; a colour change refetches only the colour slices, a filter nothing.
  * The slices of every tile in view are fetched before the map redraws, so a colour
  * change is one frame, not one per tile (each frame draws every point in view again).
+ *
+ * Images mode draws from the image pyramid (fewer items a level: a mosaic of about
+ * 4,096 thumbnails in view) and each tile brings its own atlas of its items'
+ * thumbnails (dashboard/atlases.py), small cells on the pyramid's levels and larger
+ * ones on the zooms past them, so the map sharpens where one zooms. Each level's
+ * images are sized so that the level's sample covers the map. GPU textures stay under
+ * TEXTURE_CAP: the TileLayer's cache counts each tile's texture and drops the least
+ * recently seen tiles out of view (their textures go with their layers).
  */
 (function (M) {
   "use strict";
@@ -23,10 +31,12 @@
   // Levels below the deepest one: the deepest level's tiles split further, so a dense corner is fetched in parts.
   const DEEPER = 3;
   const DIM_ALPHA = 28;
+  // GPU memory for the image tiles' atlases (RGBA, 4 bytes a pixel): a tile's texture is at most 2048² (16 MB).
+  const TEXTURE_CAP = 256 * 2 ** 20;
   const SELECTED_RGBA = [20, 20, 20, 230];
 
   const geometry = new Map();  // "layout|z/x/y" → {indices, positions, length}, oldest first
-  let held = 0, fetched = 0, requests = 0;
+  let held = 0, fetched = 0, requests = 0, textures = 0, texturesPeak = 0;
 
   async function fetchBytes(url, signal) {
     requests += 1;
@@ -40,9 +50,11 @@
   function ensure(view) {
     const S = M.S;
     if (!view.tiled) return null;
-    if (S.tiles && S.tiles.key === view.layout) return recolourShown(view);
-    return M.transport.fetchJson("/api/tiles.json?" + view.layout).then((meta) => {
-      S.tiles = {key: view.layout, meta, colors: view.colors, bump: 0};
+    const images = view.mode === "images", key = view.layout + (images ? "&images=1" : "");
+    if (S.tiles && S.tiles.key === key) return recolourShown(view);
+    return M.transport.fetchJson("/api/tiles.json?" + key).then((meta) => {
+      textures = 0;  // the last layer's tiles, textures and all, go with it
+      S.tiles = {key, images, meta, colors: view.colors, bump: 0};
     });
   }
 
@@ -55,7 +67,7 @@
   function recolour(d, colors) {
     if (d.colors === colors) return Promise.resolve();
     if (d.recolouring && d.recolouring.colors === colors) return d.recolouring.job;
-    const job = fetchBytes(d.path + "/colors.bin?" + d.layout + "&" + colors).then((b) => {
+    const job = fetchBytes(d.path + "/colors.bin?" + d.key + "&" + colors).then((b) => {
       if (d.recolouring && d.recolouring.colors !== colors) return;  // a newer colour came meanwhile
       d.rgba = new Uint8Array(b); d.colors = colors; d.masked = null; d.recolouring = null;
     });
@@ -92,11 +104,11 @@
     }
   }
 
-  async function tileGeometry(layout, z, x, y, signal) {
-    const key = layout + "|" + z + "/" + x + "/" + y;
+  async function tileGeometry(query, z, x, y, signal) {
+    const key = query + "|" + z + "/" + x + "/" + y;
     const hit = geometry.get(key);
     if (hit) { geometry.delete(key); geometry.set(key, hit); return hit; }
-    const buf = await fetchBytes("/api/tile/" + z + "/" + x + "/" + y + ".bin?" + layout, signal);
+    const buf = await fetchBytes("/api/tile/" + z + "/" + x + "/" + y + ".bin?" + query, signal);
     const m = buf.byteLength / 8, w = M.S.tiles.meta.tileWorld / Math.pow(2, z), x0 = x * w, y0 = y * w;
     const q = new Uint16Array(buf, 4 * m, 2 * m), positions = new Float32Array(2 * m);
     for (let k = 0; k < 2 * m; k += 2) {
@@ -113,15 +125,43 @@
     return got;
   }
 
-  /** A tile's content: geometry and colours (the mask is applied as it is drawn: a filter fetches nothing). */
+  /** An image tile's atlas: its items' thumbnails, cell k for its k-th item (X-Cell px, X-Count of them). */
+  async function tileAtlas(url, signal) {
+    requests += 1;
+    const r = await fetch(url, {signal});
+    if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
+    const cell = Number(r.headers.get("X-Cell")), count = Number(r.headers.get("X-Count"));
+    const image = await createImageBitmap(await r.blob());
+    const cols = Math.max(1, Math.floor(image.width / cell)), mapping = {};
+    for (let k = 0; k < count; k++) mapping[k] = {x: (k % cols) * cell, y: Math.floor(k / cols) * cell, width: cell, height: cell};
+    return {image, cell, count, mapping, bytes: 4 * image.width * image.height};
+  }
+
+  /** A tile's content: geometry and colours (the mask is applied as it is drawn: a filter fetches nothing);
+   * for images, its atlas too. */
   async function tileData({index, signal}) {
-    const S = M.S, view = S.view, z = index.z - K, {x, y} = index;
+    const S = M.S, view = S.view, z = index.z - K, {x, y} = index, key = S.tiles.key;
     const path = "/api/tile/" + z + "/" + x + "/" + y;
-    const [g, rgba] = await Promise.all([
-      tileGeometry(view.layout, z, x, y, signal),
-      fetchBytes(path + "/colors.bin?" + view.layout + "&" + view.colors, signal).then((b) => new Uint8Array(b)),
+    const [g, rgba, atlas] = await Promise.all([
+      tileGeometry(key, z, x, y, signal),
+      fetchBytes(path + "/colors.bin?" + key + "&" + view.colors, signal).then((b) => new Uint8Array(b)),
+      S.tiles.images ? tileAtlas(path + "/atlas.png?" + key, signal) : null,
     ]);
-    return {...g, rgba, colors: view.colors, path, layout: view.layout, byteLength: 12 * g.length};
+    if (atlas) trackTexture(atlas, +1);
+    return {...g, rgba, colors: view.colors, path, key, z, atlas,
+            byteLength: 12 * g.length + (atlas ? atlas.bytes : 0)};
+  }
+
+  function trackTexture(atlas, sign) {
+    textures += sign * atlas.bytes;
+    texturesPeak = Math.max(texturesPeak, textures);
+  }
+
+  /** World size of an image on tile zoom z: the items of levels ≤ z side by side over the map's extent. */
+  function imageSize(z) {
+    const meta = M.S.tiles.meta, [x0, y0, x1, y1] = meta.bounds;
+    const count = Math.min(meta.n, meta.base * Math.pow(4, Math.min(z, meta.levels - 1)));
+    return Math.max(x1 - x0, y1 - y0) / Math.sqrt(count) * (M.S.view.size || 1);
   }
 
   /** A tile's colours with the items the browser's mask leaves out faded (map-filter.js). */
@@ -144,14 +184,30 @@
     return S.tiles.selected.set;
   }
 
+  function itemsLayer(props, d) {
+    if (!d.atlas) {
+      return M.layers.template("points", {
+        id: props.id + "-points",
+        data: {length: d.length, attributes: {getPosition: {value: d.positions, size: 2}, getFillColor: {value: maskedColors(d), size: 4}}},
+        indexMap: d.indices,
+      });
+    }
+    // coloured by a column: each thumbnail on a square of its colour (as below the threshold)
+    const m = d.atlas.count;
+    return M.layers.template(M.S.view.frames ? "tinted" : "images", {
+      id: props.id + "-images",
+      data: {length: m, attributes: {getPosition: {value: d.positions.subarray(0, 2 * m), size: 2},
+                                     getColor: {value: maskedColors(d).subarray(0, 4 * m), size: 4}}},
+      iconAtlas: d.atlas.image, iconMapping: d.atlas.mapping, getIcon: (_, {index}) => index,
+      getSize: imageSize(d.z), sizeMinPixels: 1,
+      indexMap: d.indices,
+    });
+  }
+
   function renderTile(props) {
     const d = props.data;
     if (!d || !d.length) return null;
-    const out = [M.layers.template("points", {
-      id: props.id + "-points",
-      data: {length: d.length, attributes: {getPosition: {value: d.positions, size: 2}, getFillColor: {value: maskedColors(d), size: 4}}},
-      indexMap: d.indices,
-    })];
+    const out = [itemsLayer(props, d)];
     if (M.S.selection.length) {
       const set = selectedSet(), chosen = [];
       for (let k = 0; k < d.length; k++) if (set.has(d.indices[k])) chosen.push(k);
@@ -173,7 +229,7 @@
   /** The TileLayer of the view: the same object while nothing it shows changed. */
   function layer() {
     const S = M.S, view = S.view, meta = S.tiles.meta;
-    const fetchKey = view.layout;  // colours are refetched per tile, not the tiles (recolourShown)
+    const fetchKey = S.tiles.key;  // colours are refetched per tile, not the tiles (recolourShown)
     const key = [fetchKey, S.tiles.colors, S.tiles.bump, S.keys.mask, view.searching,
                  S.selection.length + ":" + (S.selection[0] || 0) + ":" + S.selection[S.selection.length - 1],
                  JSON.stringify(S.spec.layers.points)].join("|");
@@ -187,7 +243,8 @@
         zoomOffset: K - 1 - fitZoom() + 0.001,
         minZoom: K, maxZoom: K + Math.min(meta.levels - 1 + DEEPER, meta.grid),
         extent: [x0 - pad, y0 - pad, x1 + pad, y1 + pad],
-        maxCacheByteSize: 12 * MAX_HELD, maxRequests: 6,
+        maxCacheByteSize: S.tiles.images ? TEXTURE_CAP : 12 * MAX_HELD, maxRequests: 6,
+        onTileUnload: (tile) => { if (tile.content && tile.content.atlas) trackTexture(tile.content.atlas, -1); },
         refinementStrategy: "best-available",
         pickable: true,
         getTileData: tileData,
@@ -255,6 +312,9 @@
       stale: shown.filter((t) => t.content.colors !== S.view.colors).length,  // shown with an older view's colours
       drawn: shown.reduce((a, t) => a + t.content.length, 0),
       levels: S.tiles ? S.tiles.meta.levels : 0,
+      // image tiles: GPU bytes of the atlases held now and at most (never above textureCap), cells drawn
+      textureBytes: textures, texturePeak: texturesPeak, textureCap: TEXTURE_CAP,
+      cells: Array.from(new Set(shown.filter((t) => t.content.atlas).map((t) => t.content.atlas.cell))).sort((a, b) => a - b),
       zooms: Array.from(new Set(shown.map((t) => t.index.z - K))).sort((a, b) => a - b),
     };
   }

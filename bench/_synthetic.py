@@ -14,3 +14,4 @@ def write_synthetic(data_dir: Path, X: np.ndarray, **columns) -> Dataset:
     """Dataset ``synthetic`` in ``data_dir``: one latent space (``X``, id = its width), items named p0…,
     and any extra metadata ``columns``."""
     return fixtures.write(data_dir, "synthetic", X, **columns)
+

@@ -387,7 +387,7 @@ def _run_build(run, data_dir: Path, name: str, layouts: tuple[str, ...] = ()) ->
             err=True,
         )
         sys.exit(130)
-    prepare(ds)  # the first visit draws at once
+    prepare(ds, progress=True)  # the first visit draws at once
     seconds = time.perf_counter() - start
     click.echo(what_changed(before, ds, seconds, layouts) or summary(ds, seconds))
 
@@ -426,7 +426,7 @@ def add(obj: dict, path: Path, name, data_type, metric, columns, config, force) 
         if data_type or metric or columns or config:
             raise click.UsageError("--type, --metric, --column and --config apply to LSC folders, not PixPlot output")
         ds = import_pixplot(obj["data_dir"], path, name=name, force=force)
-        prepare(ds)  # the first visit draws at once
+        prepare(ds, progress=True)  # the first visit draws at once
         click.echo(summary(ds, time.perf_counter() - start))
         return
     if path.is_dir() and not (path / "latent").is_dir() and not (path / "meta.csv").is_file():

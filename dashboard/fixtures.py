@@ -37,3 +37,56 @@ def blobs(data_dir: Path | str, name: str = "blobs", n: int = 500, dim: int = 8,
     X = centres[labels] + rng.normal(size=(n, dim))
     return write(data_dir, name, X, category=[f"c{k}" for k in labels], value=rng.gamma(2.0, 1.0, n).round(3),
                  schema={"category": "categorical", "value": "numeric"}, **columns)
+
+
+SHAPES = ("circle", "square", "triangle", "ring")
+
+
+def _draw_images(args: tuple[Path, int, int, int, int]) -> list[tuple[str, str, int]]:
+    from PIL import Image, ImageDraw
+
+    folder, first, count, side, seed = args
+    rng = np.random.default_rng(seed + first)
+    rows = []
+    for i in range(first, first + count):
+        shape, hue = SHAPES[i % len(SHAPES)], int(rng.integers(0, 360))
+        im = Image.new("RGB", (side, side), f"hsl({(hue + 180) % 360}, 30%, 85%)")
+        d, m = ImageDraw.Draw(im), side // 6
+        fill = f"hsl({hue}, 80%, 45%)"
+        box = (m, m, side - m, side - m)
+        if shape == "circle":
+            d.ellipse(box, fill=fill)
+        elif shape == "square":
+            d.rectangle(box, fill=fill)
+        elif shape == "triangle":
+            d.polygon([(side // 2, m), (side - m, side - m), (m, side - m)], fill=fill)
+        else:
+            d.ellipse(box, outline=fill, width=max(2, side // 8))
+        rel = f"{i // 1000:04d}/{i:07d}.png"
+        im.save(folder / rel)
+        rows.append((rel, shape, hue))
+    return rows
+
+
+def shape_images(folder: Path, n: int, side: int = 24, seed: int = 0, workers: int = 2) -> Path:
+    """``n`` small PNGs (a coloured circle, square, triangle or ring on a pale ground; 1,000 a sub-folder)
+    and ``meta.csv`` (PixPlot's ``filename`` column, ``shape``, ``hue``) in ``folder``; kept if complete."""
+    import csv
+    from concurrent.futures import ProcessPoolExecutor
+
+    folder = Path(folder)
+    done = folder / "meta.csv"
+    if done.exists():
+        return done
+    for k in range(0, n, 1000):
+        (folder / f"{k // 1000:04d}").mkdir(parents=True, exist_ok=True)
+    chunks = [(folder, a, min(10_000, n - a), side, seed) for a in range(0, n, 10_000)]
+    with ProcessPoolExecutor(workers) as pool:
+        rows = [r for part in pool.map(_draw_images, chunks) for r in part]
+    tmp = folder / "meta.csv.partial"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["filename", "shape", "hue"])
+        w.writerows(rows)
+    tmp.rename(done)
+    return done

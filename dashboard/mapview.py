@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pandas as pd
 
-from . import registry, tiles
+from . import atlases, registry, tiles
 from .compute.colors import category_keys
 from .compute.declutter import BASE_SCALE
 from .computed import get_cluster_labels, layout_ready
@@ -111,8 +111,8 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
     # the clusters of a projection named on the map (words have their own labels; a toggle hides them)
     cluster_labels = (state.labels != "off" and state.mode != "words" and state.proj in registry.PROJECTIONS
                       and not state.y)
-    # above the threshold, points come as tiles of the pyramid in view (images and words stay whole)
-    tiled = state.mode == "points" and tiles.use_tiles(ds.n)
+    # above the threshold, points and images come as tiles of the pyramid in view (words stay whole)
+    tiled = state.mode in ("points", "images") and tiles.use_tiles(ds.n)
     view = {
         "dataset": ds.name, "n": ds.n, "type": ds.type, "mode": state.mode, "cell": state.cell,
         "size": state.size, "color": state.color,
@@ -161,10 +161,11 @@ def drawn_layout(ds: Dataset, state: ViewState) -> ViewState:
     return state
 
 
-def prepare(ds: Dataset) -> None:
+def prepare(ds: Dataset, progress: bool = False) -> None:
     """Compute what the first frame of the dataset's default view reads (its colours and legend, its layout
-    unless that is a background job, the tile pyramid of a large map, its cluster labels), so that the first
-    visit finds them in the cache instead of computing them while the user waits.
+    unless that is a background job, the tile pyramid of a large map and, for images, its levels' atlases,
+    its cluster labels), so that the first visit finds them in the cache instead of computing them while the
+    user waits. ``progress``: a progress bar for the atlases (minutes at a million images).
 
     ``add`` and ``build`` call it when they finish, and a server at start (in the background). A problem is
     left for that first visit to compute again and report on the page."""
@@ -173,7 +174,9 @@ def prepare(ds: Dataset) -> None:
         resolved = resolve(ds, state)
         shown = drawn_layout(ds, resolved.state)
         found = layout(ds, shown)
-        if resolved.view["tiled"]:
+        if resolved.view["tiled"] and state.mode == "images":  # its pyramid and the atlases of its levels
+            atlases.pack_tiles(ds, shown, progress=progress)
+        elif resolved.view["tiled"]:
             tiles.pyramid(ds, shown)
         if resolved.view["clusterLabels"] and found is not None:
             get_cluster_labels(ds, shown.space, found.xy)

@@ -354,24 +354,42 @@ def _add_tile_routes(server, view) -> None:
     server.config["MAX_FORM_MEMORY_SIZE"] = max(server.config.get("MAX_FORM_MEMORY_SIZE") or 0, 64 * 2**20)
     tile_path = "/api/tile/<int:z>/<int(signed=True):x>/<int(signed=True):y>"
 
+    def pyramid():
+        """The view and its pyramid: an image map's (``images=1``: fewer items a level) or a point map's."""
+        ds, state = view()
+        return ds, state, tiles.pyramid(ds, state, images=request.args.get("images") == "1")
+
     @server.route("/api/tiles.json")
     def tiles_json():
         """The pyramid: levels, the items' bounds, items per tile of each level."""
-        ds, state = view()
-        return Response(json.dumps(tiles.metadata(tiles.pyramid(ds, state))), mimetype="application/json")
+        _, _, p = pyramid()
+        return Response(json.dumps(tiles.metadata(p)), mimetype="application/json")
 
     @server.route(tile_path + ".bin")
     def tile_bin(z: int, x: int, y: int):
         """m uint32 global indices, then m × 2 uint16 positions within the tile (see tiles.tile_bytes)."""
-        ds, state = view()
-        return _bytes(tiles.tile_bytes(tiles.pyramid(ds, state), z, x, y), "application/octet-stream")
+        _, _, p = pyramid()
+        return _bytes(tiles.tile_bytes(p, z, x, y), "application/octet-stream")
 
     @server.route(tile_path + "/colors.bin")
     def tile_colors(z: int, x: int, y: int):
         """RGBA of the tile's items, in the tile's order (the colour buffer's slice)."""
-        ds, state = view()
+        ds, state, p = pyramid()
         rgba, _ = mapdata.color_legend(ds, state)
-        return _array(rgba[tiles.tile_indices(tiles.pyramid(ds, state), z, x, y)])
+        return _array(rgba[tiles.tile_indices(p, z, x, y)])
+
+    @server.route(tile_path + "/atlas.png")
+    def tile_atlas(z: int, x: int, y: int):
+        """The thumbnails of an image map's tile, cell k for its k-th item; the cell (px) in X-Cell, how many
+        items have one in X-Count (see atlases.tile_atlas)."""
+        ds, state = view()
+        if ds.type != "image":
+            return _error(f"dataset {ds.name!r} has no images", 404)
+        png, cell, count = atlases.tile_atlas(ds, state, z, x, y)
+        resp = Response(png, mimetype="image/png")
+        resp.headers["X-Cell"], resp.headers["X-Count"] = str(cell), str(count)
+        resp.headers["Cache-Control"] = "no-cache"  # a rebuilt dataset's tile has the same URL
+        return resp
 
     @server.route("/api/lasso.bin", methods=["GET", "POST"])
     def lasso():

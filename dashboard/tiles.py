@@ -62,6 +62,15 @@ def default_base() -> int:
     return max(1, threshold() // 4)
 
 
+#: Thumbnails of level 0 of an image map: each level is a mosaic of about this many images in view.
+IMAGE_BASE = 4096
+
+
+def image_base() -> int:
+    """Items of level 0 of an image map's pyramid (never more than a point map's)."""
+    return max(1, min(IMAGE_BASE, default_base()))
+
+
 @dataclass
 class Pyramid:
     """Items sorted by (level, cell code): ``order`` their global indices, ``xy`` their positions.
@@ -262,19 +271,32 @@ _PYRAMIDS = cache_mod.Memo(2)
 _MASKS = cache_mod.Memo(4)
 
 
-def pyramid_key(ds, state) -> str:
+def pyramid_key(ds, state, images: bool = False) -> str:
     """The cache key of a view's pyramid: its layout's parameters, the build and the level-0 size."""
     s = ds.space(state.space)
-    params = {**state.layout_query(), "build": ds.build_id, "base": default_base(), "tiles": VERSION}
+    params = {**state.layout_query(), "build": ds.build_id, "base": image_base() if images else default_base(),
+              "tiles": VERSION}
     return cache_mod.make_key(ds.name, s.fingerprint, s.id, "tiles", params)
 
 
-def pyramid(ds, state) -> Pyramid:
-    """The pyramid of the view's layout: built once, kept in the cache beside the layout."""
+def pyramid(ds, state, images: bool = False) -> Pyramid:
+    """The pyramid of the view's layout, built once and kept in the cache beside the layout. ``images``: the
+    image map's, whose levels are smaller (:func:`image_base` thumbnails in view rather than points)."""
     from .mapdata import positions
 
-    key = pyramid_key(ds, state)
-    return _PYRAMIDS.get(key, lambda: cache_mod.cached(ds.path.parent, key, lambda: build(positions(ds, state)))[0])
+    key = pyramid_key(ds, state, images)
+    base = image_base() if images else default_base()
+    return _PYRAMIDS.get(key, lambda: cache_mod.cached(ds.path.parent, key,
+                                                      lambda: build(positions(ds, state), base=base))[0])
+
+
+def tiles_of_level(p: Pyramid, z: int) -> list[tuple[int, int, int]]:
+    """Every non-empty tile (z, x, y) of a pyramid level z (< levels): what a build packs ahead."""
+    shift = np.uint64(2 * (GRID - z))
+    cells = np.unique(p.codes[:p.starts[min(z, p.levels - 1) + 1]] >> shift)
+    tx, ty = unmorton(cells)
+    ox, oy = p.origin[0] >> (GRID - z), p.origin[1] >> (GRID - z)
+    return [(z, int(a + ox), int(b + oy)) for a, b in zip(tx, ty)]
 
 
 def mask(ds, state) -> np.ndarray:
@@ -295,7 +317,7 @@ def select_polygon(ds, state, polygon: np.ndarray) -> np.ndarray:
     if state.search:
         keep &= (m & mapdata.MATCHES) > 0
     if use_tiles(ds.n):  # the pyramid holds the same positions, already in memory
-        p = pyramid(ds, state)
+        p = pyramid(ds, state, images=state.mode == "images")
         found = p.order[inside_polygon(p.xy, polygon)]
         return np.sort(found[keep[found]])
     return np.flatnonzero(inside_polygon(mapdata.positions(ds, state), polygon) & keep).astype(np.uint32)

@@ -82,3 +82,17 @@ def test_a_mixed_hotspot_is_named_by_two_values_or_by_a_descriptive_name():
     assert second[0]["label"].startswith("Cluster ")
     assert names_describe(names) and not names_describe(files["name"])
     assert not names_describe(pd.Series(["1", "2", "3"])) and not names_describe(pd.Series(["a/b", "c/d"]))
+
+
+def test_hotspots_of_many_items_come_from_a_sample_and_hold_every_item():
+    """Above ``sample`` items HDBSCAN runs on a sample; every item still joins its blob's hotspot."""
+    from dashboard.compute.clusters import hotspots
+
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(c, 0.3, size=(1500, 2)) for c in ((0, 0), (6, 0), (0, 6))])
+    found = hotspots(X, min_cluster_size=100, sample=600)
+    assert len(found) == 3
+    for h in found:
+        members = np.asarray(h["members"])
+        assert len(members) > 1400 and len(set(members // 1500)) == 1  # one blob, nearly whole
+        assert h["representative"] in set(members.tolist())

@@ -10,6 +10,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .. import computed
+from ..tiles import use_tiles
 from ..store import HOTSPOTS, THUMB_SIZE, Dataset, DatasetWriter, atomic_path
 
 #: Layouts computed at build time unless asked otherwise: PCA of every
@@ -58,7 +59,7 @@ def compute_layouts(dataset: Dataset, methods: Iterable[str]) -> dict[str, float
         start = time.perf_counter()
         computed.get_layout(dataset, space, method)
         timings[f"{method} of {space}"] = round(time.perf_counter() - start, 2)
-    if dataset.type == "image":
+    if dataset.type == "image" and not use_tiles(dataset.n):  # a large map packs its tiles' (mapview.prepare)
         from ..atlases import pack
         from ..viewstate import default_cell
 
