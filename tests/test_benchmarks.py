@@ -82,7 +82,8 @@ def test_bench_features_fails_when_a_row_fails(tmp_path, monkeypatch):
 
 def test_every_benchmark_is_covered():
     scripts = {p.name for p in (ROOT / "bench").glob("bench_*.py")}
-    assert scripts == set(TINY) | {"bench_images.py", "bench_viewer.py", "bench_load.py", "bench_scale.py"}
+    assert scripts == set(TINY) | {"bench_images.py", "bench_viewer.py", "bench_load.py", "bench_scale.py",
+                                   "bench_image_scale.py"}
 
 
 @pytest.mark.slow
@@ -141,3 +142,15 @@ def test_bench_scale_runs_tiny(tmp_path):
     ours = json.loads((tmp_path / "scale.json").read_text())["20000"]["ours"]
     assert ours["tiled"] and ours["first_drawn"] == 1000 and ours["zoom_complete"] == 1.0
     assert ours["geometry_bytes_per_drawn"] <= 9 and ours["first_s"] > 0
+
+
+@pytest.mark.browser
+def test_bench_image_scale_runs_tiny(tmp_path):
+    """3,000 shape images above a threshold of 1,000: built, a mosaic first, sharper cells on zooming in."""
+    out = _run("bench_image_scale.py", ["--n", "3000", "--threshold", "1000", "--settle", "1"], tmp_path)
+    assert "untiled path" in out and "texture memory at most" in out
+    row = json.loads((tmp_path / "image_scale.json").read_text())
+    ours = row["ours"]
+    assert ours["tiled"] and ours["first_cells"] == [32] and 0 < ours["first_drawn"] <= 250
+    assert max(ours["zooms"][-1]["cells"]) == 128 and ours["texture_peak_mb"] <= ours["cap_mb"]
+    assert row["build_s"] > 0 and row["baseline"]["gpu_mb"] > 0
