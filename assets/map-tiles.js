@@ -50,7 +50,7 @@
   function ensure(view) {
     const S = M.S;
     if (!view.tiled) return null;
-    const images = view.mode === "images", key = view.layout + (images ? "&images=1" : "");
+    const images = view.mode === "images", key = view.tiles;  // the server's query for the view's pyramid
     if (S.tiles && S.tiles.key === key) return recolourShown(view);
     return M.transport.fetchJson("/api/tiles.json?" + key).then((meta) => {
       textures = 0;  // the last layer's tiles, textures and all, go with it

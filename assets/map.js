@@ -45,8 +45,10 @@
     const el = mapElement();
     if (el.parentNode !== slot) {
       slot.appendChild(el);
-      const stage = document.getElementById("map-stage");
-      if (stage) stage.remove();
+      for (const id of ["map-stage", "topbar-stage"]) {
+        const stage = document.getElementById(id);
+        if (stage) stage.remove();
+      }
     }
     return true;
   }
@@ -60,6 +62,21 @@
     box.dataset.right = state.right || "";
     box.appendChild(mapElement());
     document.body.appendChild(box);
+    // …and the top bar's place: the title and what is shown, until Dash renders the controls there
+    const bar = document.createElement("div");
+    bar.id = "topbar-stage";
+    bar.className = "topbar-stage";
+    bar.setAttribute("aria-hidden", "true");
+    const title = document.createElement("strong");
+    title.textContent = "Latent space dashboard";
+    const what = document.createElement("span");
+    what.textContent = [state.dataset, state.space && "space " + state.space, state.color && "colour by " + state.color]
+      .filter(Boolean).join(" · ");
+    const wait = document.createElement("span");
+    wait.className = "muted";
+    wait.textContent = "loading the controls…";
+    bar.append(title, what, wait);
+    document.body.appendChild(bar);
   }
 
   function ensureDeck(view) {

@@ -142,6 +142,9 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         "vector": query if state.vector is not None else None,
         "pending": pending,
         "tiled": tiled,
+        # the pyramid's query: an image map's has fewer items a level (tiles.image_base) and an atlas a tile
+        "tiles": urlencode({**layout_state.layout_query(), **({"images": "1"} if state.mode == "images" else {})})
+        if tiled else None,
         "density": state.density,
         "job": job,
         # grid-like stored layouts: images fill their cells (geographic points are not on a grid)
@@ -253,7 +256,7 @@ def boot_script(data_dir: Path, query: str, default_dataset: str | None) -> str:
     view = boot.get("view")
     urls = [f"/api/positions.bin?{view['layout']}", f"/api/colors.bin?{view['colors']}"] if view else []
     if view and view["tiled"]:  # a tiled map fetches its pyramid, never the whole buffers
-        urls = [f"/api/tiles.json?{view['layout']}"]
+        urls = [f"/api/tiles.json?{view['tiles']}"]
     elif view and view["filter"].get("search"):
         urls.append(f"/api/mask.bin?{view['filter']['search']}")
     links = "".join(f'<link rel="preload" as="fetch" crossorigin href="{html.escape(u)}">' for u in urls)

@@ -121,6 +121,9 @@ def test_a_large_image_map_opens_as_a_mosaic_and_sharpens_where_one_zooms(shapes
         assert 0 < t["drawn"] <= THRESHOLD // 4  # level 0 only: a mosaic of a sample
         urls = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name)")
         assert not any("/api/atlas/" in u or "/api/positions.bin" in u for u in urls), "whole atlases were fetched"
+        pyramids = [u for u in urls if "/api/tiles.json" in u]  # the page's preload is the image pyramid's
+        assert pyramids and all("images=1" in u for u in pyramids)
+        assert page.locator("#topbar-stage").count() == 0  # the top bar's stand-in went when Dash rendered
         page.screenshot(path=str(SCREENSHOTS / "image_tiles_first_1440.png"))
 
         from dashboard import mapdata
