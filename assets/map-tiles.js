@@ -226,11 +226,51 @@
     return Math.log2(side / 2.3);  // map.js's fit: layouts fill [-1, 1] with a margin
   }
 
+  // ------------------------------------------------------------------ the next level, when a frame can afford it
+
+  // Items a frame may hold when the camera rests where the last level could be drawn: software GL draws
+  // about a million points a second, a GPU many millions a frame. A zoom into a small region then shows
+  // every item there instead of the level before's sample.
+  const AFFORD_SOFTWARE = 1500000, AFFORD_GPU = 6000000;
+  let restTimer = null;
+
+  /** Items of levels ≤ ``level`` in the tiles of each level that meet the bounds (an upper bound). */
+  function countUpTo(meta, level, b) {
+    let total = 0;
+    for (let l = 0; l <= level; l++) {
+      const w = meta.tileWorld / Math.pow(2, l);
+      for (const [x, y, c] of meta.counts[l]) {
+        if ((x + 1) * w >= b[0] && x * w <= b[2] && (y + 1) * w >= b[1] && y * w <= b[3]) total += c;
+      }
+    }
+    return total;
+  }
+
+  /** After the camera moved: once it rests one level short of the pyramid's last, draw the last level if
+   * the items in view fit a frame (every item there is then drawn), and go back when they no longer do. */
+  function cameraMoved() {
+    const S = M.S;
+    if (!S.view || !S.view.tiled || !S.tiles) return;
+    clearTimeout(restTimer);
+    restTimer = setTimeout(() => {
+      const tiles = tileset(), vp = S.deck && S.deck.getViewports()[0];
+      if (!tiles || !vp || !S.tiles) return;
+      const chosen = tiles.tiles.filter((t) => t.isSelected).map((t) => t.index.z - K);
+      if (!chosen.length) return;
+      const meta = S.tiles.meta, z = Math.max(...chosen) - (S.tiles.extra || 0), b = vp.getBounds();
+      const afford = M.layers.softwareGL() ? AFFORD_SOFTWARE : AFFORD_GPU;
+      // only the last level: it completes the view, where any other would just double what a frame holds
+      const extra = z + 1 === meta.levels - 1 && countUpTo(meta, z + 1, b) <= afford ? 1 : 0;
+      if (extra !== (S.tiles.extra || 0)) { S.tiles.extra = extra; M.layers.draw(); }
+    }, 200);
+  }
+
   /** The TileLayer of the view: the same object while nothing it shows changed. */
   function layer() {
     const S = M.S, view = S.view, meta = S.tiles.meta;
     const fetchKey = S.tiles.key;  // colours are refetched per tile, not the tiles (recolourShown)
-    const key = [fetchKey, S.tiles.colors, S.tiles.bump, S.keys.mask, view.searching,
+    const extra = S.tiles.extra || 0;
+    const key = [fetchKey, extra, S.tiles.colors, S.tiles.bump, S.keys.mask, view.searching,
                  S.selection.length + ":" + (S.selection[0] || 0) + ":" + S.selection[S.selection.length - 1],
                  JSON.stringify(S.spec.layers.points)].join("|");
     return M.layers.cached("tiles", key, () => {
@@ -240,7 +280,8 @@
         id: "tiles",
         tileSize: meta.tileWorld * Math.pow(2, K),
         // level l from one zoom step past the fit to the next: about ``base`` items in view at every level
-        zoomOffset: K - 1 - fitZoom() + 0.001,
+        // (one more where the next level fits a frame: cameraMoved)
+        zoomOffset: K - 1 - fitZoom() + 0.001 + extra,
         minZoom: K, maxZoom: K + Math.min(meta.levels - 1 + DEEPER, meta.grid),
         extent: [x0 - pad, y0 - pad, x1 + pad, y1 + pad],
         maxCacheByteSize: S.tiles.images ? TEXTURE_CAP : 12 * MAX_HELD, maxRequests: 6,
@@ -311,7 +352,7 @@
       held, fetched, requests, tilesShown: shown.length,
       stale: shown.filter((t) => t.content.colors !== S.view.colors).length,  // shown with an older view's colours
       drawn: shown.reduce((a, t) => a + t.content.length, 0),
-      levels: S.tiles ? S.tiles.meta.levels : 0,
+      levels: S.tiles ? S.tiles.meta.levels : 0, extra: S.tiles ? S.tiles.extra || 0 : 0,
       // image tiles: GPU bytes of the atlases held now and at most (never above textureCap), cells drawn
       textureBytes: textures, texturePeak: texturesPeak, textureCap: TEXTURE_CAP,
       cells: Array.from(new Set(shown.filter((t) => t.content.atlas).map((t) => t.content.atlas.cell))).sort((a, b) => a - b),
@@ -319,5 +360,5 @@
     };
   }
 
-  M.tiles = {ensure, recolourLate, layer, lasso, positionsOf, ensureDensity, densityLayer, stats, K};
+  M.tiles = {ensure, recolourLate, layer, lasso, positionsOf, ensureDensity, densityLayer, stats, cameraMoved, K};
 })(window.dashMapModules = window.dashMapModules || {});

@@ -100,7 +100,7 @@
     S.camera = camera ? {target: [camera[0], camera[1], 0], zoom: camera[2]} : fitViewState();
     S.deck.setProps({
       initialViewState: S.camera,
-      onViewStateChange: ({viewState}) => { S.camera = viewState; onZoom(); M.sharp.cameraMoved(); M.url.schedule(); },
+      onViewStateChange: ({viewState}) => { S.camera = viewState; onZoom(); M.sharp.cameraMoved(); M.tiles.cameraMoved(); M.url.schedule(); },
       onHover: M.select.onHover,
       onClick: M.select.onClick,
       onAfterRender: onAfterRender,
@@ -222,6 +222,7 @@
     S.deck.setProps({initialViewState: vs});
     onZoom();
     M.sharp.cameraMoved();
+    M.tiles.cameraMoved();
   }
 
   function setCamera(cam) {

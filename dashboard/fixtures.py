@@ -42,35 +42,38 @@ def blobs(data_dir: Path | str, name: str = "blobs", n: int = 500, dim: int = 8,
 SHAPES = ("circle", "square", "triangle", "ring")
 
 
-def _draw_images(args: tuple[Path, int, int, int, int]) -> list[tuple[str, str, int]]:
+def _draw_images(args: tuple[Path, int, int, int, int]) -> list[tuple[str, str, int, int]]:
     from PIL import Image, ImageDraw
 
     folder, first, count, side, seed = args
     rng = np.random.default_rng(seed + first)
     rows = []
     for i in range(first, first + count):
+        # shape, hue, size, place and ground all vary: no two images alike, so a million of them spread out
         shape, hue = SHAPES[i % len(SHAPES)], int(rng.integers(0, 360))
-        im = Image.new("RGB", (side, side), f"hsl({(hue + 180) % 360}, 30%, 85%)")
-        d, m = ImageDraw.Draw(im), side // 6
-        fill = f"hsl({hue}, 80%, 45%)"
-        box = (m, m, side - m, side - m)
+        r = float(rng.uniform(0.22, 0.42)) * side
+        cx, cy = rng.uniform(r, side - r, size=2)
+        im = Image.new("RGB", (side, side), f"hsl({int(rng.integers(0, 360))}, 25%, {int(rng.integers(70, 95))}%)")
+        d = ImageDraw.Draw(im)
+        fill = f"hsl({hue}, 80%, {int(rng.integers(35, 60))}%)"
+        box = (cx - r, cy - r, cx + r, cy + r)
         if shape == "circle":
             d.ellipse(box, fill=fill)
         elif shape == "square":
             d.rectangle(box, fill=fill)
         elif shape == "triangle":
-            d.polygon([(side // 2, m), (side - m, side - m), (m, side - m)], fill=fill)
+            d.polygon([(cx, cy - r), (cx + r, cy + r), (cx - r, cy + r)], fill=fill)
         else:
             d.ellipse(box, outline=fill, width=max(2, side // 8))
         rel = f"{i // 1000:04d}/{i:07d}.png"
         im.save(folder / rel)
-        rows.append((rel, shape, hue))
+        rows.append((rel, shape, hue, round(2 * r)))
     return rows
 
 
 def shape_images(folder: Path, n: int, side: int = 24, seed: int = 0, workers: int = 2) -> Path:
     """``n`` small PNGs (a coloured circle, square, triangle or ring on a pale ground; 1,000 a sub-folder)
-    and ``meta.csv`` (PixPlot's ``filename`` column, ``shape``, ``hue``) in ``folder``; kept if complete."""
+    and ``meta.csv`` (PixPlot's ``filename`` column, ``shape``, ``hue``, ``size``) in ``folder``; kept if complete."""
     import csv
     from concurrent.futures import ProcessPoolExecutor
 
@@ -86,7 +89,7 @@ def shape_images(folder: Path, n: int, side: int = 24, seed: int = 0, workers: i
     tmp = folder / "meta.csv.partial"
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["filename", "shape", "hue"])
+        w.writerow(["filename", "shape", "hue", "size"])
         w.writerows(rows)
     tmp.rename(done)
     return done
