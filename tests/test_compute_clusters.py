@@ -71,7 +71,7 @@ def test_a_mixed_hotspot_is_named_by_two_values_or_by_a_descriptive_name():
     xy = np.concatenate([rng.normal(c, 1.0, size=(60, 2)) for c in ((0, 0), (20, 0))])
     kind = np.array(["owls"] * 24 + ["boats"] * 24 + ["maps"] * 12 + ["rest"] * 60, dtype=object)
     kind[60:] = rng.choice(["a", "b", "c", "d", "e", "f"], 60)  # the second blob shares nothing
-    names = pd.Series([f"emoji number {k}" for k in range(120)])
+    names = pd.Series([f"emoji {chr(97 + k % 26)}{chr(97 + k // 26)}" for k in range(120)])
     meta = pd.DataFrame({"i": np.arange(120), "name": names, "kind": kind})
     schema = {"i": "index", "name": "text", "kind": "categorical"}
     named = {min(h["members"]) < 60: h for h in name_hotspots(hotspots(xy, min_cluster_size=20), meta, schema)}
@@ -82,6 +82,7 @@ def test_a_mixed_hotspot_is_named_by_two_values_or_by_a_descriptive_name():
     assert second[0]["label"].startswith("Cluster ")
     assert names_describe(names) and not names_describe(files["name"])
     assert not names_describe(pd.Series(["1", "2", "3"])) and not names_describe(pd.Series(["a/b", "c/d"]))
+    assert not names_describe(pd.Series([f"digit {k % 10} #{k}" for k in range(50)]))  # identifiers
 
 
 def test_hotspots_of_many_items_come_from_a_sample_and_hold_every_item():

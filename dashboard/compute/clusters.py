@@ -65,12 +65,12 @@ def hotspots(X: np.ndarray, *, min_cluster_size: int = 20, max_clusters: int = 1
 
 
 def names_describe(names) -> bool:
-    """Whether items' names say what they are ("japanese ogre"), not where they came from: at most a
-    tenth look like file names or paths, or are bare numbers."""
+    """Whether items' names say what they are ("japanese ogre"), not which one they are: at most a tenth
+    look like file names or paths, or end in a number ("digit 3 #17", "p42")."""
     s = names.astype(str)
     if not len(s):
         return False
-    filelike = s.str.contains(r"[/\\]|\.[A-Za-z0-9]{2,5}$|^[\d\W_]+$", regex=True)
+    filelike = s.str.contains(r"[/\\]|\.[A-Za-z0-9]{2,5}$|\d$", regex=True)
     return bool(filelike.mean() <= 0.1)
 
 
