@@ -622,7 +622,8 @@ class DatasetWriter:
             raise DashboardError(
                 f"latent space {space}: expected {n} rows × d columns, got shape {array.shape}"
             )
-        if not np.isfinite(array).all():
+        # in blocks: a million images' features are gigabytes, a mask of them a quarter of that again
+        if not all(np.isfinite(array[a:a + 65536]).all() for a in range(0, len(array), 65536)):
             raise DashboardError(f"latent space {space}: contains NaN or infinite values")
         rel = space_file(space)
         write_h5(self.path / rel, array)

@@ -59,3 +59,22 @@ def test_supervised_umap_separates_labels_better(digits_ds):
     plain = get_layout(digits_ds, "8", "umap").xy
     supervised = get_layout(digits_ds, "8", "umap", label="label").xy
     assert silhouette_score(supervised, labels) > silhouette_score(plain, labels)
+
+
+def test_pca_of_a_large_matrix_fits_a_sample_and_projects_in_blocks(monkeypatch):
+    """Above PCA_FIT_MAX values the axes come from a sample of rows: the same components as a full fit
+    (up to sign) on data with clear principal axes."""
+    from sklearn.decomposition import PCA
+
+    from dashboard.compute import projections
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(20_000, 3)) * [10.0, 4.0, 0.5]) @ rng.normal(size=(3, 40)) + rng.normal(scale=0.1, size=(20_000, 40))
+    X = X.astype(np.float32)
+    full = PCA(n_components=2, random_state=42).fit_transform(X)
+    monkeypatch.setattr(projections, "PCA_FIT_MAX", 40 * 2_000)  # 2,000 rows fitted, blocks of 500
+    got = projections.pca(X, n_components=2)
+    assert got.shape == (20_000, 2) and got.dtype == np.float32
+    for c in range(2):
+        r = np.corrcoef(got[:, c], full[:, c])[0, 1]
+        assert abs(r) > 0.999, (c, r)

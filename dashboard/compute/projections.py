@@ -11,12 +11,27 @@ import numpy as np
 Progress = Callable[[float], None] | None
 
 
+#: Above this many rows × columns, PCA's axes come from a random sample of rows and every row is projected
+#: in blocks: scikit-learn's PCA centres a copy of X (a million images' pixel features: 7 GB, twice).
+PCA_FIT_MAX = 50_000_000
+
+
 def pca(X: np.ndarray, *, n_components: int = 2, random_state: int = 42) -> np.ndarray:
-    """Principal components of ``X`` (n × n_components, float32)."""
+    """Principal components of ``X`` (n × n_components, float32); a large ``X`` (a memory map, say) is fitted
+    on a random sample of rows (``PCA_FIT_MAX`` values) and projected in blocks, so memory stays bounded."""
     from sklearn.decomposition import PCA
 
     k = min(n_components, X.shape[1], X.shape[0])
-    out = PCA(n_components=k, random_state=random_state).fit_transform(X)
+    est = PCA(n_components=k, random_state=random_state)
+    if X.shape[0] * X.shape[1] > PCA_FIT_MAX:
+        rows = max(PCA_FIT_MAX // X.shape[1], 10 * k)
+        sample = np.sort(np.random.default_rng(random_state).choice(X.shape[0], min(rows, X.shape[0]), replace=False))
+        est.fit(np.asarray(X[sample], np.float32))
+        block = max(1, PCA_FIT_MAX // (4 * X.shape[1]))
+        out = np.concatenate([est.transform(np.asarray(X[a:a + block], np.float32)).astype(np.float32)
+                              for a in range(0, X.shape[0], block)])
+    else:
+        out = est.fit_transform(X)
     if k < n_components:  # a 1-d space still gets a second (zero) axis
         out = np.pad(out, ((0, 0), (0, n_components - k)))
     return out.astype(np.float32)

@@ -305,7 +305,7 @@ def decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], ex
                 bar.update(len(outcomes))
         finally:
             bar.close()
-    kept = images.Kept(w, scratch, extractor)
+    kept = images.Kept(w, scratch, extractor, len(paths))
     for k, result in enumerate(results):
         if result[0] == "skip":
             w.report.skip(names[k], result[1])

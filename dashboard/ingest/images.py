@@ -39,12 +39,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from .. import cache as cache_mod
-from ..compute import arrangements, clusters
+from ..compute import arrangements
 from ..compute import features as features_mod
 from ..compute.projections import pca
 from ..errors import DashboardError
 from ..store import THUMB_SIZE, Dataset, DatasetWriter, _disk_problem, atomic_path, write_json
-from .common import DEFAULT_LAYOUTS, compute_layouts, thumbnail, train_vae_space
+from .common import DEFAULT_LAYOUTS, compute_layouts, thumbnail, train_vae_space, write_hotspots
 from . import geography, iiif
 from .metadata import match_metadata, read_metadata
 
@@ -310,14 +310,14 @@ def build(
         if extractor.name == "vae":
             from ..compute import vae
 
-            x = vae.premultiply(np.stack(features))
+            x = vae.premultiply(np.asarray(features))
             del features
             for d in dims:
                 train_vae_space(w, x, d, epochs)
             w.manifest["default_space"] = str(dims[len(dims) // 2])
             X = None
         else:
-            X = np.stack(features).astype(np.float32)
+            X = features if features.dtype == np.float32 else features.astype(np.float32)  # on disk, not copied
             w.write_latent(extractor.space_id, X, kind="features", description=extractor.description)
         if X is not None and X.shape[1] > PCA_DIMS and len(X) > 2:
             d = min(PCA_DIMS, len(X) - 1)
@@ -334,9 +334,7 @@ def build(
         w.report.timings.update(compute_layouts(ds, layouts))
         write_arrangements(w, ds, "umap" if "umap" in layouts else "pca", geojson=geojson,
                            download_dir=Path(download_dir or Path(data_dir) / ".downloads"))
-        found = clusters.hotspots(ds.latent(ds.default_space), min_cluster_size=min_cluster_size,
-                                  max_clusters=max_clusters)
-        w.write_hotspots(clusters.name_hotspots(found, ds.meta, ds.schema))
+        write_hotspots(w, ds, min_cluster_size=min_cluster_size, max_clusters=max_clusters)
         shutil.rmtree(w.path / SCRATCH, ignore_errors=True)  # its files live on as images/ and thumbs/
         return w.finish()
 
@@ -515,13 +513,37 @@ def decode_outcome(future, timeout: float):
     return True, note, model_input
 
 
+class FeatureRows:
+    """The kept files' features, row i for item i, in a memory-mapped file of the build's scratch folder:
+    a million images' 1,728-d pixel features are 7 GB, which a list of arrays (stacked after: twice) held
+    in memory. Created with the first row (its shape and type); ``capacity`` rows at most."""
+
+    def __init__(self, folder: Path, capacity: int):
+        self.path, self.capacity = folder / "features.npy", max(1, capacity)
+        self.array: np.ndarray | None = None
+
+    def __setitem__(self, i: int, vec) -> None:
+        vec = np.asarray(vec)
+        if self.array is None:
+            self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=vec.dtype,
+                                                   shape=(self.capacity, *vec.shape))
+        self.array[i] = vec
+
+    def rows(self, n: int) -> np.ndarray:
+        """The first ``n`` rows (every kept file's, once all are set)."""
+        if self.array is None:
+            return np.zeros((0, 0), np.float32)
+        self.array.flush()
+        return self.array[:n]
+
+
 class Kept:
     """The files a build keeps, in order: each numbered as it is added (its images placed from the scratch)."""
 
-    def __init__(self, w: DatasetWriter, scratch: Path, extractor):
+    def __init__(self, w: DatasetWriter, scratch: Path, extractor, capacity: int):
         self.w, self.scratch, self.extractor = w, scratch, extractor
         self.keep: list[int] = []
-        self.features: list[np.ndarray | None] = []
+        self.features = FeatureRows(scratch, capacity)
         self.notes: list[tuple[int, str]] = []
         self.keys: list[str] = []
         self.from_cache = 0
@@ -531,7 +553,8 @@ class Kept:
         i = len(self.keep)
         self.keep.append(k)
         self.keys.append(key)
-        self.features.append(vec)
+        if vec is not None:
+            self.features[i] = vec
         self.from_cache += vec is not None and not self.extractor.positional
         if note:
             self.notes.append((k, note))
@@ -544,7 +567,7 @@ class Kept:
     def result(self):
         """``(keep, features, notes, keys)``, the count of features from the cache in the report."""
         self.w.report.counts["features_from_cache"] = int(self.from_cache)
-        return self.keep, self.features, self.notes, self.keys
+        return self.keep, self.features.rows(len(self.keep)), self.notes, self.keys
 
 
 def as_features(extractor, vec) -> np.ndarray:
@@ -562,7 +585,7 @@ def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], e
     the positions of the files kept, their features, per-file notes and content keys.
     """
     scratch = prepare_scratch(w)
-    kept = Kept(w, scratch, extractor)
+    kept = Kept(w, scratch, extractor, len(paths))
     workers = max(2, os.cpu_count() or 2)
     decoders = decoder_pool(workers)
 
@@ -603,9 +626,9 @@ def _decode_and_extract(w: DatasetWriter, paths: list[Path], names: list[str], e
                     if todo:
                         out = extractor.run(np.stack([t[2] for t in todo]))
                         for (i, key, _), vec in zip(todo, out):
-                            kept.features[i] = as_features(extractor, vec)
+                            vec = kept.features[i] = as_features(extractor, vec)
                             if extractor.cache_id:
-                                cache.set(f"features/{extractor.cache_id}/{key}", kept.features[i], retry=True)
+                                cache.set(f"features/{extractor.cache_id}/{key}", vec, retry=True)
         except BaseException:
             for f in pending:
                 f.cancel()
