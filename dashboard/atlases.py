@@ -15,7 +15,6 @@ for, as they cover the whole collection at 64 and 128 px (80 GB at a million).
 
 from __future__ import annotations
 
-
 from PIL import Image
 
 from . import cache as cache_mod

@@ -93,13 +93,13 @@ def name_hotspots(found: list[dict], meta, schema: dict[str, str], *, text: bool
         inside[np.asarray(h["members"], np.int64)] = True
         best, pair = None, None
         for col in columns:
-            found = over_represented(meta[col], inside, column=col)[:2]
-            for r in found[:1]:
+            top = over_represented(meta[col], inside, column=col)[:2]
+            for r in top[:1]:
                 if r["share_in"] >= 0.5 and r["p"] < 1e-3 and (best is None or r["p"] < best["p"]):
                     best = r
-            if (len(found) == 2 and found[0]["p"] < 1e-3 and found[1]["p"] < 0.05 and pair is None
-                    and found[0]["share_in"] + found[1]["share_in"] >= 0.5):
-                pair = found
+            if (len(top) == 2 and top[0]["p"] < 1e-3 and top[1]["p"] < 0.05 and pair is None
+                    and top[0]["share_in"] + top[1]["share_in"] >= 0.5):
+                pair = top
         if best is not None:
             label = best["value"] if best["column"] == columns[0] else f"{best['column']}: {best['value']}"
         elif pair is not None:
