@@ -391,7 +391,8 @@ def get_cluster_labels(dataset: Dataset, space: str | int, xy: np.ndarray) -> li
     mcs = max(15, (dataset.n if sample is None else len(sample)) // 300)
     key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "cluster-labels",
                              {"layout": _layout_digest(xy), "min_cluster_size": mcs, "max": MAX_CLUSTER_LABELS,
-                              "build": dataset.build_id, "sample": None if sample is None else len(sample)})
+                              "build": dataset.build_id, "sample": None if sample is None else len(sample),
+                              "names": 2})  # how clusters are named (clusters.name_hotspots): 2 = pairs, names
 
     def compute() -> list[list]:
         points = xy if sample is None else xy[sample]
