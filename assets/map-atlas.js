@@ -6,6 +6,7 @@
 (function (M) {
   "use strict";
 
+  /** deck.gl's icon mapping of a texture ({count, cols}) of ``cell``-pixel cells (a tile's atlas too). */
   function mapping(texture, cell) {
     // Cell k sits at row k / cols, column k % cols: built here from three numbers
     // instead of shipping a JSON entry per image.
@@ -28,5 +29,5 @@
       });
   }
 
-  M.atlas = {ensure};
+  M.atlas = {ensure, mapping};
 })(window.dashMapModules = window.dashMapModules || {});

@@ -38,11 +38,16 @@
   const geometry = new Map();  // "layout|z/x/y" → {indices, positions, length}, oldest first
   let held = 0, fetched = 0, requests = 0, textures = 0, texturesPeak = 0;
 
-  async function fetchBytes(url, signal) {
+  /** A tile's response, counted; a failure as an Error with the server's one line. */
+  async function fetchTile(url, signal) {
     requests += 1;
     const r = await fetch(url, {signal});
     if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
-    return r.arrayBuffer();
+    return r;
+  }
+
+  async function fetchBytes(url, signal) {
+    return (await fetchTile(url, signal)).arrayBuffer();
   }
 
   /** The pyramid of the view's layout (tiles.json), fetched when the layout changes; on a colour
@@ -127,13 +132,10 @@
 
   /** An image tile's atlas: its items' thumbnails, cell k for its k-th item (X-Cell px, X-Count of them). */
   async function tileAtlas(url, signal) {
-    requests += 1;
-    const r = await fetch(url, {signal});
-    if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
+    const r = await fetchTile(url, signal);
     const cell = Number(r.headers.get("X-Cell")), count = Number(r.headers.get("X-Count"));
     const image = await createImageBitmap(await r.blob());
-    const cols = Math.max(1, Math.floor(image.width / cell)), mapping = {};
-    for (let k = 0; k < count; k++) mapping[k] = {x: (k % cols) * cell, y: Math.floor(k / cols) * cell, width: cell, height: cell};
+    const mapping = M.atlas.mapping({count, cols: Math.max(1, Math.floor(image.width / cell))}, cell);
     return {image, cell, count, mapping, bytes: 4 * image.width * image.height};
   }
 

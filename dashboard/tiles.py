@@ -212,15 +212,17 @@ def tile_bytes(p: Pyramid, z: int, x: int, y: int) -> bytes:
     return p.order[rows].astype("<u4").tobytes() + quantise(p.xy[rows], z, x, y).astype("<u2").tobytes()
 
 
+def _tile_counts(p: Pyramid, z: int, codes: np.ndarray) -> list[list[int]]:
+    """``[[x, y, count], …]``: the tiles of zoom z that items with these cell codes fall in, and how many."""
+    cells, k = np.unique(codes >> np.uint64(2 * (GRID - z)), return_counts=True)
+    tx, ty = unmorton(cells)
+    ox, oy = p.origin[0] >> (GRID - z), p.origin[1] >> (GRID - z)
+    return [[int(a + ox), int(b + oy), int(c)] for a, b, c in zip(tx, ty, k)]
+
+
 def metadata(p: Pyramid) -> dict:
     """What the browser needs to ask for tiles: levels, bounds, and items per tile of each level (its own)."""
-    counts = []
-    for level in range(p.levels):
-        shift = np.uint64(2 * (GRID - level))
-        cells, k = np.unique(p.codes[p.starts[level]:p.starts[level + 1]] >> shift, return_counts=True)
-        tx, ty = unmorton(cells)
-        ox, oy = p.origin[0] >> (GRID - level), p.origin[1] >> (GRID - level)
-        counts.append([[int(a + ox), int(b + oy), int(c)] for a, b, c in zip(tx, ty, k)])
+    counts = [_tile_counts(p, level, p.codes[p.starts[level]:p.starts[level + 1]]) for level in range(p.levels)]
     return {"n": p.n, "base": p.base, "levels": p.levels, "tileWorld": TILE_WORLD, "grid": GRID,
             "bounds": list(p.bounds), "version": VERSION, "counts": counts}
 
@@ -292,11 +294,7 @@ def pyramid(ds, state, images: bool = False) -> Pyramid:
 
 def tiles_of_level(p: Pyramid, z: int) -> list[tuple[int, int, int]]:
     """Every non-empty tile (z, x, y) of a pyramid level z (< levels): what a build packs ahead."""
-    shift = np.uint64(2 * (GRID - z))
-    cells = np.unique(p.codes[:p.starts[min(z, p.levels - 1) + 1]] >> shift)
-    tx, ty = unmorton(cells)
-    ox, oy = p.origin[0] >> (GRID - z), p.origin[1] >> (GRID - z)
-    return [(z, int(a + ox), int(b + oy)) for a, b in zip(tx, ty)]
+    return [(z, x, y) for x, y, _ in _tile_counts(p, z, p.codes[:p.starts[min(z, p.levels - 1) + 1]])]
 
 
 def mask(ds, state) -> np.ndarray:

@@ -290,7 +290,6 @@ def layouts(ds: Dataset) -> list[str]:
     return [*registry.PROJECTIONS, VECTOR_VIEW, *ds.arrangements]
 
 
-
 #: How a notice about the search box begins: the page shows it under the box, not at the top.
 SEARCH_NOTICE = "Search: "
 
