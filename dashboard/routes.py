@@ -91,6 +91,9 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
                                 dataset=dataset)
         if state is None:
             abort(404)
+        asked = request.values.get("dataset")
+        if dataset is None and asked and asked != state.dataset:  # the page falls back to the default; data never
+            abort(_error(f"no dataset {asked!r} in this data directory", 404))
         return open_dataset(data_dir, state.dataset), state
 
     def buffer_route(rule: str):

@@ -142,6 +142,10 @@ def test_bad_requests_get_one_line(client):
     resp = client.get("/export/digits.csv?rows=some")
     assert resp.status_code == 400 and resp.data.decode() == "rows must be selection, filtered or all, got 'some'\n"
     assert client.get("/healthz").get_json() == {"status": "ok", "datasets": 2}
+    # data for a dataset that is not there is a one-line 404, never the default dataset's data
+    for url in ("/api/positions.bin?dataset=nope&proj=pca", "/api/tiles.json?dataset=nope&proj=pca"):
+        resp = client.get(url)
+        assert resp.status_code == 404 and resp.data.decode() == "no dataset 'nope' in this data directory\n", url
 
 
 def test_files_serves_only_images_and_a_nul_byte_is_404(client, routes_data):
