@@ -169,8 +169,21 @@ def work(data_dir: Path | str, job: dict, progress: Callable[[float], None]) -> 
     kind(job).compute(open_dataset(data_dir, job["dataset"]), job, progress)
 
 
+def _canonical(value):
+    """``value`` with whole floats as ints: a job that went through the browser (JSON.stringify writes 60.0
+    as 60) is the same job as the one the server made."""
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def job_id(job: dict) -> str:
-    return hashlib.sha1(json.dumps(job, sort_keys=True).encode()).hexdigest()[:16]
+    """A job's name for its lock and status files: the same for equal jobs however their numbers are written."""
+    return hashlib.sha1(json.dumps(_canonical(job), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _done(data_dir: Path | str, job: dict) -> bool:
@@ -443,6 +456,11 @@ class LocalEngine:
     def cancel(self, data_dir: Path | str, job: dict) -> bool:
         st = self.state(data_dir, job)
         pid = st.read().get("pid")
+        # A process that has just taken the lock writes its pid a moment later (a loaded machine: seconds)
+        deadline = time.monotonic() + 10.0
+        while not pid and st.held() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            pid = st.read().get("pid")
         if not pid or not st.held():
             return False
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -132,6 +132,14 @@ def test_a_killed_server_takes_its_job_along_and_the_tab_recovers(slow, tmp_path
         server.wait(timeout=20)
 
 
+def test_a_job_is_the_same_job_however_its_numbers_are_written():
+    # the page's copy went through JSON.stringify, which writes 60.0 as 60
+    page = {"dataset": "digits", "space": "64", "proj": "slow", "params": {"seconds": 60}}
+    server = {"dataset": "digits", "space": "64", "proj": "slow", "params": {"seconds": 60.0}}
+    assert jobs.job_id(page) == jobs.job_id(server)
+    assert jobs.job_id(page) != jobs.job_id({**page, "params": {"seconds": 60.5}})
+
+
 def test_a_cancelled_job_stops(slow, tmp_path, data_dir):
     data = tmp_path / "data"
     copy_dataset(data_dir, data, "digits")
@@ -171,7 +179,7 @@ def test_the_page_lists_jobs_and_cancels_one(slow, tmp_path, data_dir, browser):
         _wait(lambda: _up(url), 120, "the server")
         other = {"dataset": "digits", "space": "32", "proj": "slow", "params": {"seconds": 60.0}}
         jobs.ensure(data, other)  # started elsewhere (another tab, the CLI): listed all the same
-        page, errors = open_page(browser, url + "/?dataset=digits&space=64&proj=slow&mode=points")
+        page, errors = open_page(browser, url + "/?dataset=digits&space=64&proj=slow&seconds=60&mode=points")
         page.wait_for_function("document.querySelectorAll('#jobs-list .job.running').length === 2", timeout=60_000)
         assert page.locator("#jobs-panel").is_visible()
         labels = page.locator("#jobs-list .job-label").all_inner_texts()
@@ -189,7 +197,7 @@ def test_the_page_lists_jobs_and_cancels_one(slow, tmp_path, data_dir, browser):
         page.locator("#jobs-list .job", has_text="latent space 64").locator("button").click()
         page.wait_for_function("document.querySelectorAll('#jobs-list .job').length === 1", timeout=30_000)
         time.sleep(3)
-        mine = {"dataset": "digits", "space": "64", "proj": "slow", "params": {}}
+        mine = {"dataset": "digits", "space": "64", "proj": "slow", "params": {"seconds": 60.0}}
         assert jobs.status(data, mine)["state"] == "absent"
         assert jobs.status(data, other)["state"] == "running"
         assert page.evaluate("document.getElementById('progress').hidden")  # the map's box no longer follows it

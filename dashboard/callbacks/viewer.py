@@ -258,19 +258,25 @@ def _legend(legend: dict, hidden: list[str]):
         ranges=Input({"type": ids.RANGE, "column": ALL}, "value"),
         hide=Input(ids.HIDE, "data"),
         dataset=State(ids.DATASET, "value"),
+        current=State(ids.VIEW, "data"),
     ),
 )
-def update_view(controls: dict, params: dict, categories: list, ranges: list, hide: list | None, dataset: str | None):
+def update_view(controls: dict, params: dict, categories: list, ranges: list, hide: list | None, dataset: str | None,
+                current: dict | None):
     """The controls as one checked view (a projection not cached yet names its background job in it)."""
     unchanged = dict(view=no_update, legend=no_update, count=no_update, notice=no_update)
     if not dataset or not controls["space"]:
         return unchanged
     values = {name: _from_control(name, value) for name, value in controls.items()}
     proj = values["proj"]
+    # parameters the map has no input for (a metric, a supervising label, a plugin's) stay as the URL gave them
+    before = (current or {}).get("state") or {}
+    kept = before.get("params", {}) if before.get("proj") == proj and before.get("dataset") == dataset else {}
     values.update(
         dataset=dataset, hide=hide or [],
-        params={name: params[id_] for (method, name), id_ in ids.param_inputs().items()
-                if method == proj and params[id_] is not None},
+        params={**{name: v for name, v in kept.items() if (proj, name) not in ids.param_inputs()},
+                **{name: params[id_] for (method, name), id_ in ids.param_inputs().items()
+                   if method == proj and params[id_] is not None}},
         filters={item["id"]["column"]: item["value"] for item in ctx.args_grouping["categories"] if item["value"]},
         ranges={},
     )
