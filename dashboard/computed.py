@@ -92,7 +92,9 @@ def get_layout(
 
     def compute() -> np.ndarray:
         y = _label_codes(dataset, full["label"]) if full.get("label") else None
-        xy = registry.get(method).compute(dataset.latent(s.id), full, y=y, random_state=RANDOM_STATE, progress=progress)
+        proj = registry.get(method)
+        X = dataset.rows(s.id) if proj.blocks else dataset.latent(s.id)
+        xy = proj.compute(X, full, y=y, random_state=RANDOM_STATE, progress=progress)
         return projections.normalize_layout(xy)
 
     xy, hit = cache_mod.cached(dataset.path.parent, key, None if cached_only else compute)

@@ -67,6 +67,8 @@ class Projection:
     params: dict[str, Param] = field(default_factory=dict)
     #: slow (minutes on large data): computed in a background job, never inside a page request
     background: bool = False
+    #: compute reads X only by row ranges (``X[a:b]``), so a large space comes as ``store.Rows``, never whole
+    blocks: bool = False
 
 
 PROJECTIONS: dict[str, Projection] = {}
@@ -97,6 +99,7 @@ def _metric() -> Param:
 register(Projection(
     "pca", "PCA",
     lambda X, p, *, y, random_state, progress: fn.pca(X, random_state=random_state),
+    blocks=True,
 ))
 register(Projection(
     "tsne", "t-SNE",

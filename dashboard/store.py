@@ -41,7 +41,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 import h5py
@@ -100,6 +100,54 @@ def fingerprint_array(a: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
+#: Rows a block of a large space holds when it is read, checked or written piece by piece.
+BLOCK_ROWS = 65536
+#: A latent space larger than this (bytes) is read in row blocks by the projections that can (PCA), not whole.
+ROWS_BYTES = 1 << 30
+
+
+class Rows:
+    """An n × d float32 array on disk, read by row ranges (``rows[a:b]``, ``blocks()``): what a step that works
+    in blocks takes in place of the whole array, so a million images' 1,728-d pixels (7 GB) are never held
+    at once. ``read(a, b)`` gives rows a to b as float32."""
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, shape: tuple[int, int], read: Callable[[int, int], np.ndarray]):
+        self.shape, self._read = (int(shape[0]), int(shape[1])), read
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("Rows are read by row ranges only (rows[a:b])")
+        a, b, _ = key.indices(self.shape[0])
+        return np.asarray(self._read(a, max(a, b)), dtype=np.float32).reshape(-1, self.shape[1])
+
+    def blocks(self, size: int = BLOCK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first row, rows)`` in order, ``size`` rows at a time."""
+        for a in range(0, self.shape[0], size):
+            yield a, self[a:a + size]
+
+    @classmethod
+    def of(cls, array: "np.ndarray | Rows") -> "Rows":
+        """``array`` itself when it is Rows, else Rows over an array in memory (no copy)."""
+        return array if isinstance(array, Rows) else cls(array.shape, lambda a, b: array[a:b])
+
+
+def _h5_rows(path: str) -> Rows:
+    with h5py.File(path, "r") as f:
+        shape = f["latent"].shape
+
+    def read(a: int, b: int) -> np.ndarray:
+        with h5py.File(path, "r") as f:  # opened per block: an h5py handle is not shared across forks
+            return f["latent"][a:b]
+
+    return Rows(shape, read)
+
+
 # --------------------------------------------------------------------------
 # atomic writes
 
@@ -134,10 +182,15 @@ def write_json(path: Path, obj: Any) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
 
 
-def write_h5(path: Path, array: np.ndarray, key: str = "latent") -> None:
+def write_h5(path: Path, array: "np.ndarray | Rows", key: str = "latent") -> None:
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
-            f.create_dataset(key, data=array)
+            if isinstance(array, Rows):  # block by block (a contiguous dataset, as data= would make)
+                out = f.create_dataset(key, shape=array.shape, dtype=array.dtype)
+                for a, block in array.blocks():
+                    out[a:a + len(block)] = block
+            else:
+                f.create_dataset(key, data=array)
 
 
 # --------------------------------------------------------------------------
@@ -254,6 +307,14 @@ class Dataset:
         """The n × dim float32 array of a latent space (read once per process)."""
         s = self.space(space)
         return _read_latent(str(self.path / s.file), s.fingerprint)
+
+    def rows(self, space: str | int) -> "np.ndarray | Rows":
+        """A latent space for a step that works in row blocks: the array when it is small (or already read),
+        else :class:`Rows` read from its file as they are asked for."""
+        s = self.space(space)
+        if self.n * s.dim * 4 <= ROWS_BYTES:
+            return self.latent(space)
+        return _h5_rows(str(self.path / s.file))
 
     @property
     def meta(self) -> pd.DataFrame:
@@ -616,22 +677,27 @@ class DatasetWriter:
         space = str(space)
         if not _SPACE_RE.match(space):
             raise DashboardError(f"invalid latent space id {space!r}")
-        array = np.ascontiguousarray(array, dtype=np.float32)
+        if not isinstance(array, Rows):
+            array = np.ascontiguousarray(array, dtype=np.float32)
         n = self.manifest.get("n")
         if array.ndim != 2 or (n is not None and array.shape[0] != n):
             raise DashboardError(
                 f"latent space {space}: expected {n} rows × d columns, got shape {array.shape}"
             )
-        # in blocks: a million images' features are gigabytes, a mask of them a quarter of that again
-        if not all(np.isfinite(array[a:a + 65536]).all() for a in range(0, len(array), 65536)):
-            raise DashboardError(f"latent space {space}: contains NaN or infinite values")
+        # in blocks: a million images' features are gigabytes (on disk, as Rows), a mask of them a quarter more
+        rows = Rows.of(array)
+        h = hashlib.sha1(str((rows.dtype.str, rows.shape)).encode())  # = fingerprint_array of the whole
+        for _, block in rows.blocks():
+            if not np.isfinite(block).all():
+                raise DashboardError(f"latent space {space}: contains NaN or infinite values")
+            h.update(memoryview(np.ascontiguousarray(block)).cast("B"))
         rel = space_file(space)
         write_h5(self.path / rel, array)
         entry = {
             "dim": int(array.shape[1]),
             "kind": kind,
             "file": rel,
-            "fingerprint": fingerprint_array(array),
+            "fingerprint": h.hexdigest()[:16],
             "description": description,
             "val_loss": None if val_loss is None else float(val_loss),
             "encoder": encoder,

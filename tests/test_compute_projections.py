@@ -78,3 +78,10 @@ def test_pca_of_a_large_matrix_fits_a_sample_and_projects_in_blocks(monkeypatch)
     for c in range(2):
         r = np.corrcoef(got[:, c], full[:, c])[0, 1]
         assert abs(r) > 0.999, (c, r)
+    # the same from a space read only by row ranges (store.Rows: from disk, never whole)
+    from dashboard.store import Rows
+
+    reads = []
+    rows = Rows(X.shape, lambda a, b: reads.append(b - a) or X[a:b])
+    assert np.array_equal(projections.pca(rows, n_components=2), got)
+    assert max(reads) == 500 and sum(reads) == 2 * len(X)  # two passes of blocks: the sample, the projection

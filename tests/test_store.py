@@ -156,3 +156,37 @@ def test_new_items_drop_spaces_that_no_longer_fit(tmp_path):
         w.write_latent("3", np.ones((12, 3)), kind="raw")
         w.finish()
     assert list(open_dataset(tmp_path, "toy").spaces) == ["3"]
+
+
+def test_a_large_space_is_written_and_laid_out_block_by_block(tmp_path, monkeypatch):
+    """A space given as Rows (a build's features on disk) is written in blocks, with the fingerprint of the
+    whole array; above ROWS_BYTES its PCA layout reads it by row ranges and never as a whole array."""
+    from dashboard import computed, store
+    from dashboard.ingest.images import FeatureRows
+    from dashboard.store import Rows
+
+    X = np.random.default_rng(2).normal(size=(1000, 6)).astype(np.float32)
+    features = FeatureRows(tmp_path, capacity=1200)  # more room than rows: a build skips some files
+    for i, row in enumerate(X):
+        features[i] = row
+    rows = features.rows(len(X))
+    assert isinstance(rows, Rows) and rows.shape == X.shape
+    np.testing.assert_array_equal(rows[990:2000], X[990:])
+    with pytest.raises(TypeError):
+        rows[[1, 2]]
+    monkeypatch.setattr(store, "BLOCK_ROWS", 300)
+    with DatasetWriter(tmp_path, "blocks") as w:
+        w.set_info(type="other", metric="l2")
+        w.write_meta(_meta(1000))
+        from_rows = w.write_latent("6", rows, kind="raw")
+        from_array = w.write_latent("x6", X, kind="raw")
+        ds = w.finish()
+    assert from_rows.fingerprint == from_array.fingerprint
+    np.testing.assert_array_equal(ds.latent("6"), X)
+
+    whole = computed.get_layout(ds, "x6", "pca").xy
+    monkeypatch.setattr(store, "ROWS_BYTES", 1000)  # every space is "large" now
+    monkeypatch.setattr(store, "_read_latent", lambda *a: pytest.fail("read whole"))
+    ds = open_dataset(tmp_path, "blocks")
+    assert isinstance(ds.rows("6"), Rows)
+    np.testing.assert_allclose(np.abs(computed.get_layout(ds, "6", "pca").xy), np.abs(whole), atol=1e-5)

@@ -26,12 +26,16 @@ def pca(X: np.ndarray, *, n_components: int = 2, random_state: int = 42) -> np.n
     if X.shape[0] * X.shape[1] > PCA_FIT_MAX:
         rows = max(PCA_FIT_MAX // X.shape[1], 10 * k)
         sample = np.sort(np.random.default_rng(random_state).choice(X.shape[0], min(rows, X.shape[0]), replace=False))
-        est.fit(np.asarray(X[sample], np.float32))
         block = max(1, PCA_FIT_MAX // (4 * X.shape[1]))
-        out = np.concatenate([est.transform(np.asarray(X[a:a + block], np.float32)).astype(np.float32)
-                              for a in range(0, X.shape[0], block)])
+        starts = range(0, X.shape[0], block)
+        # the sample gathered block by block: ``X`` may be read only by row ranges (store.Rows, from disk)
+        picked = [np.asarray(X[a:a + block], np.float32)[sample[(sample >= a) & (sample < a + block)] - a]
+                  for a in starts]
+        est.fit(np.concatenate(picked))
+        del picked
+        out = np.concatenate([est.transform(np.asarray(X[a:a + block], np.float32)) for a in starts])
     else:
-        out = est.fit_transform(X)
+        out = est.fit_transform(np.asarray(X[0:len(X)]))
     if k < n_components:  # a 1-d space still gets a second (zero) axis
         out = np.pad(out, ((0, 0), (0, n_components - k)))
     return out.astype(np.float32)

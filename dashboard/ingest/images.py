@@ -43,7 +43,7 @@ from ..compute import arrangements
 from ..compute import features as features_mod
 from ..compute.projections import pca
 from ..errors import DashboardError
-from ..store import THUMB_SIZE, Dataset, DatasetWriter, _disk_problem, atomic_path, write_json
+from ..store import THUMB_SIZE, Dataset, DatasetWriter, Rows, _disk_problem, atomic_path, write_json
 from .common import DEFAULT_LAYOUTS, compute_layouts, thumbnail, train_vae_space, write_hotspots
 from . import geography, iiif
 from .metadata import match_metadata, read_metadata
@@ -514,27 +514,49 @@ def decode_outcome(future, timeout: float):
 
 
 class FeatureRows:
-    """The kept files' features, row i for item i, in a memory-mapped file of the build's scratch folder:
-    a million images' 1,728-d pixel features are 7 GB, which a list of arrays (stacked after: twice) held
-    in memory. Created with the first row (its shape and type); ``capacity`` rows at most."""
+    """The kept files' features, row i for item i, in a ``.npy`` file of the build's scratch folder: a million
+    images' 1,728-d pixel features are 7 GB, which a list of arrays (stacked after: twice) held in memory.
+    Rows are written with ``pwrite`` and read back as :class:`~dashboard.store.Rows`, not memory-mapped: a
+    map's touched pages count as the build's own memory until the kernel drops them. Created with the first
+    row (its shape and type); ``capacity`` rows at most."""
 
     def __init__(self, folder: Path, capacity: int):
         self.path, self.capacity = folder / "features.npy", max(1, capacity)
-        self.array: np.ndarray | None = None
+        self.fd: int | None = None
 
     def __setitem__(self, i: int, vec) -> None:
-        vec = np.asarray(vec)
-        if self.array is None:
-            self.array = np.lib.format.open_memmap(self.path, mode="w+", dtype=vec.dtype,
-                                                   shape=(self.capacity, *vec.shape))
-        self.array[i] = vec
+        vec = np.ascontiguousarray(vec)
+        if self.fd is None:
+            # the header and a sparse file of the full size (nothing written but the header)
+            self.shape, self.dtype = (self.capacity, *vec.shape), vec.dtype
+            made = np.lib.format.open_memmap(self.path, mode="w+", dtype=vec.dtype, shape=self.shape)
+            self.offset, self.row_bytes = made.offset, vec.nbytes
+            del made
+            self.fd = os.open(self.path, os.O_RDWR)
+        os.pwrite(self.fd, vec.tobytes(), self.offset + i * self.row_bytes)
 
-    def rows(self, n: int) -> np.ndarray:
-        """The first ``n`` rows (every kept file's, once all are set)."""
-        if self.array is None:
+    def rows(self, n: int) -> np.ndarray | Rows:
+        """The first ``n`` rows (every kept file's, once all are set): feature vectors as :class:`Rows` read
+        from the file by row ranges, the VAE's images (rows of more than one axis) as one array."""
+        if self.fd is None:
             return np.zeros((0, 0), np.float32)
-        self.array.flush()
-        return self.array[:n]
+        self.close()  # written whole
+        width = int(np.prod(self.shape[1:]))
+
+        def read(a: int, b: int) -> np.ndarray:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset + a * self.row_bytes)
+                return np.fromfile(f, self.dtype, count=(b - a) * width).reshape(b - a, *self.shape[1:])
+
+        if len(self.shape) > 2:  # the VAE's pixels (n × h × w × c): it trains on every row at once
+            return read(0, n)
+        return Rows((n, width), read)
+
+    def close(self) -> None:
+        """Stop writing (what was written stays readable)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 class Kept:
