@@ -108,6 +108,26 @@ def test_the_extractor_uses_the_runtime_and_keeps_its_conversion(weights, tmp_pa
     assert again.runtime == ex.runtime and kept[0].stat().st_mtime_ns == mtime
 
 
+def test_bfloat16_is_asked_for_by_name_and_its_features_are_cached_apart(weights, tmp_path):
+    """``openvino-bf16`` runs the float32 conversion in bfloat16: features within its own tolerance, under a
+    feature cache id of their own (never mixed with float32 features), and never chosen by ``auto``."""
+    models_dir = tmp_path / "models"
+    batch = photo_batch("mobilenet_v3", 10)
+    w = str(weights["mobilenet_v3"])
+    bf16 = features.extractor("mobilenet_v3", weights=w, runtime="openvino-bf16", models_dir=models_dir)
+    f32 = features.extractor("mobilenet_v3", weights=w, runtime="openvino", models_dir=models_dir)
+    tf = features.extractor("mobilenet_v3", weights=w, runtime="tensorflow")
+    assert bf16.cache_id == tf.cache_id + "-bf16" and f32.cache_id == tf.cache_id
+    assert "openvino-bf16" not in runtimes.PREFERENCE
+    ours, reference = bf16.run(batch), tf.run(batch)
+    assert bf16.runtime == "openvino-bf16", bf16.notes
+    rel, cos = runtimes.agreement(ours, reference)
+    max_rel, min_cos = runtimes.TOLERANCE["openvino-bf16"]
+    assert rel <= max_rel and cos >= min_cos, (rel, cos)
+    f32.run(batch[:2])  # the same conversion serves both precisions
+    assert [p.name for p in models_dir.iterdir()] == [f"{tf.cache_id}-openvino-{runtimes.version('openvino')}"]
+
+
 def test_a_corrupt_conversion_falls_back_to_tensorflow_with_a_note(network, models_dir, tmp_path):
     batch = photo_batch("mobilenet_v3", 4)
     w = str(network("mobilenet_v3")[0])

@@ -203,7 +203,8 @@ def _keras_model(model: str, weights: str | None, runtime: str, models_dir: Path
         return state["model"], state["preprocess"]
 
     prepare = functools.partial(_prepare_stretched, side=side)
-    cache_id = f"{model}-{file_id}"
+    model_id = f"{model}-{file_id}"  # the converted models' name
+    cache_id = model_id + runtimes.feature_suffix(runtime)
     notes: list[str] = []
     speeds: dict[str, float] = {}
 
@@ -211,7 +212,7 @@ def _keras_model(model: str, weights: str | None, runtime: str, models_dir: Path
         m, preprocess = net()
         x = preprocess(batch.astype(np.float32))
         if "runner" not in state:  # the first batch: convert (or load) and check the runtime on its first images
-            chosen = runtimes.select(m, runtime, x[:runtimes.CHECK_IMAGES], models_dir=models_dir, key=cache_id)
+            chosen = runtimes.select(m, runtime, x[:runtimes.CHECK_IMAGES], models_dir=models_dir, key=model_id)
             state["runner"] = chosen.run
             ex.runtime = chosen.runtime
             notes.extend(chosen.notes)
