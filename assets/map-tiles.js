@@ -236,13 +236,17 @@
   const AFFORD_SOFTWARE = 1500000, AFFORD_GPU = 6000000;
   let restTimer = null;
 
-  /** Items of levels ≤ ``level`` in the tiles of each level that meet the bounds (an upper bound). */
+  /** Items of levels ≤ ``level`` in view: each tile that meets the bounds counts for the share of its area
+   * in view (its items taken as spread evenly; whole tiles overcounted a 1 % zoom at 10M points twice over,
+   * so the last level was never drawn there). */
   function countUpTo(meta, level, b) {
     let total = 0;
     for (let l = 0; l <= level; l++) {
       const w = meta.tileWorld / Math.pow(2, l);
       for (const [x, y, c] of meta.counts[l]) {
-        if ((x + 1) * w >= b[0] && x * w <= b[2] && (y + 1) * w >= b[1] && y * w <= b[3]) total += c;
+        const dx = Math.min((x + 1) * w, b[2]) - Math.max(x * w, b[0]);
+        const dy = Math.min((y + 1) * w, b[3]) - Math.max(y * w, b[1]);
+        if (dx > 0 && dy > 0) total += c * (dx * dy) / (w * w);
       }
     }
     return total;

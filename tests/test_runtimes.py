@@ -121,6 +121,7 @@ def test_bfloat16_is_asked_for_by_name_and_its_features_are_cached_apart(weights
     assert "openvino-bf16" not in runtimes.PREFERENCE
     ours, reference = bf16.run(batch), tf.run(batch)
     assert bf16.runtime == "openvino-bf16", bf16.notes
+    assert bf16.notes[0].startswith("features by openvino-bf16: ") and "within its tolerance" in bf16.notes[0]
     rel, cos = runtimes.agreement(ours, reference)
     max_rel, min_cos = runtimes.TOLERANCE["openvino-bf16"]
     assert rel <= max_rel and cos >= min_cos, (rel, cos)

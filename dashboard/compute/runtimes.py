@@ -229,7 +229,8 @@ def select(model, runtime: str, x: np.ndarray, *, models_dir: Path | None = None
                          f"feature, cosine {cos:.6f}; allowed {max_rel:g}, {min_cos}): features by TensorFlow")
             continue
         notes.append(f"features by {r}: {speed:.1f} images/s, TensorFlow {tf_speed:.1f} on the first {len(x)} images "
-                     f"(same features: largest difference {rel:.1e} of the largest, cosine ≥ {cos:.6f})")
+                     f"({'within its tolerance' if r in TOLERANCE else 'same features'}: largest difference "
+                     f"{rel:.1e} of the largest, cosine ≥ {cos:.6f})")
         return Selection(r, run, notes, speeds)
     notes.append(f"features by TensorFlow: {tf_speed:.1f} images/s on the first {len(x)} images")
     return Selection("tensorflow", tf_run, notes, speeds)
