@@ -71,6 +71,12 @@ def test_every_projection_everywhere(name, make_dataset, tmp_path):
         assert notices == [] and state.params == {key: value}
         assert parse(data_dir, state.to_query())[0] == state
     assert resolve(ds, parse(data_dir, f"dataset=blobs&proj={name}")[0]).view["job"] is None  # cached now
+    if entry.blocks:  # it promises to read a large space by row ranges only: store.Rows gives nothing else
+        from dashboard.store import Rows
+
+        X, defaults = ds.latent(ds.default_space), {p: spec.default for p, spec in entry.params.items()}
+        by_rows = entry.compute(Rows(X.shape, lambda a, b: X[a:b]), defaults, y=None, random_state=42, progress=None)
+        assert np.allclose(by_rows, entry.compute(X, defaults, y=None, random_state=42, progress=None), atol=1e-5)
 
     # the menu and its parameter inputs
     from dashboard.callbacks.viewer import projection_options

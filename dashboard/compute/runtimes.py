@@ -41,7 +41,7 @@ ENGINE = {"openvino-bf16": "openvino"}
 MAX_REL_DIFF = 1e-3
 MIN_COSINE = 0.9999
 #: bfloat16 keeps 8 bits of mantissa: InceptionV3's features on 256 emoji moved by 0.5 % of the largest
-#: (cosine ≥ 0.99998; 98 % of each image's 10 nearest neighbours kept) for 5.5× float32's speed on a CPU
+#: (cosine ≥ 0.99998; 99 % of each image's 10 nearest neighbours kept: bench_features) for 5.5× float32's speed on a CPU
 #: with AMX. They get a feature cache id of their own (:func:`feature_suffix`), never mixed with float32's.
 TOLERANCE = {"openvino-bf16": (2e-2, 0.999)}
 #: Images in the check batch (the first ones the build runs through the model).
