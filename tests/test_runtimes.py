@@ -166,7 +166,7 @@ def test_a_bad_runtime_is_one_line(tmp_path):
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "build", "images", "x",
                                  "--images", str(tmp_path), "--runtime", "gpu"])
     assert r.exit_code == 1 and r.output.count("\n") == 1, r.output
-    assert r.output == "Error: --runtime must be one of auto, tensorflow, onnx, openvino, got 'gpu'\n"
+    assert r.output == "Error: --runtime must be one of auto, tensorflow, onnx, openvino, openvino-bf16, got 'gpu'\n"
     r = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "build", "digits", "--runtime", "onnx"])
     assert r.exit_code == 2 and "--runtime does not apply to the digits recipe" in r.output
 
