@@ -272,10 +272,11 @@ def update_view(controls: dict, params: dict, categories: list, ranges: list, hi
     # parameters the map has no input for (a metric, a supervising label, a plugin's) stay as the URL gave them
     before = (current or {}).get("state") or {}
     kept = before.get("params", {}) if before.get("proj") == proj and before.get("dataset") == dataset else {}
+    inputs = ids.param_inputs()
     values.update(
         dataset=dataset, hide=hide or [],
-        params={**{name: v for name, v in kept.items() if (proj, name) not in ids.param_inputs()},
-                **{name: params[id_] for (method, name), id_ in ids.param_inputs().items()
+        params={**{name: v for name, v in kept.items() if (proj, name) not in inputs},
+                **{name: params[id_] for (method, name), id_ in inputs.items()
                    if method == proj and params[id_] is not None}},
         filters={item["id"]["column"]: item["value"] for item in ctx.args_grouping["categories"] if item["value"]},
         ranges={},

@@ -32,8 +32,9 @@ RUNTIMES = ("auto", "tensorflow", "onnx", "openvino", "openvino-bf16")
 #: features are not TensorFlow's within MAX_REL_DIFF, so it is asked for by name.
 PREFERENCE = ("openvino", "onnx")
 #: The Python packages each runtime needs (the extras ``dashboard[openvino]`` and ``dashboard[onnx]``).
-PACKAGES = {"openvino": ("openvino",), "openvino-bf16": ("openvino",), "onnx": ("onnxruntime", "tf2onnx", "onnx")}
-#: The converter a runtime's model comes from (OpenVINO in bfloat16 runs the same conversion as in float32).
+PACKAGES = {"openvino": ("openvino",), "onnx": ("onnxruntime", "tf2onnx", "onnx")}
+#: The engine a runtime is, when it is one run another way (OpenVINO in bfloat16: the same conversion and
+#: packages as in float32, computed in bf16).
 ENGINE = {"openvino-bf16": "openvino"}
 #: A converted model is used only when, on the check batch, its largest difference from TensorFlow's
 #: features is at most this fraction of TensorFlow's largest feature, and every row's cosine is at least
@@ -59,7 +60,7 @@ def check_runtime(runtime: str) -> str:
 
 def missing(runtime: str) -> list[str]:
     """The packages ``runtime`` needs that are not installed."""
-    return [p for p in PACKAGES.get(runtime, ()) if importlib.util.find_spec(p) is None]
+    return [p for p in PACKAGES.get(ENGINE.get(runtime, runtime), ()) if importlib.util.find_spec(p) is None]
 
 
 def version(runtime: str) -> str:
@@ -102,12 +103,12 @@ def convert(model, runtime: str, folder: Path) -> None:
 
 def load(runtime: str, folder: Path) -> Runner:
     """A function from a preprocessed batch to features, running the model converted into ``folder``."""
-    if runtime in ("openvino", "openvino-bf16"):
+    if ENGINE.get(runtime, runtime) == "openvino":
         import openvino as ov
 
         # f32 asked for unless bf16 is: on CPUs with bfloat16 (AVX512-BF16, AMX) OpenVINO computes in bf16 by
         # default, whose features differ from TensorFlow's by ~1 %, beyond MAX_REL_DIFF
-        precision = "bf16" if runtime == "openvino-bf16" else "f32"
+        precision = "bf16" if feature_suffix(runtime) else "f32"
         compiled = ov.Core().compile_model(str(folder / "model.xml"), "CPU", {"INFERENCE_PRECISION_HINT": precision})
 
         def run(x: np.ndarray) -> np.ndarray:
