@@ -233,7 +233,7 @@ def browser_config() -> dict:
             # the page's elements and stores the map reads or sets
             "ids": {"map": ids.MAP, "mapSlot": ids.MAP_SLOT, "status": ids.MAP_STATUS, "tooltip": ids.MAP_TOOLTIP, "clicked": ids.CLICKED,
                     "selection": ids.SELECTION, "downloadNetwork": ids.DOWNLOAD_NETWORK,
-                    "clearSelection": ids.CLEAR_SELECTION}}
+                    "clearSelection": ids.CLEAR_SELECTION, "histBrush": ids.HIST_BRUSH}}
 
 
 def boot_script(data_dir: Path, query: str, default_dataset: str | None) -> str:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.store import open_dataset
+
 from .conftest import SCREENSHOTS, open_page
 from .test_viewer_browser import choose, server, viewer_data, wait_drawn  # noqa: F401 - fixtures
 
@@ -231,6 +233,44 @@ def test_histogram_bars_filter_and_follow_the_view(server, browser):
     label_bars.first.click()  # a category
     page.wait_for_function("location.search.includes('f.label=')", timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "page_histograms_1440.png"))
+    assert errors == []
+
+
+def _ink_range(page) -> tuple[float, float]:
+    from urllib.parse import parse_qs, urlparse
+
+    lo, hi = parse_qs(urlparse(page.url).query)["r.ink"][0].split(",")
+    return float(lo), float(hi)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_dragging_across_histogram_bars_filters_to_their_span(server, viewer_data, browser, width):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label&left=open", width)
+    wait_drawn(page)
+    page.wait_for_selector("#left-panel .hist-bar[data-lo]", timeout=30_000)
+    bars = page.locator(".hist-bar[id*='\"column\":\"ink\"']")
+    first, last = bars.nth(3), bars.nth(8)
+    lo, hi = float(first.get_attribute("data-lo")), float(last.get_attribute("data-hi"))
+    first.scroll_into_view_if_needed()
+    a, b = first.bounding_box(), last.bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] / 2, b["y"] + b["height"] / 2, steps=8)
+    assert page.locator(".hist-bar.brushing").count() == 6  # the span is shown while dragging
+    page.mouse.up()
+    page.wait_for_function("location.search.includes('r.ink=')", timeout=30_000)
+    assert _ink_range(page) == pytest.approx((lo, hi))
+    # the filter is applied: the count and the other histograms follow, the brushed bars are chosen
+    page.wait_for_function("document.querySelectorAll('.hist-bar.chosen').length === 6", timeout=30_000)
+    ink = open_dataset(viewer_data, "digits").meta["ink"].to_numpy(dtype=float)
+    expected = int(((ink >= lo) & (ink <= hi)).sum())
+    page.wait_for_function(f"document.querySelector('#download-filtered').innerText.includes('({expected:,} rows)')",
+                           timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / f"page_histogram_brushed_{width}.png"))
+    # Shift+click extends the range to another bar
+    bars.nth(12).click(modifiers=["Shift"])
+    page.wait_for_function(f"!location.search.includes('r.ink={lo:g}%2C{hi:g}')", timeout=30_000)
+    assert _ink_range(page) == pytest.approx((lo, float(bars.nth(12).get_attribute("data-hi"))))
     assert errors == []
 
 

@@ -359,16 +359,26 @@ def draw_histograms(view, hist_ids):
             shown, _ = np.histogram(v[np.isfinite(v) & keep], edges)
             lo, hi = state.ranges.get(col, (edges[0], edges[-1]))
             counts = [(f"{edges[k]:.4g}–{edges[k + 1]:.4g}", int(everything[k]), int(shown[k])) for k in range(len(everything))]
-            out.append(_bars(col, counts, lambda k, label: lo <= edges[k] and edges[k + 1] <= hi and (lo, hi) != (edges[0], edges[-1])))
+            out.append(_bars(col, counts, lambda k, label: lo <= edges[k] and edges[k + 1] <= hi and (lo, hi) != (edges[0], edges[-1]),
+                             edges=edges))
     return out
 
 
-def _bars(col: str, counts: list[tuple[str, int, int]], chosen) -> html.Div:
+def _bars(col: str, counts: list[tuple[str, int, int]], chosen, edges: np.ndarray | None = None) -> html.Div:
+    """A histogram's bars as buttons; a numeric one's carry their bin edges, for brushing a range
+    across bars in the browser (assets/histogram-brush.js)."""
     top = max((c for _, c, _ in counts), default=0) or 1
-    return html.Div(className="hist-bars", children=[
+
+    def span(k: int) -> dict:
+        if edges is None:
+            return {}
+        return {"data-column": col, "data-lo": repr(float(edges[k])), "data-hi": repr(float(edges[k + 1]))}
+
+    return html.Div(className="hist-bars" + (" brushable" if edges is not None else ""), children=[
         html.Button(
             id={"type": ids.HIST_BAR, "column": col, "bin": k}, className="hist-bar" + (" chosen" if chosen(k, label) else ""),
-            title=f"{label}: {shown:,} in view of {total:,}", **{"aria-label": f"{col} {label}: {shown:,} of {total:,}"},
+            title=f"{label}: {shown:,} in view of {total:,}" + (" (drag across bars for a range)" if edges is not None else ""),
+            **{"aria-label": f"{col} {label}: {shown:,} of {total:,}"}, **span(k),
             children=[html.Span(className="hist-all", style={"height": f"{100 * total / top:.1f}%"}),
                       html.Span(className="hist-shown", style={"height": f"{100 * shown / top:.1f}%"})])
         for k, (label, total, shown) in enumerate(counts)])
@@ -377,15 +387,21 @@ def _bars(col: str, counts: list[tuple[str, int, int]], chosen) -> html.Div:
 @callback(
     Output({"type": ids.RANGE, "column": ALL}, "value", allow_duplicate=True),
     Output({"type": ids.CATEGORY, "column": ALL}, "value", allow_duplicate=True),
-    Input({"type": ids.HIST_BAR, "column": ALL, "bin": ALL}, "n_clicks"),
+    Input({"type": ids.HIST_BAR, "column": ALL, "bin": ALL}, "n_clicks"), Input(ids.HIST_BRUSH, "data"),
     State({"type": ids.RANGE, "column": ALL}, "id"), State({"type": ids.RANGE, "column": ALL}, "value"),
     State({"type": ids.CATEGORY, "column": ALL}, "id"), State({"type": ids.CATEGORY, "column": ALL}, "value"),
     State(ids.VIEW, "data"), prevent_initial_call=True,
 )
-def filter_by_bar(_clicks, range_ids, range_values, category_ids, category_values, view):
-    """A histogram bar clicked: filter to its range or category (again: clear that filter)."""
-    bar = clicked()
+def filter_by_bar(_clicks, brush, range_ids, range_values, category_ids, category_values, view):
+    """A histogram bar clicked: filter to its range or category (again: clear that filter). A range
+    brushed across a numeric histogram's bars (in the browser): filter to it."""
     ranges, categories = [no_update] * len(range_ids), [no_update] * len(category_ids)
+    if ctx.triggered_id == ids.HIST_BRUSH:
+        for j, rid in enumerate(range_ids):
+            if brush and rid["column"] == brush.get("column"):
+                ranges[j] = [float(v) for v in brush["range"]]
+        return ranges, categories
+    bar = clicked()
     if not bar or not view:
         return ranges, categories
     ds = _dataset(view["dataset"])

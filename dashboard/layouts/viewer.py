@@ -79,6 +79,7 @@ CATEGORY = "category"      # … of categorical filter dropdowns
 LEGEND_ITEM = "legend-item"
 HIST = "histogram"         # … of each filter's histogram (what is in view of all)
 HIST_BAR = "histogram-bar"
+HIST_BRUSH = "hist-brush-store"  # a range brushed across a numeric histogram's bars (histogram-brush.js)
 NEIGHBOR = "neighbor"
 
 
@@ -184,7 +185,7 @@ def _page(dataset_names: list[str]) -> html.Div:
             dcc.Store(id=VIEW), dcc.Store(id=JOB), dcc.Store(id=READY), dcc.Store(id=HIDE, data=[]),
             dcc.Interval(id=JOB_POLL, interval=1000, disabled=True),
             dcc.Interval(id=SPACES_POLL, interval=15_000, disabled=True),
-            dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA),
+            dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA), dcc.Store(id=HIST_BRUSH),
             *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "controls-ack",
                                             "network-ack", "panels-ack", "about-ack", "filter-ack")],
             html.Header(
