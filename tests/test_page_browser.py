@@ -8,6 +8,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dashboard.store import open_dataset
@@ -88,14 +89,21 @@ def test_the_top_bar_never_reflows_and_layouts_are_buttons(server, browser, widt
     assert errors == []
 
 
-def test_about_opens_over_the_map_and_closing_keeps_the_view(server, browser):
-    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=ink", 1440)
+@pytest.mark.parametrize("width", WIDTHS)
+def test_about_opens_over_the_map_and_closing_keeps_the_view(server, browser, width):
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=ink", width)
     stats = wait_drawn(page)
     url = page.url
     page.click("#summary-link")
     frame = page.frame_locator("#about-frame")
     frame.locator("text=1,797").first.wait_for(timeout=30_000)  # the summary of this dataset
-    page.screenshot(path=str(SCREENSHOTS / "page_about_1440.png"))
+    frame.locator("#preview-graph .main-svg").first.wait_for(timeout=30_000)  # its map
+    inside = page.locator("#about-frame").element_handle().content_frame()
+    inside.wait_for_function("document.images.length >= 48 && [...document.images].every((i) => i.complete)",
+                             timeout=30_000)
+    about, view = page.locator("#about").bounding_box(), page.viewport_size
+    assert about["width"] <= view["width"] and about["x"] >= 0  # over the map, inside the window
+    page.screenshot(path=str(SCREENSHOTS / f"page_about_{width}.png"))
     page.keyboard.press("Escape")
     page.wait_for_function("document.getElementById('about').hidden", timeout=5_000)
     assert page.url == url and page.evaluate("dashMap.stats().version") == stats["version"]  # nothing reloaded
@@ -200,6 +208,25 @@ def test_arrow_keys_move_between_items_and_enter_opens_one(server, browser):
     page.wait_for_function("document.querySelector('#lightbox-body h2').textContent === "
                            "document.querySelector('#details h3').textContent", timeout=30_000)
     assert errors == [] and x0 is not None
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_selection_is_outlined_and_the_rest_recedes(server, browser, viewer_data, width):
+    from .test_viewer_browser import coloured, map_pixels
+
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label", width)
+    wait_drawn(page)
+    before = coloured(map_pixels(page, f"page_unselected_{width}.png"))
+    labels = open_dataset(viewer_data, "digits").meta["label"].astype(str).to_numpy()
+    zeros = [int(i) for i in np.flatnonzero(labels == "0")]
+    page.evaluate(f"dash_clientside.set_props('selection-store', {{data: {zeros}}})")
+    page.wait_for_function(f"dashMap.stats().selection === {len(zeros)}", timeout=30_000)
+    page.wait_for_function(f"document.body.textContent.includes('Selection: {len(zeros)}')", timeout=30_000)
+    page.wait_for_timeout(1500)  # the frame with the selection (drawn in place: no new view version)
+    after = coloured(map_pixels(page, f"page_selection_{width}.png"))
+    # the other nine digits recede: far fewer vivid pixels, but the 0s' still there (and outlined)
+    assert 0 < after < 0.5 * before, (before, after)
+    assert errors == []
 
 
 def _hues(page, name: str) -> int:
