@@ -35,6 +35,32 @@ def test_hotspots_are_named_by_what_their_items_share():
     assert all(h["label"] == meta["name"].iloc[h["representative"]] for h in words)  # a word names its hotspot
 
 
+def test_a_pixplot_folder_s_hotspots_are_named_by_its_tags_else_a_description():
+    """File names say nothing: PixPlot's pipe-separated tags name a hotspot whose items share one, and
+    the representative item's description names the rest (never "Cluster k" while either says something)."""
+    import pandas as pd
+
+    from dashboard.compute.clusters import hotspots, name_hotspots
+    from dashboard.compute.contrast import over_represented_tags
+
+    rng = np.random.default_rng(1)
+    xy = np.concatenate([rng.normal(c, 1.0, size=(60, 2)) for c in ((0, 0), (20, 0), (0, 20))])
+    tags = ["harbour|boats"] * 54 + ["boats"] * 6 + ["portrait|studio"] * 60 + [f"misc{k}" for k in range(60)]
+    description = [f"photograph number {k} of the archive, taken long ago" for k in range(180)]
+    meta = pd.DataFrame({"i": np.arange(180), "name": [f"img_{k:04d}.jpg" for k in range(180)], "tags": tags,
+                         "description": description})
+    schema = {"i": "index", "name": "text", "tags": "text", "description": "text"}
+    found = hotspots(xy, min_cluster_size=20)
+    named = {h["label"] for h in name_hotspots(found, meta, schema)}
+    assert {"boats", "portrait"} <= named or {"boats", "studio"} <= named, named
+    rest = named - {"boats", "harbour", "portrait", "studio"}
+    assert len(rest) == 1 and next(iter(rest)).startswith("photograph number") and next(iter(rest)).endswith("…")
+    assert not any(label.startswith("Cluster ") for label in named)
+    # a tag counts once per item however often it is written there
+    inside = np.array([True, False, False])
+    assert over_represented_tags(pd.Series(["a|a|b", "b", None]), inside)[0]["count_in"] == 1
+
+
 def test_cluster_labels_of_a_large_layout_come_from_a_sample_and_sit_on_their_clusters(tmp_path, monkeypatch):
     """Above CLUSTER_LABEL_SAMPLE items the clusters are found on a random sample (HDBSCAN on a million
     points takes minutes): each category's label still sits on its blob."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 
 def hdbscan_labels(
@@ -74,26 +75,42 @@ def names_describe(names) -> bool:
     return bool(filelike.mean() <= 0.1)
 
 
+#: Columns of several values an item (PixPlot's ``tags``: ``a|b|c``), tested tag by tag.
+TAG_COLUMNS = ("tags",)
+#: Text columns that say what an item is, in order of preference (PixPlot's ``description``).
+DESCRIBING_COLUMNS = ("title", "description", "caption")
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A description cut at a word to fit a hotspot's name."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
 def name_hotspots(found: list[dict], meta, schema: dict[str, str], *, text: bool = False,
                   unique: bool = True) -> list[dict]:
-    """Label each hotspot by what its items share: the categorical value most over-represented in it
-    (held by at least half of its items, one-sided Fisher p < 0.001; the column named unless it is the
-    first categorical one); else the two values of one column that together hold half of it ("Objects /
-    Animals & Nature"); else, where names say what an item is (words, emoji: not file names), its
-    representative item's name; else "Cluster k".
+    """Label each hotspot by what its items share: the categorical value or PixPlot tag most
+    over-represented in it (held by at least half of its items, one-sided Fisher p < 0.001; the column
+    named unless it is the first categorical one or the tags); else the two values of one column that together hold
+    half of it ("Objects / Animals & Nature"); else, where names say what an item is (words, emoji: not
+    file names), its representative item's name, or where a describing column does (PixPlot's
+    ``description``, a title), the representative's; else "Cluster k".
     ``unique``: a name given twice gets a number (hotspots are listed by name; map labels need not)."""
-    from .contrast import over_represented
+    from .contrast import over_represented, over_represented_tags
 
     columns = [c for c, t in schema.items() if t == "categorical"]
+    tags = [c for c in TAG_COLUMNS if c in meta and schema.get(c) == "text"]
     named = "name" in meta and names_describe(meta["name"])
+    describing = next((c for c in DESCRIBING_COLUMNS if c in meta and meta[c].notna().any()), None)
     used: dict[str, int] = {}
     out = []
     for k, h in enumerate(found):
         inside = np.zeros(len(meta), bool)
         inside[np.asarray(h["members"], np.int64)] = True
         best, pair = None, None
-        for col in columns:
-            top = over_represented(meta[col], inside, column=col)[:2]
+        tested = [(c, over_represented) for c in columns] + [(c, over_represented_tags) for c in tags]
+        for col, test in tested:
+            top = test(meta[col], inside, column=col)[:2]
             for r in top[:1]:
                 if r["share_in"] >= 0.5 and r["p"] < 1e-3 and (best is None or r["p"] < best["p"]):
                     best = r
@@ -101,12 +118,15 @@ def name_hotspots(found: list[dict], meta, schema: dict[str, str], *, text: bool
                     and top[0]["share_in"] + top[1]["share_in"] >= 0.5):
                 pair = top
         if best is not None:
-            label = best["value"] if best["column"] == columns[0] else f"{best['column']}: {best['value']}"
+            bare = best["column"] in (columns[:1] + tags)  # the main category, or a tag: a name by itself
+            label = best["value"] if bare else f"{best['column']}: {best['value']}"
         elif pair is not None:
             values = " / ".join(r["value"] for r in pair)
-            label = values if pair[0]["column"] == columns[0] else f"{pair[0]['column']}: {values}"
+            label = values if pair[0]["column"] in (columns[:1] + tags) else f"{pair[0]['column']}: {values}"
         elif text or named:
             label = str(meta["name"].iloc[h["representative"]])
+        elif describing and pd.notna(meta[describing].iloc[h["representative"]]):
+            label = _short(str(meta[describing].iloc[h["representative"]]))
         else:
             label = f"Cluster {k + 1}"
         used[label] = used.get(label, 0) + 1

@@ -17,15 +17,31 @@ def over_represented(values: pd.Series, inside: np.ndarray, *, column: str = "")
 
     ``inside`` is a boolean mask. Sorted by p-value, then by how many times more common it is.
     """
+    inside = np.asarray(inside, bool)
+    s = values.astype("object").where(values.notna(), None)
+    if not inside.any() or s.nunique(dropna=True) > MAX_CATEGORIES:
+        return []
+    return _tested(s[inside].value_counts(dropna=True), s.value_counts(dropna=True), inside, column)
+
+
+def over_represented_tags(values: pd.Series, inside: np.ndarray, *, column: str = "", sep: str = "|") -> list[dict]:
+    """As :func:`over_represented` for a column of several values per item (PixPlot's ``tags``,
+    ``a|b|c``): each tag counted once per item that carries it."""
+    inside = np.asarray(inside, bool)
+    pairs = pd.DataFrame({"row": np.arange(len(values)),
+                          "tag": values.fillna("").astype(str).str.split(sep).to_numpy()}).explode("tag")
+    pairs["tag"] = pairs["tag"].str.strip()
+    pairs = pairs[pairs["tag"] != ""].drop_duplicates()
+    if not inside.any() or pairs["tag"].nunique() > MAX_CATEGORIES:
+        return []
+    kept = pairs["tag"][inside[pairs["row"].to_numpy(np.int64)]]
+    return _tested(kept.value_counts(), pairs["tag"].value_counts(), inside, column)
+
+
+def _tested(counts_in: pd.Series, counts_all: pd.Series, inside: np.ndarray, column: str) -> list[dict]:
     from scipy.stats import fisher_exact
 
-    inside = np.asarray(inside, bool)
     n_in, n_out = int(inside.sum()), int((~inside).sum())
-    s = values.astype("object").where(values.notna(), None)
-    if not n_in or s.nunique(dropna=True) > MAX_CATEGORIES:
-        return []
-    counts_in = s[inside].value_counts(dropna=True)
-    counts_all = s.value_counts(dropna=True)
     out = []
     for value, a in counts_in.items():
         c = int(counts_all[value]) - int(a)  # the same value outside
