@@ -33,6 +33,15 @@ def point_radius(n: int, size: float = 1.0) -> float:
     return 2.5 * size * min(1.0, math.sqrt(FULL_RADIUS_MAX / max(n, 1)))
 
 
+def image_size(n: int, cell: float | None = None) -> float:
+    """An image's width in the map's units (the layout spans about 2): a grid layout's cell; else larger
+    for small collections, so that a hundred photographs open as pictures, not specks (about n images
+    side by side would fill the map), and never under 0.035 (a thousand images and more)."""
+    if cell:
+        return 0.92 * cell
+    return max(0.035, min(0.12, 1.2 / math.sqrt(max(n, 1))))
+
+
 def spec(mode: str, size: float, cell: float | None = None, n: int = 0) -> dict:
     """The deck (view, camera, controller) and one template per layer kind.
 
@@ -58,13 +67,13 @@ def _spec_json(mode: str, size: float, cell: float | None, n: int) -> str:
         "images": pdk.Layer(
             # World-sized icons: they grow as users zoom in, like PixPlot's cells.
             "IconLayer", data=[], id="images", pickable=True, size_units=_lit("common"),
-            get_size=(0.92 * cell if cell else 0.035) * size, size_min_pixels=2, alpha_cutoff=0.05,
+            get_size=image_size(n, cell) * size, size_min_pixels=2, alpha_cutoff=0.05,
             transitions=transitions,
         ),
         # the same, each image mixed with its colour (assets/map-dots.js), when coloured by a column
         "tinted": pdk.Layer(
             "TintedIconLayer", data=[], id="images", pickable=True, size_units=_lit("common"),
-            get_size=(0.92 * cell if cell else 0.035) * size, size_min_pixels=2, alpha_cutoff=0.05,
+            get_size=image_size(n, cell) * size, size_min_pixels=2, alpha_cutoff=0.05,
             transitions=transitions,
         ),
         "words": pdk.Layer(

@@ -113,7 +113,8 @@ register(Projection(
         X, y=y, random_state=random_state, progress=progress, **{k: v for k, v in p.items() if k != "label"}),
     params={
         "n_neighbors": Param(int, 15, 2, 200, help="UMAP neighbourhood size", step=1, label="Neighbours"),
-        "min_dist": Param(float, 0.1, 0.0, 1.0, help="UMAP minimum distance", step=0.05, label="Min dist"),
+        "min_dist": Param(float, 0.1, 0.0, 1.0, help="UMAP minimum distance", label="Min dist",
+                          step=0.01),  # PixPlot's default, 0.01, must be a valid value of the input
         "metric": _metric(),
         "label": Param(str, None, help="categorical column for supervised UMAP"),
     },

@@ -76,6 +76,10 @@ def test_the_top_bar_never_reflows_and_layouts_are_buttons(server, browser, widt
     wait_drawn(page, stats["drawnVersion"])
     assert page.locator(".topbar").bounding_box() == bar and page.locator("#map").bounding_box()["y"] == map_top
     assert _visible(page, "#param-umap-n-neighbors")
+    # a current value is written in ink, not in the grey of an empty box's hint
+    page.wait_for_function("document.getElementById('param-umap-n-neighbors').value === '15'", timeout=30_000)
+    ink = page.evaluate("getComputedStyle(document.body).color")
+    assert page.evaluate("getComputedStyle(document.getElementById('param-umap-n-neighbors')).color") == ink
     # a value the parameter does not allow: what it allows, beside it, and nothing moves
     page.fill("#param-umap-min-dist", "5")
     hint = page.locator("#param-umap-min-dist-allowed")
@@ -386,3 +390,53 @@ def test_zoomed_in_images_turn_sharp(server, browser):
     assert 1 <= shown <= 60 and len(set(asked)) == shown and all("px=256" in u for u in asked)
     page.screenshot(path=str(SCREENSHOTS / "page_sharp_images_1440.png"))
     assert stats["tiled"] is False and errors == []
+
+
+@pytest.fixture(scope="module")
+def collections(npm_dir, tmp_path_factory):
+    """emoji as ``serve`` first builds it (100 emoji × 2 platforms), and a PixPlot-style folder of 100 of its
+    images with PixPlot's metadata columns (category, tags, description, permalink, year, lat, lng)."""
+    import shutil
+
+    import pandas as pd
+
+    from dashboard.ingest import emoji, images
+
+    from .conftest import running_server
+
+    data = tmp_path_factory.mktemp("collections")
+    emoji.build(data, limit=100, quick=True, download_dir=npm_dir, layouts=("pca",))
+    meta = open_dataset(data, "emoji").meta.iloc[::2]
+    folder = tmp_path_factory.mktemp("pixplot-folder")
+    rows = ["filename,category,tags,description,permalink,year,lat,lng"]
+    for i, row in meta.iterrows():
+        shutil.copy(data / "emoji" / "images" / f"{i}.png", folder / f"{i:03d}.png")
+        year = "" if i % 9 == 0 else str(1880 + 3 * i)
+        where = "" if i % 5 == 0 else f"{45 + i % 7},{2 + i % 11}"
+        rows.append(f"{i:03d}.png,{row['category']},{row['subcategory']},\"{row['name']}\","
+                    f"https://example.org/item/{i},{year},{where or ','}")
+    (folder / "meta.csv").write_text("\n".join(rows) + "\n")
+    images.build(data, name="archive", images=str(folder), metadata=str(folder / "meta.csv"), model="pixels",
+                 layouts=("pca", "umap"), min_cluster_size=3, download_dir=npm_dir)
+    assert pd.api.types.is_numeric_dtype(open_dataset(data, "archive").meta["year"])
+    with running_server(data, "emoji", tmp_path_factory.mktemp("collections-server") / "server.log") as url:
+        yield url
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", ["emoji", "archive"])
+def test_the_first_screen_of_an_image_collection(collections, browser, name, width):
+    page, errors = _sized(browser, f"{collections}/?dataset={name}", width)
+    stats = wait_drawn(page)
+    assert stats["mode"] == "images" and stats["n"] == {"emoji": 200, "archive": 100}[name]
+    page.wait_for_selector(".hotspot-row", state="attached", timeout=30_000)  # named clusters to open
+    names = page.eval_on_selector_all(".hotspot-row input", "els => els.map((e) => e.value)")
+    assert names and not any(n.startswith("Cluster ") for n in names), names
+    # the map first: the widest thing on the page (all of it below 1000 px), under a one-row top bar
+    box = page.locator("#map").bounding_box()
+    assert box["width"] >= (0.5 if width >= 1000 else 0.95) * width and box["y"] <= 70
+    if name == "archive":  # its UMAP's min dist is PixPlot's 0.01: a value the input allows, not shown in red
+        page.wait_for_function("document.getElementById('param-umap-min-dist').value === '0.01'", timeout=30_000)
+        assert page.evaluate("document.getElementById('param-umap-min-dist').validity.valid")
+    page.screenshot(path=str(SCREENSHOTS / f"first_screen_{name}_{width}.png"))
+    assert errors == []
