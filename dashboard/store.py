@@ -137,13 +137,15 @@ class Rows:
         return array if isinstance(array, Rows) else cls(array.shape, lambda a, b: array[a:b])
 
 
-def _h5_rows(path: str) -> Rows:
+def h5_rows(path: str | Path, key: str = "latent") -> Rows:
+    """:class:`Rows` over the 2-D HDF5 dataset ``key`` of a file (any number type; read as float32)."""
+    path = str(path)
     with h5py.File(path, "r") as f:
-        shape = f["latent"].shape
+        shape = f[key].shape
 
     def read(a: int, b: int) -> np.ndarray:
         with h5py.File(path, "r") as f:  # opened per block: an h5py handle is not shared across forks
-            return f["latent"][a:b]
+            return f[key][a:b]
 
     return Rows(shape, read)
 
@@ -314,7 +316,7 @@ class Dataset:
         s = self.space(space)
         if self.n * s.dim * 4 <= ROWS_BYTES:
             return self.latent(space)
-        return _h5_rows(str(self.path / s.file))
+        return h5_rows(self.path / s.file)
 
     @property
     def meta(self) -> pd.DataFrame:

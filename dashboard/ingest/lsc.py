@@ -38,7 +38,8 @@ from PIL import Image
 
 from ..errors import DashboardError, ValidationError
 from ..schema import COLUMN_TYPES
-from ..store import DATA_TYPES, Dataset, DatasetWriter, check_name, normalize_metric
+from .. import store
+from ..store import DATA_TYPES, Dataset, DatasetWriter, Rows, check_name, normalize_metric
 from .common import write_images
 from .metadata import numbers_or_text
 
@@ -258,9 +259,11 @@ def resolve_config(folder: Path, given: LscConfig | None) -> LscConfig:
     return cfg
 
 
-def _listed(items: list, unit: str = "") -> str:
+def _listed(items: list, unit: str = "", total: int | None = None) -> str:
+    """The first :data:`MAX_LISTED` items, and how many more there are of ``total`` (default: of ``items``)."""
+    total = len(items) if total is None else total
     shown = ", ".join(map(str, items[:MAX_LISTED]))
-    more = f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
+    more = f" and {total - MAX_LISTED} more" if total > MAX_LISTED else ""
     return f"{unit}{shown}{more}"
 
 
@@ -268,7 +271,7 @@ def _listed(items: list, unit: str = "") -> str:
 class _Plan:
     meta: pd.DataFrame | None = None
     n_rows: int | None = None  # rows of meta.csv, even when its i column is bad
-    latents: dict[str, np.ndarray] = field(default_factory=dict)
+    latents: dict[str, np.ndarray | Rows] = field(default_factory=dict)  # Rows: read from the file in blocks
     tsne: list[tuple[str, float, np.ndarray]] = field(default_factory=list)
     umap: list[tuple[str, int, float, np.ndarray]] = field(default_factory=list)  # dim, n_neighbors, min_dist, xy
     raw: tuple[str, np.ndarray] | None = None  # file, n × m inputs
@@ -289,7 +292,34 @@ def _read_h5(path: Path, key: str, rel: str, problems: list[str]) -> np.ndarray 
         return None
 
 
+def _h5_shape(path: Path, key: str, rel: str, problems: list[str]) -> tuple[int, ...] | None:
+    """The shape of the dataset under ``key`` (nothing is read), or ``None`` with the problem recorded."""
+    try:
+        with h5py.File(path, "r") as h:
+            if key not in h or not isinstance(h[key], h5py.Dataset):
+                problems.append(f"{rel}: no dataset {key!r} (found: {', '.join(map(repr, h.keys())) or 'nothing'})")
+                return None
+            return tuple(h[key].shape)
+    except OSError as e:
+        problems.append(f"{rel}: not a readable HDF5 file ({e})")
+        return None
+
+
+def _bad_rows(a: "np.ndarray | Rows") -> tuple[list[int], int]:
+    """The first :data:`MAX_LISTED` rows holding a NaN or an infinity, and how many there are, read in blocks."""
+    first, count = [], 0
+    for start, block in Rows.of(a).blocks():
+        bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+        count += len(bad)
+        first.extend((bad[:MAX_LISTED - len(first)] + start).tolist())
+    return first, count
+
+
 def _check_latents(folder: Path, problems: list[str], plan: _Plan) -> None:
+    """Each ``latent/latent<dim>.h5``: its shape from the file, its values checked in row blocks. When the
+    folder's latent spaces together are larger than :data:`store.ROWS_BYTES`, the plan keeps each as
+    :class:`Rows` over its file (written block by block) instead of whole: ten million rows of a 32-d and
+    an 8-d space are 1.6 GB, which the import never needs at once."""
     latent_dir = folder / "latent"
     if not latent_dir.is_dir():
         problems.append("latent/: folder missing (expected latent/latent<dim>.h5 files)")
@@ -301,21 +331,29 @@ def _check_latents(folder: Path, problems: list[str], plan: _Plan) -> None:
             problems.append(f"latent/{f.name}: name should be latent<dim>.h5")
     if not files:
         problems.append("latent/: no latent<dim>.h5 files")
+    found = []
     for f, m in matched:
         if not m:
             continue
         dim, rel = int(m.group(1)), f"latent/{f.name}"
-        a = _read_h5(f, "latent", rel, problems)
+        shape = _h5_shape(f, "latent", rel, problems)
+        if shape is None:
+            continue
+        if len(shape) != 2:
+            problems.append(f"{rel}: 'latent' must be 2-D (n × {dim}), got shape {shape}")
+            continue
+        if shape[1] != dim:
+            problems.append(f"{rel}: has {shape[1]} columns but its name says {dim}")
+        found.append((dim, f, rel, shape))
+    # read when the check runs: a test can make every folder "large"
+    in_blocks = sum(4 * shape[0] * shape[1] for *_, shape in found) > store.ROWS_BYTES
+    for dim, f, rel, shape in found:
+        a = store.h5_rows(f) if in_blocks else _read_h5(f, "latent", rel, problems)
         if a is None:
             continue
-        if a.ndim != 2:
-            problems.append(f"{rel}: 'latent' must be 2-D (n × {dim}), got shape {a.shape}")
-            continue
-        if a.shape[1] != dim:
-            problems.append(f"{rel}: has {a.shape[1]} columns but its name says {dim}")
-        bad_rows = np.flatnonzero(~np.isfinite(a).all(axis=1))
-        if len(bad_rows):
-            problems.append(f"{rel}: NaN or infinite values in {len(bad_rows)} rows ({_listed(bad_rows.tolist(), 'rows ')})")
+        bad_rows, count = _bad_rows(a)
+        if count:
+            problems.append(f"{rel}: NaN or infinite values in {count} rows ({_listed(bad_rows, 'rows ', count)})")
         plan.latents[str(dim)] = a
 
 
