@@ -93,3 +93,37 @@ def shape_images(folder: Path, n: int, side: int = 24, seed: int = 0, workers: i
         w.writerows(rows)
     tmp.rename(done)
     return done
+
+
+def lsc_folder(folder: Path | str, n: int, dims: tuple[int, ...] = (8, 32), categories: int = 10, seed: int = 0,
+               chunk: int = 1_000_000) -> Path:
+    """A Latent Space Cartography folder of ``n`` synthetic items: ``latent/latent<d>.h5`` per ``dims``
+    (float32 Gaussian blobs, one blob per category) and ``meta.csv`` (``i``, ``name``, ``category`` c0…,
+    a numeric ``value``). Written ``chunk`` rows at a time, so ten million rows never sit in memory at once;
+    kept when it is already complete (``meta.csv`` is written last)."""
+    import h5py
+
+    folder = Path(folder)
+    if (folder / "meta.csv").is_file():
+        return folder
+    (folder / "latent").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    centres = {d: rng.normal(scale=4, size=(categories, d)).astype(np.float32) for d in dims}
+    files = {d: h5py.File(folder / "latent" / f"latent{d}.h5", "w") for d in dims}
+    tmp = folder / "meta.csv.partial"
+    try:
+        outs = {d: f.create_dataset("latent", shape=(n, d), dtype=np.float32) for d, f in files.items()}
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            labels = rng.integers(0, categories, b - a)
+            for d, out in outs.items():
+                out[a:b] = centres[d][labels] + rng.standard_normal((b - a, d), dtype=np.float32)
+            i = np.arange(a, b)
+            pd.DataFrame({"i": i, "name": pd.Series(i).map("item {}".format), "category": "c" + labels.astype(str),
+                          "value": rng.gamma(2.0, 1.0, b - a).round(3)}
+                         ).to_csv(tmp, mode="w" if a == 0 else "a", header=a == 0, index=False)
+    finally:
+        for f in files.values():
+            f.close()
+    tmp.rename(folder / "meta.csv")
+    return folder

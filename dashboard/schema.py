@@ -60,6 +60,10 @@ def clean_colors(table: pd.DataFrame, schema: dict[str, str]) -> tuple[pd.DataFr
     return out, notes
 
 
+#: Rows of a column of words looked at first, to tell free text from categories without the whole column.
+HEAD_ROWS = 100_000
+
+
 def _max_categories(n_rows: int) -> int:
     # A few hundred distinct strings is still a usable legend on a big table;
     # on a small one most strings being distinct means free text.
@@ -71,11 +75,11 @@ def infer_column_type(name: str, values: pd.Series) -> str:
     lname = name.lower()
     if lname == "i":
         return "index"
-    col = values.dropna()
     if pd.api.types.is_bool_dtype(values):
         return "categorical"
     if pd.api.types.is_datetime64_any_dtype(values):
         return "date"
+    col = values.dropna()
     if pd.api.types.is_numeric_dtype(values):
         if lname in _LAT_NAMES and col.between(-90, 90).all():
             return "geographic"
@@ -89,6 +93,13 @@ def infer_column_type(name: str, values: pd.Series) -> str:
         if is_int and col.nunique() <= MAX_INT_CATEGORIES and len(col) > 2 * col.nunique():
             return "categorical"
         return "numeric"
+    # The first rows settle most columns of words without a copy of the whole column (ten million names
+    # are hundreds of megabytes, their distinct values a hash table as large): a column is all colours only
+    # if its head is, and has more distinct values than a legend shows if its head has.
+    head = values.iloc[:HEAD_ROWS].dropna().astype(str)
+    if lname not in _DATE_NAMES and len(head) and not head.str.match(_HEX_COLOR).all() \
+            and head.nunique() > _max_categories(len(values)):
+        return "text"
     strings = col.astype(str)
     if len(strings) and strings.str.match(_HEX_COLOR).all():
         return "color"

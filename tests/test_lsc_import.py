@@ -291,3 +291,55 @@ def test_several_config_files_none_named_for_the_folder_are_not_guessed(tmp_path
     ds = import_folder(tmp_path / "d", folder)
     assert ds.type == "other"
     assert any("several .py files (config_emoji.py, config_logo.py)" in n for n in ds.report["notes"])
+
+
+def _import_both_ways(tmp_path, monkeypatch, folder):
+    """The folder imported whole (the default for a small folder) and in row blocks (ROWS_BYTES made tiny)."""
+    from dashboard import store
+    from dashboard.ingest.lsc import check_folder, resolve_config
+
+    whole = import_folder(tmp_path / "whole", folder)
+    monkeypatch.setattr(store, "ROWS_BYTES", 1000)  # every folder is "large" now
+    plan = check_folder(folder, resolve_config(folder, None))
+    assert all(isinstance(a, store.Rows) for a in plan.latents.values())  # the block path is the one taken
+    blocks = import_folder(tmp_path / "blocks", folder)
+    return whole, blocks
+
+
+def test_large_folder_imports_in_blocks_as_the_same_dataset(tmp_path, monkeypatch):
+    """Latents read as Rows, block by block (more rows than one block), give the dataset the whole arrays give:
+    the same fingerprints, latent values and metadata table."""
+    from dashboard import fixtures, store
+
+    n = store.BLOCK_ROWS + 4000  # two blocks, the second partial
+    folder = fixtures.lsc_folder(tmp_path / "big", n, chunk=30_000)
+    whole, blocks = _import_both_ways(tmp_path, monkeypatch, folder)
+    assert whole.n == blocks.n == n and set(whole.spaces) == set(blocks.spaces) == {"8", "32"}
+    for space in ("8", "32"):
+        assert whole.space(space).fingerprint == blocks.space(space).fingerprint
+        np.testing.assert_array_equal(whole.latent(space), blocks.latent(space))
+    with h5py.File(folder / "latent" / "latent32.h5") as f:
+        np.testing.assert_array_equal(blocks.latent("32"), f["latent"][()])
+    assert whole.manifest["meta_fingerprint"] == blocks.manifest["meta_fingerprint"]
+    assert whole.schema == blocks.schema == {"i": "index", "name": "text", "category": "categorical", "value": "numeric"}
+    pd.testing.assert_frame_equal(whole.meta, blocks.meta)
+    assert blocks.meta["name"].iloc[-1] == f"item {n - 1}" and blocks.meta["i"].tolist() == list(range(n))
+
+
+def test_nan_rows_in_blocks_are_named_as_in_the_whole_array(tmp_path, monkeypatch):
+    """A NaN beyond the first block is found at its own row, with the same message either way."""
+    from dashboard import fixtures, store
+
+    n = store.BLOCK_ROWS + 100
+    folder = fixtures.lsc_folder(tmp_path / "bad", n, dims=(8,), chunk=30_000)
+    with h5py.File(folder / "latent" / "latent8.h5", "r+") as f:
+        for row in (3, store.BLOCK_ROWS + 7):
+            f["latent"][row, 2] = np.nan
+    messages = []
+    for rows_bytes in (store.ROWS_BYTES, 1000):
+        monkeypatch.setattr(store, "ROWS_BYTES", rows_bytes)
+        with pytest.raises(ValidationError) as e:
+            import_folder(tmp_path / "data", folder)
+        messages.append(e.value.problems)
+    assert messages[0] == messages[1]
+    assert f"latent/latent8.h5: NaN or infinite values in 2 rows (rows 3, {store.BLOCK_ROWS + 7})" in messages[0]

@@ -190,3 +190,19 @@ def test_a_large_space_is_written_and_laid_out_block_by_block(tmp_path, monkeypa
     ds = open_dataset(tmp_path, "blocks")
     assert isinstance(ds.rows("6"), Rows)
     np.testing.assert_allclose(np.abs(computed.get_layout(ds, "6", "pca").xy), np.abs(whole), atol=1e-5)
+
+
+def test_table_fingerprint_in_blocks_is_the_whole_tables(monkeypatch):
+    """fingerprint_table hashes a table BLOCK_ROWS rows at a time and gets what hashing it whole gets, for
+    every kind of column the metadata holds (strings with gaps, categories, nullable integers, floats)."""
+    from dashboard import store
+
+    n = 50
+    table = pd.DataFrame({"i": np.arange(n), "name": [f"item {k}" for k in range(n)],
+                          "category": pd.Categorical(["a", "b", None, "a", "c"] * 10),
+                          "year": pd.array([1990, None] * 25, dtype="Int64"), "value": np.linspace(0, 1, n)})
+    table["note"] = table["name"].where(table["i"] % 3 > 0, None)
+    whole = store.fingerprint_array(pd.util.hash_pandas_object(table, index=False).to_numpy())
+    monkeypatch.setattr(store, "BLOCK_ROWS", 7)  # several blocks, the last partial
+    assert store.fingerprint_table(table) == whole
+    assert store.fingerprint_table(table.iloc[:1]) != whole

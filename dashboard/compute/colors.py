@@ -38,23 +38,27 @@ def categorical(values: pd.Series) -> tuple[np.ndarray, list[dict]]:
     The most frequent categories get the palette's colours; the rest share
     one grey "(other)" entry so the legend stays short and honest.
     """
-    s = values.astype("object").where(values.notna(), None)
-    counts = s.value_counts(dropna=True)
-    named = list(counts.index[: len(PALETTE) - 1]) if len(counts) > len(PALETTE) else list(counts.index)
-    rgba = np.empty((len(s), 4), np.uint8)
-    rgba[:] = (*OTHER_COLOR, 255)
+    # by codes, not Python objects: ten million strings as objects are half a gigabyte, and each
+    # category's comparison with all of them seconds; missing values get code -1
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    order = np.argsort(-counts, kind="stable")  # most frequent first; ties in order of first appearance
+    n_named = len(PALETTE) - 1 if len(uniques) > len(PALETTE) else len(uniques)
+    table = np.empty((len(uniques) + 1, 4), np.uint8)  # one row per code; the last for code -1 (missing)
+    table[:] = (*OTHER_COLOR, 255)
+    table[-1] = (*MISSING_COLOR, 255)
     legend = []
-    for k, cat in enumerate(named):
+    for k, code in enumerate(order[:n_named]):
         rgb = parse_color(PALETTE[k])
-        rgba[(s == cat).to_numpy()] = (*rgb, 255)
-        legend.append({"value": str(cat), "color": _hex(rgb), "count": int(counts[cat])})
-    rest = int(counts.iloc[len(named):].sum())
+        table[code] = (*rgb, 255)
+        legend.append({"value": str(uniques[code]), "color": _hex(rgb), "count": int(counts[code])})
+    rest = int(counts[order[n_named:]].sum())
     if rest:
-        legend.append({"value": OTHER, "color": _hex(OTHER_COLOR), "count": rest, "members": len(counts) - len(named)})
-    missing = s.isna().to_numpy()
-    if missing.any():
-        rgba[missing] = (*MISSING_COLOR, 255)
-        legend.append({"value": MISSING, "color": _hex(MISSING_COLOR), "count": int(missing.sum())})
+        legend.append({"value": OTHER, "color": _hex(OTHER_COLOR), "count": rest, "members": len(uniques) - n_named})
+    missing = int((codes < 0).sum())
+    if missing:
+        legend.append({"value": MISSING, "color": _hex(MISSING_COLOR), "count": missing})
+    rgba = table[codes]  # code -1 indexes the last row
     return rgba, legend
 
 
@@ -90,7 +94,7 @@ def stored(values: pd.Series) -> np.ndarray:
     rgba = np.empty((len(values), 4), np.uint8)
     rgba[:] = (*MISSING_COLOR, 255)
     # Few distinct strings in practice: parse each once.
-    codes, uniques = pd.factorize(values.astype("object"))
+    codes, uniques = pd.factorize(values)
     table = np.array([(*_stored_rgb(u), 255) for u in uniques] or [(0, 0, 0, 255)], np.uint8)
     ok = codes >= 0
     rgba[ok] = table[codes[ok]]
