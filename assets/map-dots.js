@@ -101,7 +101,8 @@ void main(void) {
     getShaders() {
       const shaders = super.getShaders();
       return {...shaders, inject: {...(shaders.inject || {}),
-        "fs:#main-end": `fragColor.rgb = mix(fragColor.rgb, vColor.rgb, ${TINT});`}};
+        // not while picking: there the fragment's colour is the item's index, which a tint would garble
+        "fs:#main-end": `if (picking.isActive < 0.5) fragColor.rgb = mix(fragColor.rgb, vColor.rgb, ${TINT});`}};
     }
   }
   TintedIconLayer.layerName = "TintedIconLayer";

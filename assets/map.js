@@ -244,18 +244,22 @@
         if (S.focus !== i) return;
         S.focusXY = [p[0], p[1]]; S.keys.focusXY = S.view.layout;
         M.layers.draw();
-        if (S.focusFromMap !== i && S.camera) jump([p[0], p[1], Math.max(S.camera.zoom, fitViewState().zoom + 2)], 700);
+        if (S.camera) jump([p[0], p[1], focusZoom(i)], 700);
         S.focusFromMap = null;
       }).catch(() => null);
       return i;
     }
     M.layers.draw();
-    if (S.focusFromMap !== i && S.positions && S.camera) {
-      const zoom = Math.max(S.camera.zoom, fitViewState().zoom + 2);
-      jump([S.positions[2 * i], S.positions[2 * i + 1], zoom], 700);
-    }
+    if (S.positions && S.camera) jump([S.positions[2 * i], S.positions[2 * i + 1], focusZoom(i)], 700);
     S.focusFromMap = null;
     return i;
+  }
+
+  /** The zoom to show a focused item at: clicked on the map, the map only centres on it (its zoom was the
+   * user's choice); chosen elsewhere (a list, the lightbox's next, a link), close enough to see it. */
+  function focusZoom(i) {
+    const S = M.S;
+    return S.focusFromMap === i ? S.camera.zoom : Math.max(S.camera.zoom, fitViewState().zoom + 2);
   }
 
   function flyTo(members) {

@@ -194,6 +194,25 @@ def test_a_click_opens_the_lightbox_with_previous_and_next(server, browser, widt
     assert errors == []
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_click_on_a_tinted_image_opens_that_image_and_centres_it(server, browser, viewer_data, width):
+    """Images mode (tinted by a column, the default for image datasets): the click picks the image under
+    the pointer (a tint mixed into the picking colour once gave "No item 1521226"); the map centres on it."""
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=images&proj=pca&space=64&color=label", width)
+    wait_drawn(page)
+    names = open_dataset(viewer_data, "digits").meta["name"].astype(str).tolist()
+    i = 700
+    _click_item(page, i)
+    page.wait_for_selector("#lightbox:not([hidden]) .lightbox-fields h2", timeout=30_000)
+    shown = page.inner_text("#lightbox-body h2")
+    assert shown in names and "No item" not in page.inner_text("#lightbox"), shown
+    # centred on it (the image picked is the one under the pointer: item i or one overlapping it)
+    page.wait_for_function(f"(() => {{ const p = dashMap.project({i}), el = document.getElementById('map'); "
+                           f"return Math.abs(p[0] - el.clientWidth / 2) < 40 && Math.abs(p[1] - el.clientHeight / 2) < 40; }})()",
+                           timeout=10_000)
+    assert errors == []
+
+
 def test_arrow_keys_move_between_items_and_enter_opens_one(server, browser):
     page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64", 1440)
     wait_drawn(page)
