@@ -3,7 +3,9 @@
 The folder (``fixtures.lsc_folder``: latent8 and latent32 float32 blobs, meta.csv with i, name, category,
 value) is written once per size under ``--folder-root``; each size is then imported into a fresh data
 directory by ``python -m dashboard add`` in a child process, whose peak resident memory is the
-kernel's (``ru_maxrss`` of the waited child: the process and any children it waited for).
+kernel's (``ru_maxrss`` from ``wait4``: the process and any children it waited for). The baseline, in
+the same run: a child that only reads the folder whole (pandas' CSV reader, each latent array whole);
+the ratio is add's peak over the baseline's.
 
     python bench/bench_lsc_add.py [--sizes 1000000,10000000] [--folder-root /tmp]
 
@@ -13,7 +15,7 @@ kernel's (``ru_maxrss`` of the waited child: the process and any children it wai
 from __future__ import annotations
 
 import argparse
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,16 +28,36 @@ sys.path.insert(0, str(ROOT))
 from _results import save  # noqa: E402
 
 
-def add(folder: Path, data_dir: Path) -> dict:
-    """Run ``add`` in a child process; its wall time and peak RSS (MB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def _child(args: list[str]) -> dict:
+    """Run a child process to its end; its wall time and its own peak RSS (MB, from wait4)."""
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "add", str(folder)],
-                   check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of the children is the largest of any so far: a smaller later run does not show
-    return {"wall_s": round(wall, 1), "peak_mb": round(peak / 1024) if peak > before else None}
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{args[2:5]} failed with exit code {proc.returncode}")
+    return {"wall_s": round(time.perf_counter() - t, 1), "peak_mb": round(usage.ru_maxrss / 1024)}
+
+
+def add(folder: Path, data_dir: Path) -> dict:
+    """``python -m dashboard add`` (the import and the first view's layout, colours and tiles)."""
+    return _child([sys.executable, "-m", "dashboard", "--data-dir", str(data_dir), "add", str(folder)])
+
+
+#: The baseline: only reading the folder whole, as an importer that holds it does (pandas' CSV reader, as
+#: LSC's own server and our import before it read meta.csv, and every latent array whole), nothing written.
+WHOLE_READ = """
+import sys
+from pathlib import Path
+import h5py, pandas as pd
+folder = Path(sys.argv[1])
+meta = pd.read_csv(folder / "meta.csv", dtype=str, keep_default_na=False)
+latents = [h5py.File(f, "r")["latent"][()] for f in sorted((folder / "latent").glob("latent*.h5"))]
+"""
+
+
+def whole_read(folder: Path) -> dict:
+    return _child([sys.executable, "-c", WHOLE_READ, str(folder)])
 
 
 def main() -> None:
@@ -57,8 +79,13 @@ def run(sizes: list[int], root: Path) -> None:
         fixtures.lsc_folder(folder, n)
         made = time.perf_counter() - t
         with tempfile.TemporaryDirectory() as tmp:
-            row = {"n": n, "folder_s": round(made, 1), **add(folder, Path(tmp))}
-        print(row, flush=True)
+            ours = add(folder, Path(tmp))
+        base = whole_read(folder)
+        row = {"n": n, "folder_s": round(made, 1), **ours, "whole_read_s": base["wall_s"],
+               "whole_read_peak_mb": base["peak_mb"], "peak_ratio": round(ours["peak_mb"] / base["peak_mb"], 2)}
+        print(f"{n:,} rows: add {ours['wall_s']} s, peak {ours['peak_mb']:,} MB; reading the folder whole "
+              f"(the baseline) {base['wall_s']} s, peak {base['peak_mb']:,} MB: add's peak is "
+              f"{row['peak_ratio']}× the baseline's", flush=True)
         results.append(row)
     save("lsc_add", {"sizes": results})
 

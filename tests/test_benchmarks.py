@@ -24,7 +24,7 @@ TINY = {
     "bench_vectors.py": (["--n", "2000", "--dim", "16"], "vector view"),
     "bench_quality.py": (["--n", "2000", "--dim", "16"], "trust"),
     "bench_probe.py": (["--n", "40", "--requests", "5"], "probe round trip"),
-    "bench_lsc_add.py": (["--sizes", "3000"], "peak_mb"),
+    "bench_lsc_add.py": (["--sizes", "3000"], "the baseline's"),
     "bench_features.py": (["--synthetic", "--images", "4", "--batch", "2", "--models", "mobilenet_v3"],
                           "pixplot's path"),
 }
