@@ -363,6 +363,7 @@ def test_groups_vector_view_analogy_and_compare_grid(server, browser, viewer_dat
         page.fill("#group-name", name)
         page.click("#group-save")
         page.wait_for_function(f"{message}.includes('Saved group \\'{name}\\'')", timeout=15_000)
+        page.wait_for_function("dashMap.stats().selection === 0", timeout=15_000)  # saved: the selection clears
     assert "nothing" not in page.inner_text("#group-list")
     upload = "#group-upload input[type=file]"
     page.set_input_files(upload, files=[{"name": "bad.csv", "mimeType": "text/csv",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 
+from ..compute import arrangements
 from ..compute.neighbors import EXACT_MAX
 from ..computed import QUALITY_INLINE_MAX, get_layout_quality, get_neighbor_change, get_neighbors, get_selection_report
 from ..errors import DashboardError
@@ -78,6 +79,8 @@ def show_quality(view):
     """Trustworthiness and continuity of the layout drawn now (the PCA stand-in while a projection computes)."""
     state = _drawn_layout(view)
     if state is None:
+        return "", ""
+    if state.proj in arrangements.BY_METADATA:
         return "", ""
     ds = dataset(state.dataset)
     try:

@@ -88,19 +88,21 @@ def show_lists(_version, name, dim):
 
 @callback(
     Output(ids.MESSAGE, "children"), Output(ids.VERSION, "data"),
+    Output(viewer_ids.SELECTION, "data", allow_duplicate=True), Output(ids.GROUP_NAME, "value"),
     Input(ids.GROUP_SAVE, "n_clicks"),
     State(ids.GROUP_NAME, "value"), State(viewer_ids.SELECTION, "data"), State(viewer_ids.DATASET, "value"),
     State(ids.VERSION, "data"),
     prevent_initial_call=True,
 )
 def save_group(_clicks, name, selection, ds_name, version):
-    """The current selection as a named group."""
+    """The current selection as a named group; saved, the selection is cleared (the group is listed now,
+    and the next selection starts afresh)."""
     ds = dataset(ds_name)
     try:
         g = _store().save_dataset_group(ds, name, selection or [])
     except DashboardError as e:
-        return failed(e)
-    return done(f"Saved group {g.name!r} ({g.size:,} items).", version)
+        return *failed(e), no_update, no_update
+    return *done(f"Saved group {g.name!r} ({g.size:,} items).", version), [], ""
 
 
 @callback(

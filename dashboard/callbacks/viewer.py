@@ -306,6 +306,10 @@ def request_job(view: dict | None, running: dict | None):
     return job
 
 
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
+
+
 HIST_BINS = 24
 HIST_CATEGORIES = 12
 
@@ -616,7 +620,7 @@ def show_selection(selection, view):
     buttons = html.Div(className="button-row", children=[
         html.Button("Download selection CSV", className="button small", disabled=not selection,
                     id="download-selection", **{"data-rows": "selection"}),
-        html.Button(f"Download filtered CSV ({(view or {}).get('shown', 0):,} rows)", className="button small",
+        html.Button(f"Download filtered CSV ({_rows((view or {}).get('shown', 0))})", className="button small",
                     id="download-filtered", **{"data-rows": "filtered"}),
         html.Button("Clear", className="button small", id=ids.CLEAR_SELECTION, disabled=not selection),
     ])

@@ -14,6 +14,9 @@ import numpy as np
 Labels = list[tuple[str, float, float]]
 #: Above this many items the grid uses a row sweep instead of an exact assignment (O(n³)).
 ASSIGN_MAX = 3000
+#: Arrangements placed by metadata (names, categories, dates, places), not by the latent space: no
+#: neighbourhoods of the space to keep, so no layout trust is measured on them. (The grid is a UMAP's.)
+BY_METADATA = ("alphabetical", "categorical", "date", "geographic")
 
 
 def _square_grid(n: int) -> np.ndarray:
