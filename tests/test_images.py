@@ -318,6 +318,10 @@ def test_layouts_in_the_browser(folder, tmp_path, browser, npm_dir):
             page.screenshot(path=str(SCREENSHOTS / f"images_{layout.lower()}.png"))
             if layout == "Geographic":
                 assert "outline" in stats["layers"]  # the world's coastlines under the points
+            if layout == "Date":  # every bar or decade named, and the page hides none of the names for overlapping
+                page.wait_for_function("dashMap.stats().labels > 0", timeout=30_000)
+                hidden = page.evaluate("[...document.querySelectorAll('.map-label')].filter((e) => e.style.visibility === 'hidden').length")
+                assert hidden == 0
         assert stats["labels"] == 0  # the grid has no labels
 
         # hotspots: the build's clusters, renamed, one deleted, one made from the selection
