@@ -32,6 +32,66 @@
       box.replaceChildren(...shown.map((s) => s.el));
     }
     place();
+    vectorKey();
+  }
+
+  // ------------------------------------------------------------------ the vector view's key
+
+  let keyBox = null, keyFor = null;
+
+  function swatchLine(cls, text) {
+    const line = document.createElement("div");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch " + cls;
+    swatch.setAttribute("aria-hidden", "true");
+    line.append(swatch, text);
+    return line;
+  }
+
+  /** While a vector is shown: a key naming its start (blue) and end (orange) groups, and in the vector
+   * view what x and y mean, with the axes' names at the map's bottom and left edges. Page text, as the
+   * cluster names: no font atlas for software GL to build. */
+  function vectorKey() {
+    const S = M.S, v = S.vector;
+    const wanted = v ? S.keys.vector + "|" + S.keys.layout : null;
+    if (keyBox && keyBox.parentNode !== S.container) { keyBox = null; keyFor = null; }
+    if (wanted === keyFor) return;
+    keyFor = wanted;
+    if (!v) { if (keyBox) keyBox.replaceChildren(); return; }
+    if (!keyBox) {
+      keyBox = document.createElement("div");
+      keyBox.className = "vector-key-layer";
+      S.container.appendChild(keyBox);
+    }
+    const key = document.createElement("div");
+    key.className = "vector-key";
+    key.setAttribute("role", "note");
+    key.setAttribute("aria-label", "Key of the vector " + v.name);
+    key.append(swatchLine("start", `${v.start.name} (start, ${v.start.size.toLocaleString()})`),
+               swatchLine("end", `${v.end.name} (end, ${v.end.size.toLocaleString()})`));
+    const parts = [key];
+    if (v.axes) {
+      for (const axis of ["x", "y"]) {
+        const line = document.createElement("div");
+        line.className = "axis-line";
+        line.textContent = `${axis}: ${v.axes[axis]}`;
+        key.appendChild(line);
+        const name = document.createElement("div");  // the axis's name along its edge
+        name.className = "vector-axis " + axis;
+        name.textContent = axis === "x" ? `${v.axes.x} →` : `${v.axes.y} →`;
+        parts.push(name);
+      }
+    }
+    keyBox.classList.toggle("with-axes", !!v.axes);
+    keyBox.replaceChildren(...parts);
+  }
+
+  /** The key's box in the map's pixels (null when none is shown): the camera's fit keeps clear of it. */
+  function keyRect() {
+    const key = keyBox && keyBox.querySelector(".vector-key");
+    if (!key || !M.S.container) return null;
+    const r = key.getBoundingClientRect(), c = M.S.container.getBoundingClientRect();
+    return {left: r.left - c.left, top: r.top - c.top, right: r.right - c.left, bottom: r.bottom - c.top};
   }
 
   const GAP = 3;  // pixels kept free between two names
@@ -56,5 +116,5 @@
     }
   }
 
-  M.labels = {draw, place, count: () => shown.length};
+  M.labels = {draw, place, keyRect, count: () => shown.length};
 })(window.dashMapModules = window.dashMapModules || {});

@@ -14,10 +14,51 @@
   const FIT_MARGIN = 2.3;  // layouts fill [-1, 1]; show a little more
   const S = M.S;
 
+  const FIT_PAD = 12;       // pixels kept between a fitted vector overlay and what covers the map
+  const AXIS_NAME_PX = 22;  // the vector view's axis names along the bottom and left edges (map-labels.js)
+
   function fitViewState() {
     const el = S.container;
     const side = Math.max(50, Math.min(el.clientWidth || 800, el.clientHeight || 600));
+    if (S.vector) return fitVector(el);
     return {target: [0, 0, 0], zoom: Math.log2(side / FIT_MARGIN)};
+  }
+
+  /** How far down the map the tool rows over its top reach (buttons, layout buttons, the quality note), in the map's pixels. */
+  function toolsBottom(el) {
+    const tools = el.parentNode && el.parentNode.querySelector(".map-tools");
+    if (!tools) return 0;
+    const top = el.getBoundingClientRect().top;
+    let bottom = 0;
+    for (const child of tools.children) {
+      const r = child.getBoundingClientRect();
+      if (r.height > 0) bottom = Math.max(bottom, r.bottom - top);
+    }
+    return bottom;
+  }
+
+  /** A vector shown: the camera that shows the items' frame ([-1, 1]), both groups' hulls and the whole
+   * path (its overshoot to 1.5 reaches past the end group) inside the part of the map left free by the
+   * tool rows above, the axis names and the key (map-labels.js) below it or beside it. */
+  function fitVector(el) {
+    const v = S.vector, w = el.clientWidth || 800, h = el.clientHeight || 600;
+    let x0 = -1, x1 = 1, y0 = -1, y1 = 1;
+    for (const [x, y] of [...v.start.hull, ...v.end.hull, ...v.steps.map((s) => [s.x, s.y])]) {
+      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+    }
+    const axes = v.axes ? AXIS_NAME_PX : 0;
+    const free = {left: axes + FIT_PAD, top: toolsBottom(el) + FIT_PAD, right: w - FIT_PAD, bottom: h - axes - FIT_PAD};
+    const key = M.labels.keyRect();
+    // the key sits in the bottom-right corner: keep the overlay above it or left of it, whichever shows it larger
+    const frames = key ? [{...free, bottom: Math.min(free.bottom, key.top - FIT_PAD)}, {...free, right: Math.min(free.right, key.left - FIT_PAD)}] : [free];
+    const dx = Math.max(x1 - x0, 1e-6), dy = Math.max(y1 - y0, 1e-6);
+    const scaleOf = (f) => Math.min((f.right - f.left) / dx, (f.bottom - f.top) / dy);
+    const f = frames.reduce((a, b) => (scaleOf(b) > scaleOf(a) ? b : a));
+    const scale = Math.max(scaleOf(f), 1);
+    // the box's centre at the free frame's centre: the target (the map's centre) is offset from it (y points up)
+    const cx = (x0 + x1) / 2 - ((f.left + f.right) / 2 - w / 2) / scale;
+    const cy = (y0 + y1) / 2 + ((f.top + f.bottom) / 2 - h / 2) / scale;
+    return {target: [cx, cy, 0], zoom: Math.log2(scale)};
   }
 
   // ------------------------------------------------------------------ the map's element
@@ -88,7 +129,8 @@
     S.decks += 1;
     const camera = S.wantedCamera;
     S.wantedCamera = null;
-    S.fitted = true;
+    // a vector view opened without a camera is fitted once its overlay has come (render): its path may reach past [-1, 1]
+    S.fitted = !!camera || !(view.state && view.state.vector !== null && view.state.vector !== undefined);
     // deck.gl's Deck, not pydeck's createDeck: the same with either build of /deck.js (dashboard/deckjs.py)
     // Without a GPU, multisampling costs about half of every frame (0.12 s -> 0.07 s at 100k points in
     // SwiftShader); the points draw their own soft edge (map-dots.js), so software GL goes without it.
@@ -192,6 +234,7 @@
       S.wantedCamera = null;
       S.fitted = true;
     } else if (!S.fitted) {
+      M.labels.draw();  // the vector's key first: the fit keeps clear of it
       jump(null);
       S.fitted = true;
     }
@@ -403,6 +446,12 @@
     }),
     /** For tests: the mask drawn (one byte per item, as the server's mask.bin), null when nothing is filtered. */
     mask: () => (S.mask ? Array.from(S.mask) : null),
+    /** For tests: the shown vector's hull and path points in the map's pixels ([] when none is shown). */
+    vectorPoints: () => {
+      if (!S.vector || !S.deck) return [];
+      const vp = S.deck.getViewports()[0], v = S.vector;
+      return [...v.start.hull, ...v.end.hull, ...v.steps.map((s) => [s.x, s.y])].map((p) => vp.project(p));
+    },
     project: (i) => {
       const vp = S.deck.getViewports()[0];
       return vp.project([S.positions[2 * i], S.positions[2 * i + 1]]);

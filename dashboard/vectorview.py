@@ -85,7 +85,18 @@ def vector_overlay(ds: Dataset, state: ViewState) -> dict:
         "start": {"name": v.start_name, "size": int(len(start)), "hull": _hull(xy[start])},
         "end": {"name": v.end_name, "size": int(len(end)), "hull": _hull(xy[end])},
         "steps": steps,
+        "axes": vector_axes(v, state),
     }
+
+
+def vector_axes(v, state: ViewState) -> dict | None:
+    """What x and y mean in the vector view (the map's key and axis names); None on another layout,
+    where the overlay sits on a projection whose axes mean nothing by themselves."""
+    if state.proj != VECTOR_VIEW:
+        return None
+    return {"x": f"position along {v.name} ({v.start_name} → {v.end_name})",
+            # compute.vectors.vector_view: y is the data's first principal component once x's direction is removed
+            "y": state.y if state.y else "first principal component of the rest (the vector's direction removed)"}
 
 
 def analogy(ds: Dataset, state: ViewState, i: int, *, reverse: bool = False, k: int = 20) -> dict:

@@ -232,12 +232,29 @@ def test_pixplot_layouts():
     assert np.ptp(boxes["x"][:, 0]) < 0.8  # a compact box, not spread over the map
     xy, labels = A.date(np.array([1990, 1990, 2001, np.nan, 1995.5]))
     assert [t for t, _, _ in labels] == ["1990", "1995", "2001", "no date (1)"]
+    # 20 bars of 5 years, too narrow to name each: every decade named, on two staggered rows, none overlapping
     _, decades = A.date(np.arange(1890, 1990))
-    assert [t for t, _, _ in decades][:2] == ["1890–1894", "1905–1909"] and len(decades) == 7  # 20 bars, every 3rd labelled
+    assert [t for t, _, _ in decades] == [f"{d}s" for d in range(1890, 1990, 10)]
+    assert len({y for _, _, y in decades}) == 2 and A.overlapping(decades) == []
+    rng = np.random.default_rng(1)
+    for years in (rng.integers(1880, 1951, 200), rng.integers(1900, 1920, 300), rng.integers(1800, 2000, 500),
+                  np.r_[rng.integers(1880, 1951, 200), [np.nan] * 5]):
+        _, named = A.date(years.astype(float))
+        assert A.overlapping(named) == [], named
+        texts = [t for t, _, _ in named]
+        dated = years[np.isfinite(years)].astype(int)
+        if np.ptp(dated) < 100:  # bars of 5 years or less: every year's bar, else every decade, is named
+            assert {f"{y // 10 * 10}s" for y in dated} <= set(texts) or {str(y) for y in dated} <= set(texts), texts
+    assert "no date (5)" in texts
     assert xy[0, 0] < xy[4, 0] < xy[2, 0] < xy[3, 0]  # years left to right, undated last
     xy, labels = A.geographic(np.array([41.3, -33.9, np.nan]), np.array([-72.9, 151.2, 3.0]))
     assert xy[0].tolist() == pytest.approx([-72.9 / 180, 41.3 / 180]) and xy[1, 0] > 0.8
     assert labels[0][0] == "no coordinates (1)" and xy[2, 1] < -0.5
+    # 80 items on one point (a city's archive): the map says how many are there; a pair says nothing
+    lat = np.r_[np.full(80, 48.8566), np.full(2, 10.0), rng.uniform(-50, 50, 30)]
+    lng = np.r_[np.full(80, 2.3522), np.full(2, 20.0), rng.uniform(-100, 100, 30)]
+    xy, labels = A.geographic(lat, lng)
+    assert labels == [("80 here", pytest.approx(xy[0, 0]), pytest.approx(xy[0, 1]))]
 
 
 def test_build_stores_pixplot_layouts_from_the_metadata(folder, tmp_path, npm_dir):
@@ -301,6 +318,10 @@ def test_layouts_in_the_browser(folder, tmp_path, browser, npm_dir):
             page.screenshot(path=str(SCREENSHOTS / f"images_{layout.lower()}.png"))
             if layout == "Geographic":
                 assert "outline" in stats["layers"]  # the world's coastlines under the points
+            if layout == "Date":  # every bar or decade named, and the page hides none of the names for overlapping
+                page.wait_for_function("dashMap.stats().labels > 0", timeout=30_000)
+                hidden = page.evaluate("[...document.querySelectorAll('.map-label')].filter((e) => e.style.visibility === 'hidden').length")
+                assert hidden == 0
         assert stats["labels"] == 0  # the grid has no labels
 
         # hotspots: the build's clusters, renamed, one deleted, one made from the selection

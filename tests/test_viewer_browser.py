@@ -390,6 +390,24 @@ def test_groups_vector_view_analogy_and_compare_grid(server, browser, viewer_dat
     page.wait_for_selector("#vector-score", timeout=30_000)
     assert float(page.inner_text("#vector-score")) > 0.5
     assert page.locator(".path-table tbody tr").count() == 10
+    # the key names both groups and what x and y mean, as page text over the map
+    key = page.inner_text(".vector-key")
+    assert "ones (start" in key and "sevens (end" in key, key
+    assert "x: position along one to seven (ones → sevens)" in key and "y: first principal component" in key, key
+    assert "position along one to seven" in page.inner_text(".vector-axis.x")
+    # Fit keeps every hull and path point in the map, below the tool rows over its top (the path's
+    # overshoot to 1.5 used to run off the right edge, the hulls' tops under the buttons)
+    page.click("#tool-fit")
+    time.sleep(1.2)  # the camera's transition
+    box = page.evaluate("""(() => {
+        const map = document.getElementById('map').getBoundingClientRect();
+        const tools = [...document.querySelectorAll('.map-tools > *')].map((e) => e.getBoundingClientRect())
+            .filter((r) => r.height > 0);
+        return {w: map.width, h: map.height, top: Math.max(...tools.map((r) => r.bottom)) - map.top};
+    })()""")
+    points = page.evaluate("dashMap.vectorPoints()")
+    assert len(points) > 10
+    assert all(0 <= x <= box["w"] and box["top"] <= y <= box["h"] for x, y in points), (box, points)
     map_pixels(page, "vector_view_digits.png")
 
     # analogy: a one plus the vector lands among sevens
