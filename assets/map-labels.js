@@ -104,16 +104,30 @@
     if (!box || !shown.length || !S.deck) return;
     const vp = S.deck.getViewports()[0];
     if (!vp) { requestAnimationFrame(place); return; }  // the deck has not measured its canvas yet
-    const kept = [];
+    // the map's own controls drawn over it (tool rows, notices, a job's progress) and its edges are
+    // taken: a name under a button, or cut by the map's edge, is hidden until the camera moves it clear
+    const W = S.container.clientWidth, H = S.container.clientHeight, kept = obstacles(S.container);
     for (const s of shown) {
       if (!s.w) { s.w = s.el.offsetWidth; s.h = s.el.offsetHeight; }  // measured once, when first laid out
       const [px, py] = vp.project([s.x, s.y]);
       const left = px - s.w / 2, r = [left - GAP, py - GAP, left + s.w + GAP, py + s.h + GAP];
-      const free = kept.every((k) => r[0] >= k[2] || r[2] <= k[0] || r[1] >= k[3] || r[3] <= k[1]);
+      const inside = r[0] >= 0 && r[1] >= 0 && r[2] <= W && r[3] <= H;
+      const free = inside && kept.every((k) => r[0] >= k[2] || r[2] <= k[0] || r[1] >= k[3] || r[3] <= k[1]);
       if (free) kept.push(r);
       s.el.style.visibility = free ? "" : "hidden";
       s.el.style.transform = `translate(${left.toFixed(1)}px, ${py.toFixed(1)}px)`;
     }
+  }
+
+  /** Boxes of what the page draws over the map (its tool rows, status, progress), in the map's pixels. */
+  function obstacles(map) {
+    const area = map.parentElement, origin = map.getBoundingClientRect(), out = [];
+    if (!area) return out;
+    for (const el of area.querySelectorAll(".map-tools > *, .map-status, .progress, .vector-key")) {
+      const r = el.getBoundingClientRect();
+      if (r.width && r.height) out.push([r.left - origin.left, r.top - origin.top, r.right - origin.left, r.bottom - origin.top]);
+    }
+    return out;
   }
 
   M.labels = {draw, place, keyRect, count: () => shown.length};

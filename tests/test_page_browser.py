@@ -343,6 +343,14 @@ def test_clusters_are_labelled_on_the_map_and_the_toggle_hides_them(server, brow
     for k, a in enumerate(boxes):
         for b in boxes[k + 1:]:
             assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    # nor does one sit under the map's tool rows (the layout buttons, the quality note) or past its edge
+    tools = page.evaluate("""[...document.querySelectorAll('.map-tools > *')].map((e) => e.getBoundingClientRect())
+        .filter((r) => r.width && r.height).map((r) => [r.left, r.top, r.right, r.bottom])""")
+    edge = page.locator("#map").bounding_box()
+    for a in boxes:
+        assert edge["x"] <= a[0] and a[2] <= edge["x"] + edge["width"] + 0.5, (a, edge)
+        for t in tools:
+            assert a[2] <= t[0] or t[2] <= a[0] or a[3] <= t[1] or t[3] <= a[1], (a, t)
     map_box = page.locator("#map").bounding_box()
     first = shown.first.bounding_box()
     assert map_box["x"] <= first["x"] <= map_box["x"] + map_box["width"]
