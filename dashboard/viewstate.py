@@ -362,8 +362,13 @@ def parse(
         notices.append(f"Unknown projection {proj!r} (expected {', '.join(allowed)}); showing {v['proj']}.")
         proj = None
     if proj == VECTOR_VIEW and v["vector"] is None:
-        notices.append(f"The vector view needs a saved vector (vector=<id>); showing {v['proj']}.")
-        proj = None
+        # the Vector view button names no vector: the one saved last, as the Vectors panel offers it
+        saved = GroupStore(data_dir).vectors(ds.name) if vector in (None, "") else []
+        if saved:
+            v["vector"] = max(s.id for s in saved)
+        else:
+            notices.append(f"The vector view needs a saved vector (vector=<id>); showing {v['proj']}.")
+            proj = None
     v["proj"] = proj or v["proj"]
     if v["proj"] in registry.PROJECTIONS:
         v["params"] = _projection_params(ds, v["proj"], q, notices)

@@ -91,6 +91,11 @@ def test_groups_vector_and_overlay_through_the_store(store_db, data_dir, digits_
     v = store.save_vector("digits", "1 → 7", ones.id, sevens.id)
     state, notices = parse(data_dir, f"dataset=digits&dim=64&proj=vector&vector={v.id}")
     assert notices == [] and state.proj == "vector"
+    # the Vector view button names no vector: the one saved last
+    later = store.save_vector("digits", "7 → 1", sevens.id, ones.id)
+    chosen, said = parse(data_dir, "dataset=digits&dim=64&proj=vector")
+    assert said == [] and chosen.proj == "vector" and chosen.vector == later.id
+    store.delete_vector("digits", later.id)
     xy = mapdata.positions(digits_ds, state)
     # the ones sit left of the sevens along the vector
     assert xy[ones.members, 0].mean() < xy[sevens.members, 0].mean()
