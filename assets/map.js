@@ -101,7 +101,15 @@
     box.className = "map-stage";
     box.dataset.left = state.left || "";
     box.dataset.right = state.right || "";
-    box.appendChild(mapElement());
+    // the page's own "Drawing the map…" comes with Dash: until then the stage says it (hidden at the first frame)
+    const loading = document.createElement("div");
+    loading.className = "map-loading";
+    loading.setAttribute("role", "status");
+    const spinner = document.createElement("span");
+    spinner.className = "spinner";
+    spinner.setAttribute("aria-hidden", "true");
+    loading.append(spinner, "Drawing the map…");
+    box.append(mapElement(), loading);
     document.body.appendChild(box);
     // …and the top bar's place: the title and what is shown, until Dash renders the controls there
     const bar = document.createElement("div");

@@ -114,6 +114,22 @@ def test_about_opens_over_the_map_and_closing_keeps_the_view(server, browser, wi
     assert errors == []
 
 
+def test_the_map_says_it_is_drawing_until_its_first_frame(server, browser):
+    """From the first paint, before Dash has rendered the page: "Drawing the map…" where the map will be."""
+    held, holding = [], [True]
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    # the map's buffers wait until the loading state has been seen
+    page.route("**/api/**", lambda route: held.append(route) if holding[0] else route.continue_())
+    page.goto(server + "/?dataset=digits&mode=points&proj=pca&space=64", wait_until="commit")
+    page.wait_for_selector("#map-stage .map-loading", state="visible", timeout=30_000)  # the stage's, not Dash's
+    assert "Drawing the map" in page.inner_text("#map-stage .map-loading")
+    holding[0] = False
+    for route in held:
+        route.continue_()
+    wait_drawn(page)
+    assert page.locator(".map-loading >> visible=true").count() == 0
+
+
 def test_counts_follow_search_and_filters(server, browser):
     page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label"
                           "&field=label&q=1&r.ink=0,30", 1440)
