@@ -32,6 +32,7 @@ def emoji_data(quick_emoji: Path, into: Path) -> Path:
 def test_a_train_job_adds_its_space_which_the_map_lists(quick_emoji, tmp_path):
     from dashboard.app import create_app
     from dashboard.callbacks import viewer
+    from dashboard.layouts import viewer as ids
 
     data = emoji_data(quick_emoji, tmp_path)
     ds = open_dataset(data, "emoji")
@@ -41,6 +42,9 @@ def test_a_train_job_adds_its_space_which_the_map_lists(quick_emoji, tmp_path):
     with create_app(data, dataset="emoji").server.test_request_context("/"):
         options, stop_polling = viewer.refresh_spaces(0, "emoji")
         assert [o["value"] for o in options] == ["pca50", "__coming"] and not stop_polling
+        # …and so does the page as it first renders, before any poll
+        first = viewer.initial_props("dataset=emoji")
+        assert [o["value"] for o in first[(ids.DIM, "options")]] == ["pca50", "__coming"]
 
         seen: list[float] = []
         jobs.KINDS["train"].compute(ds, job, seen.append)  # what jobs.run calls in the job's process

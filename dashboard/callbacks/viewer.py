@@ -111,7 +111,7 @@ def controls_for(state: ViewState | None, notices: list[str]) -> dict:
         return [c for c, t in schema.items() if t in kinds]
 
     options = {
-        "space": [{"label": s.label, "value": s.id} for s in ds.spaces.values()],
+        "space": space_options(ds),
         "proj": projection_options(ds),
         "color": [{"label": "(none)", "value": ""}]
         + [{"label": f"{c} ({schema[c]})", "value": c} for c in columns("categorical", "numeric", "color", "date")]
@@ -512,11 +512,16 @@ def refresh_spaces(_ticks, name):
     if not name:
         return no_update, True
     ds = _dataset(name)
-    training = ds.state != "complete"
+    return space_options(ds), ds.state == "complete"
+
+
+def space_options(ds: Dataset) -> list[dict]:
+    """The latent space menu: each space, and while the dataset still trains spaces, a line saying more
+    are coming (from the page's first render, not only after the first poll)."""
     options = [{"label": s.label, "value": s.id} for s in ds.spaces.values()]
-    if training:
+    if ds.state != "complete":
         options.append({"label": f"more coming ({ds.state})", "value": "__coming", "disabled": True})
-    return options, not training
+    return options
 
 
 @callback(
