@@ -37,6 +37,7 @@
 
   const geometry = new Map();  // "layout|z/x/y" → {indices, positions, length}, oldest first
   let held = 0, fetched = 0, requests = 0, textures = 0, texturesPeak = 0;
+  const fetchedLevels = [];  // the pyramid level of each tile geometry fetched, the last 500 (for tests)
 
   /** A tile's response, counted; a failure as an Error with the server's one line. */
   async function fetchTile(url, signal) {
@@ -123,6 +124,8 @@
     const got = {indices: new Uint32Array(buf, 0, m), positions, length: m};
     geometry.set(key, got);
     held += m; fetched += 1;
+    fetchedLevels.push(z);
+    if (fetchedLevels.length > 500) fetchedLevels.shift();
     for (const [k, g] of geometry) {  // the least recently used go first
       if (held <= MAX_HELD) break;
       geometry.delete(k); held -= g.length;
@@ -230,11 +233,10 @@
 
   // ------------------------------------------------------------------ the next level, when a frame can afford it
 
-  // Items a frame may hold when the camera rests where the last level could be drawn: software GL draws
+  // Items a frame may hold where the camera is one level short of the last: software GL draws
   // about a million points a second, a GPU many millions a frame. A zoom into a small region then shows
   // every item there instead of the level before's sample.
   const AFFORD_SOFTWARE = 1500000, AFFORD_GPU = 6000000;
-  let restTimer = null;
 
   /** Items of levels ≤ ``level`` in view: each tile that meets the bounds counts for the share of its area
    * in view (its items taken as spread evenly; whole tiles overcounted a 1 % zoom at 10M points twice over,
@@ -252,23 +254,24 @@
     return total;
   }
 
-  /** After the camera moved: once it rests one level short of the pyramid's last, draw the last level if
-   * the items in view fit a frame (every item there is then drawn), and go back when they no longer do. */
+  /** After the camera moved (by hand, or by a jump: a link, a hotspot, the lightbox): where it is one level
+   * short of the pyramid's last, draw the last level if the items in view fit a frame (every item there is
+   * then drawn), and go back when they no longer do. Decided for the camera itself, before the tile layer
+   * picks its tiles for it: deciding once the camera rested first fetched and drew the level short of the
+   * last, then fetched the last over it (at 10M points, a 1 % zoom drew ~2M points twice). */
   function cameraMoved() {
     const S = M.S;
-    if (!S.view || !S.view.tiled || !S.tiles) return;
-    clearTimeout(restTimer);
-    restTimer = setTimeout(() => {
-      const tiles = tileset(), vp = S.deck && S.deck.getViewports()[0];
-      if (!tiles || !vp || !S.tiles) return;
-      const chosen = tiles.tiles.filter((t) => t.isSelected).map((t) => t.index.z - K);
-      if (!chosen.length) return;
-      const meta = S.tiles.meta, z = Math.max(...chosen) - (S.tiles.extra || 0), b = vp.getBounds();
-      const afford = M.layers.softwareGL() ? AFFORD_SOFTWARE : AFFORD_GPU;
-      // only the last level: it completes the view, where any other would just double what a frame holds
-      const extra = z + 1 === meta.levels - 1 && countUpTo(meta, z + 1, b) <= afford ? 1 : 0;
-      if (extra !== (S.tiles.extra || 0)) { S.tiles.extra = extra; M.layers.draw(); }
-    }, 200);
+    if (!S.view || !S.view.tiled || !S.tiles || !S.camera || !S.camera.target || !S.container) return;
+    const meta = S.tiles.meta, el = S.container, scale = Math.pow(2, S.camera.zoom);
+    const w = (el.clientWidth || 800) / 2 / scale, h = (el.clientHeight || 600) / 2 / scale;
+    const [cx, cy] = S.camera.target, b = [cx - w, cy - h, cx + w, cy + h];
+    // the level the tile layer picks without the extra one: deck.gl takes ceil(zoom + zoomOffset) in an
+    // orthographic view (layer(): zoomOffset)
+    const z = Math.ceil(S.camera.zoom + K - 1 - fitZoom() + 0.001) - K;
+    const afford = M.layers.softwareGL() ? AFFORD_SOFTWARE : AFFORD_GPU;
+    // only the last level: it completes the view, where any other would just double what a frame holds
+    const extra = z + 1 === meta.levels - 1 && countUpTo(meta, z + 1, b) <= afford ? 1 : 0;
+    if (extra !== (S.tiles.extra || 0)) { S.tiles.extra = extra; M.layers.draw(); }
   }
 
   /** The TileLayer of the view: the same object while nothing it shows changed. */
@@ -355,7 +358,7 @@
     }
     return {
       inView, viewBounds: b, lasso: S.lastPolygon || null,
-      held, fetched, requests, tilesShown: shown.length,
+      held, fetched, requests, tilesShown: shown.length, fetchedLevels: fetchedLevels.slice(),
       stale: shown.filter((t) => t.content.colors !== S.view.colors).length,  // shown with an older view's colours
       drawn: shown.reduce((a, t) => a + t.content.length, 0),
       levels: S.tiles ? S.tiles.meta.levels : 0, extra: S.tiles ? S.tiles.extra || 0 : 0,

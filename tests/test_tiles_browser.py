@@ -86,11 +86,16 @@ def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(
     assert t["inView"] == int((box & (level <= z)).sum())
     assert t["inView"] > 4 * int((box & (level == 0)).sum()) > 0, "the zoom did not draw more items"
     page.screenshot(path=str(SCREENSHOTS / "tiles_zoomed.png"))
-    # one level short of the last, once the camera rests: the last level, as the items in view fit a frame
-    page.evaluate(f"dashMap.setCamera([{cx}, {cy}, {first['camera'][2] + 2.5}])")
+    # one level short of the last: the last level, as the items in view fit a frame; decided for the camera
+    # before the tiles are picked, so no tile of the level short of it is fetched on the way
+    page.evaluate(f"dashMap.setCamera({first['camera']})")
+    wait_tiles(page, "dashMap.stats().tiles.zooms.length === 1 && dashMap.stats().tiles.zooms[0] === 0")
+    before = len(page.evaluate("dashMap.stats().tiles.fetchedLevels"))
+    page.evaluate(f"dashMap.setCamera([{cx} + 0.05, {cy}, {first['camera'][2] + 2.5}])")
     whole = wait_tiles(page, f"dashMap.stats().tiles.extra === 1 && dashMap.stats().tiles.zooms[0] === {t['levels'] - 1}")
     w = whole["tiles"]
     assert w["zooms"] == [w["levels"] - 1] and w["inView"] == int(in_box(xy, w["viewBounds"]).sum())  # every item there
+    assert set(w["fetchedLevels"][before:]) <= {w["levels"] - 1}, w["fetchedLevels"][before:]
 
     # a lasso on the zoomed map: the server tests all 200,000 items, the CSV holds exactly those inside
     page.evaluate(f"dashMap.setCamera({first['camera']})")
