@@ -309,7 +309,6 @@
   /** The zoom to show a focused item at: clicked on the map, the map only centres on it (its zoom was the
    * user's choice); chosen elsewhere (a list, the lightbox's next, a link), close enough to see it. */
   function focusZoom(i) {
-    const S = M.S;
     return S.focusFromMap === i ? S.camera.zoom : Math.max(S.camera.zoom, fitViewState().zoom + 2);
   }
 

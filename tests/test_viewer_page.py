@@ -71,3 +71,12 @@ def test_a_page_load_resolves_its_view_once_and_later_changes_resolve_afresh(tmp
     with app.server.test_request_context("/"):
         view_for(parse(tmp_path, query)[0], [])
     assert len(calls) == 2
+
+
+def test_a_brushed_range_from_the_browser_is_two_finite_numbers_in_order():
+    from dashboard.callbacks.viewer import _brushed
+
+    assert _brushed({"column": "ink", "range": [19, 26.5]}) == [19.0, 26.5]
+    for hostile in (None, {}, {"range": "19,26"}, {"range": ["x", 2]}, {"range": [3, 2]}, {"range": [1, "inf"]},
+                    {"range": [1]}, {"range": [float("nan"), 2]}):
+        assert _brushed(hostile) is None, hostile

@@ -401,9 +401,10 @@ def filter_by_bar(_clicks, brush, range_ids, range_values, category_ids, categor
     brushed across a numeric histogram's bars (in the browser): filter to it."""
     ranges, categories = [no_update] * len(range_ids), [no_update] * len(category_ids)
     if ctx.triggered_id == ids.HIST_BRUSH:
+        span = _brushed(brush)
         for j, rid in enumerate(range_ids):
-            if brush and rid["column"] == brush.get("column"):
-                ranges[j] = [float(v) for v in brush["range"]]
+            if span and rid["column"] == brush.get("column"):
+                ranges[j] = span
         return ranges, categories
     bar = clicked()
     if not bar or not view:
@@ -422,6 +423,15 @@ def filter_by_bar(_clicks, brush, range_ids, range_values, category_ids, categor
             current = list(category_values[j] or [])
             categories[j] = [] if current == [value] else [value]
     return ranges, categories
+
+
+def _brushed(brush) -> list[float] | None:
+    """The [low, high] a brush sent from the browser, or None unless it is two finite numbers in order."""
+    try:
+        lo, hi = (float(v) for v in brush["range"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    return [lo, hi] if np.isfinite(lo) and np.isfinite(hi) and lo <= hi else None
 
 
 def _top_categories(ds: Dataset, column: str) -> pd.Series:
