@@ -287,6 +287,8 @@ class Dataset:
     @property
     def label_column(self) -> str | None:
         """The categorical column that colours the items: the recipe's label, else the first category."""
+        if self.manifest.get("label_column") == "":
+            return None  # the build found no column worth colouring by (every item has the same value)
         cats = [c for c, t in self.schema.items() if t == "categorical"]
         label = self.manifest.get("label_column")
         return label if label in cats else (cats[0] if cats else None)

@@ -399,6 +399,13 @@ def test_build_options_become_the_datasets_defaults(folder, tmp_path):
     assert default_cell(ds) == 16
     state, notices = parse(tmp_path / "data", "dataset=opts")
     assert notices == [] and state.params == {} and state.cell == 16
+    assert ds.label_column == "label" and state.color == "label"  # not the one sub-folder all items share
+    # a category every image shares colours nothing: the map opens on plain images, not one tint over all
+    (tmp_path / "one.csv").write_text("filename,category\n" + "\n".join(f"{n},Smileys" for n in names))
+    one = images.build(tmp_path / "data", name="one", images=str(folder / "a"), model="pixels", layouts=(),
+                       metadata=str(tmp_path / "one.csv"))
+    state, notices = parse(tmp_path / "data", "dataset=one")
+    assert one.label_column is None and state.color == "" and notices == []
 
 
 def test_a_folder_can_train_the_vae_and_decode_along_a_path(folder, tmp_path):

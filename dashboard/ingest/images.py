@@ -298,8 +298,12 @@ def build(
                 overrides.update({c: t for c, t in iiif.SCHEMA.items() if c in meta.columns})
         for k, note in notes:
             w.report.notes.append(f"{names[k]}: {note}")
-        w.write_meta(meta, overrides)
-        w.manifest["label_column"] = "category" if "category" in meta.columns else "folder"
+        schema = w.write_meta(meta, overrides)
+        # the colour a map opens with: PixPlot's category, a label, the sub-folder, else any category, of
+        # at least two values (one colour over every image only tints them all alike); "": plain images
+        choices = [c for c in ("category", "label", "folder") if c in schema] + list(schema)
+        w.manifest["label_column"] = next((c for c in choices if schema[c] == "categorical"
+                                           and meta[c].nunique(dropna=True) > 1), "")
         # PixPlot's UMAP: its min_dist default, supervised by a label column when there is one
         umap_defaults = {"n_neighbors": int(n_neighbors), "min_dist": float(min_dist)}
         if "label" in meta.columns and meta["label"].notna().any():
