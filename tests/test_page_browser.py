@@ -118,8 +118,9 @@ def test_the_map_says_it_is_drawing_until_its_first_frame(server, browser):
     """From the first paint, before Dash has rendered the page: "Drawing the map…" where the map will be."""
     held, holding = [], [True]
     page = browser.new_page(viewport={"width": 1440, "height": 900})
-    # the map's buffers wait until the loading state has been seen
-    page.route("**/api/**", lambda route: held.append(route) if holding[0] else route.continue_())
+    # the map's buffers and Dash's layout (so Dash cannot render its own) wait until the loading state is seen
+    for pattern in ("**/api/**", "**/_dash-layout*"):
+        page.route(pattern, lambda route: held.append(route) if holding[0] else route.continue_())
     page.goto(server + "/?dataset=digits&mode=points&proj=pca&space=64", wait_until="commit")
     page.wait_for_selector("#map-stage .map-loading", state="visible", timeout=30_000)  # the stage's, not Dash's
     assert "Drawing the map" in page.inner_text("#map-stage .map-loading")

@@ -202,12 +202,14 @@ def test_features_built_on_two_dask_workers_equal_the_features_built_here(hosted
 def test_a_group_saved_through_one_web_instance_is_listed_by_the_other(hosted):
     a, b = hosted.web
     members = list(range(0, 1797, 7))
-    saved = dash_callback(a, [(group_ids.MESSAGE, "children"), (group_ids.VERSION, "data")], {
+    saved = dash_callback(a, [(group_ids.MESSAGE, "children"), (group_ids.VERSION, "data"), (ids.SELECTION, "data"),
+                              (group_ids.GROUP_NAME, "value")], {
         (group_ids.GROUP_SAVE, "n_clicks"): 1, (group_ids.GROUP_NAME, "value"): "sevens from A",
         (ids.SELECTION, "data"): members, (ids.DATASET, "value"): "digits", (group_ids.VERSION, "data"): 0,
     }, changed=[(group_ids.GROUP_SAVE, "n_clicks")])
     assert f"Saved group 'sevens from A' ({len(members)} items)" in json.dumps(saved[group_ids.MESSAGE])
     version = saved[group_ids.VERSION]["data"]
+    assert saved[ids.SELECTION]["data"] == []  # saved: the selection clears
     listed = dash_callback(b, [(group_ids.GROUP_LIST, "children"), (group_ids.VECTOR_LIST, "children"),
                                (group_ids.VECTOR_START, "options"), (group_ids.VECTOR_END, "options"),
                                (ids.VECTOR, "options")],
