@@ -212,6 +212,8 @@ def _date_labels(bins: np.ndarray, width: int, centres: list[float], fixed: Labe
         if fits(some + fixed):
             return some + fixed
     return [(names[0][0], names[0][1], -1.0)] + fixed
+
+
 def geographic(lat: np.ndarray, lng: np.ndarray) -> tuple[np.ndarray, Labels]:
     """Longitude, latitude on a plate carrée (PixPlot: [lng/180, lat/180]); unplaced items on a strip below."""
     lat, lng = np.asarray(lat, np.float64), np.asarray(lng, np.float64)
