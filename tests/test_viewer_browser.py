@@ -114,6 +114,18 @@ def close_lightbox(page) -> None:
     page.wait_for_function("document.getElementById('lightbox').hidden", timeout=5_000)
 
 
+def wait_camera_rests(page, timeout: float = 15) -> None:
+    """Until the map's camera stops moving (a click centres the map on its item, in 0.7 s)."""
+    last, deadline = None, time.time() + timeout
+    while time.time() < deadline:
+        camera = page.evaluate("dashMap.stats().camera")
+        if camera == last:
+            return
+        last = camera
+        time.sleep(0.3)
+    raise AssertionError("the camera kept moving")
+
+
 def changed(a: np.ndarray, b: np.ndarray) -> int:
     return int((np.abs(a - b).sum(axis=2) > 30).sum())
 
@@ -518,6 +530,7 @@ def test_hostile_colour_values_never_make_the_page_request_another_origin(browse
             close_lightbox(page)
             page.wait_for_function(f"document.querySelector('#details .details-name') && "
                                    f"document.querySelector('#details .details-name').innerText === 'p{i}'", timeout=30_000)
+            wait_camera_rests(page)  # a click centres the map on the item: the next one is measured after
         swatches = page.eval_on_selector_all("#details .swatch", "els => els.map(e => e.getAttribute('style') || '')")
         assert swatches == ["background: rgb(51, 170, 119);"]  # only the real colour (#3a7) is drawn
 
