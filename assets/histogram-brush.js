@@ -1,8 +1,7 @@
 /* Brushing a numeric histogram: press on a bar, drag across others, release — the column's range
  * filter becomes the span of those bars (its slider moves, and the map, counts and other histograms
  * follow as for any range). A press and release on one bar is a click, handled by the server
- * (callbacks/viewer.filter_by_bar). Shift+click extends the current range to a bar, for keyboards
- * and trackpads. Bars carry their bin edges as data-lo / data-hi (callbacks/viewer._bars). */
+ * (callbacks/viewer.filter_by_bar). Shift+click extends the current range to a bar, without a drag. Bars carry their bin edges as data-lo / data-hi (callbacks/viewer._bars). */
 (function () {
   'use strict';
 
@@ -62,7 +61,7 @@
     setRange(b.column, lo, hi);
   });
 
-  // Shift+click: from the chosen range (or the bar last clicked) to this bar.
+  // Shift+click: from the chosen range (or, with none chosen, this bar alone) to this bar.
   document.addEventListener('click', (e) => {
     const bar = e.target.closest && e.target.closest('.hist-bar[data-lo]');
     if (!bar || !e.shiftKey) { return; }

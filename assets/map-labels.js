@@ -78,7 +78,7 @@
         key.appendChild(line);
         const name = document.createElement("div");  // the axis's name along its edge
         name.className = "vector-axis " + axis;
-        name.textContent = axis === "x" ? `${v.axes.x} →` : `${v.axes.y} →`;
+        name.textContent = `${v.axes[axis]} →`;
         parts.push(name);
       }
     }
@@ -88,10 +88,8 @@
 
   /** The key's box in the map's pixels (null when none is shown): the camera's fit keeps clear of it. */
   function keyRect() {
-    const key = keyBox && keyBox.querySelector(".vector-key");
-    if (!key || !M.S.container) return null;
-    const r = key.getBoundingClientRect(), c = M.S.container.getBoundingClientRect();
-    return {left: r.left - c.left, top: r.top - c.top, right: r.right - c.left, bottom: r.bottom - c.top};
+    const [b] = boxes(".vector-key");
+    return b ? {left: b[0], top: b[1], right: b[2], bottom: b[3]} : null;
   }
 
   const GAP = 3;  // pixels kept free between two names
@@ -106,7 +104,8 @@
     if (!vp) { requestAnimationFrame(place); return; }  // the deck has not measured its canvas yet
     // the map's own controls drawn over it (tool rows, notices, a job's progress) and its edges are
     // taken: a name under a button, or cut by the map's edge, is hidden until the camera moves it clear
-    const W = S.container.clientWidth, H = S.container.clientHeight, kept = obstacles(S.container);
+    const W = S.container.clientWidth, H = S.container.clientHeight;
+    const kept = boxes(".map-tools > *, .map-status, .progress, .vector-key");
     for (const s of shown) {
       if (!s.w) { s.w = s.el.offsetWidth; s.h = s.el.offsetHeight; }  // measured once, when first laid out
       const [px, py] = vp.project([s.x, s.y]);
@@ -119,16 +118,19 @@
     }
   }
 
-  /** Boxes of what the page draws over the map (its tool rows, status, progress), in the map's pixels. */
-  function obstacles(map) {
-    const area = map.parentElement, origin = map.getBoundingClientRect(), out = [];
+  /** Boxes [left, top, right, bottom], in the map's pixels, of the shown elements matching ``selector`` in or
+   * over the map (its tool rows, status, a job's progress, the vector key): the names and the camera's fit
+   * keep clear of them. */
+  function boxes(selector) {
+    const map = M.S.container, area = map && map.parentElement, out = [];
     if (!area) return out;
-    for (const el of area.querySelectorAll(".map-tools > *, .map-status, .progress, .vector-key")) {
+    const origin = map.getBoundingClientRect();
+    for (const el of area.querySelectorAll(selector)) {
       const r = el.getBoundingClientRect();
       if (r.width && r.height) out.push([r.left - origin.left, r.top - origin.top, r.right - origin.left, r.bottom - origin.top]);
     }
     return out;
   }
 
-  M.labels = {draw, place, keyRect, count: () => shown.length};
+  M.labels = {draw, place, keyRect, boxes, count: () => shown.length};
 })(window.dashMapModules = window.dashMapModules || {});

@@ -25,16 +25,8 @@
   }
 
   /** How far down the map the tool rows over its top reach (buttons, layout buttons, the quality note), in the map's pixels. */
-  function toolsBottom(el) {
-    const tools = el.parentNode && el.parentNode.querySelector(".map-tools");
-    if (!tools) return 0;
-    const top = el.getBoundingClientRect().top;
-    let bottom = 0;
-    for (const child of tools.children) {
-      const r = child.getBoundingClientRect();
-      if (r.height > 0) bottom = Math.max(bottom, r.bottom - top);
-    }
-    return bottom;
+  function toolsBottom() {
+    return Math.max(0, ...M.labels.boxes(".map-tools > *").map((b) => b[3]));
   }
 
   /** A vector shown: the camera that shows the items' frame ([-1, 1]), both groups' hulls and the whole
@@ -47,7 +39,7 @@
       x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
     }
     const axes = v.axes ? AXIS_NAME_PX : 0;
-    const free = {left: axes + FIT_PAD, top: toolsBottom(el) + FIT_PAD, right: w - FIT_PAD, bottom: h - axes - FIT_PAD};
+    const free = {left: axes + FIT_PAD, top: toolsBottom() + FIT_PAD, right: w - FIT_PAD, bottom: h - axes - FIT_PAD};
     const key = M.labels.keyRect();
     // the key sits in the bottom-right corner: keep the overlay above it or left of it, whichever shows it larger
     const frames = key ? [{...free, bottom: Math.min(free.bottom, key.top - FIT_PAD)}, {...free, right: Math.min(free.right, key.left - FIT_PAD)}] : [free];

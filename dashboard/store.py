@@ -287,10 +287,10 @@ class Dataset:
     @property
     def label_column(self) -> str | None:
         """The categorical column that colours the items: the recipe's label, else the first category."""
-        if self.manifest.get("label_column") == "":
+        label = self.manifest.get("label_column")
+        if label == "":
             return None  # the build found no column worth colouring by (every item has the same value)
         cats = [c for c, t in self.schema.items() if t == "categorical"]
-        label = self.manifest.get("label_column")
         return label if label in cats else (cats[0] if cats else None)
 
     @property

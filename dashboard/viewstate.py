@@ -362,7 +362,7 @@ def parse(
         notices.append(f"Unknown projection {proj!r} (expected {', '.join(allowed)}); showing {v['proj']}.")
         proj = None
     if proj == VECTOR_VIEW and v["vector"] is None:
-        # the Vector view button names no vector: the one saved last, as the Vectors panel offers it
+        # the Vector view button names no vector: the one saved last
         saved = GroupStore(data_dir).vectors(ds.name) if vector in (None, "") else []
         if saved:
             v["vector"] = max(s.id for s in saved)

@@ -102,13 +102,14 @@ def name_hotspots(found: list[dict], meta, schema: dict[str, str], *, text: bool
     tags = [c for c in TAG_COLUMNS if c in meta and schema.get(c) == "text"]
     named = "name" in meta and names_describe(meta["name"])
     describing = next((c for c in DESCRIBING_COLUMNS if c in meta and meta[c].notna().any()), None)
+    tested = [(c, over_represented) for c in columns] + [(c, over_represented_tags) for c in tags]
+    bare = set(columns[:1] + tags)  # the main category's values and tags are names by themselves
     used: dict[str, int] = {}
     out = []
     for k, h in enumerate(found):
         inside = np.zeros(len(meta), bool)
         inside[np.asarray(h["members"], np.int64)] = True
         best, pair = None, None
-        tested = [(c, over_represented) for c in columns] + [(c, over_represented_tags) for c in tags]
         for col, test in tested:
             top = test(meta[col], inside, column=col)[:2]
             for r in top[:1]:
@@ -118,11 +119,10 @@ def name_hotspots(found: list[dict], meta, schema: dict[str, str], *, text: bool
                     and top[0]["share_in"] + top[1]["share_in"] >= 0.5):
                 pair = top
         if best is not None:
-            bare = best["column"] in (columns[:1] + tags)  # the main category, or a tag: a name by itself
-            label = best["value"] if bare else f"{best['column']}: {best['value']}"
+            label = best["value"] if best["column"] in bare else f"{best['column']}: {best['value']}"
         elif pair is not None:
             values = " / ".join(r["value"] for r in pair)
-            label = values if pair[0]["column"] in (columns[:1] + tags) else f"{pair[0]['column']}: {values}"
+            label = values if pair[0]["column"] in bare else f"{pair[0]['column']}: {values}"
         elif text or named:
             label = str(meta["name"].iloc[h["representative"]])
         elif describing and pd.notna(meta[describing].iloc[h["representative"]]):
