@@ -21,6 +21,7 @@ import click
 
 from .errors import DashboardError
 from .registry import PROJECTIONS
+from .schema import CHOOSABLE_TYPES
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DB_HELP = ("Database of groups, vectors and hotspots, shared by every server given it: postgresql://USER@HOST:PORT/NAME "
@@ -477,8 +478,10 @@ def info(obj: dict, name: str) -> None:
         decoder = "  decoder" if s.decoder else ""
         click.echo(f"  {s.label}{decoder}{default}  {s.description}")
     click.echo("columns:")
+    built = d.manifest.get("schema_built") or {}
     for col, typ in d.schema.items():
-        click.echo(f"  {col}: {typ}")
+        changed = f"  (set-type; built as {built[col]})" if col in d.column_types else ""
+        click.echo(f"  {col}: {typ}{changed}")
     cached = cached_layouts(d)
     click.echo("cached layouts:" + ("" if cached else " none"))
     for c in cached:
@@ -492,6 +495,22 @@ def info(obj: dict, name: str) -> None:
         click.echo(f"  … and {len(reasons) - 20} more reasons in {d.path / 'report.json'}")
     for line in note_lines(report.get("notes", [])):
         click.echo(f"  note: {line}")
+
+
+@cli.command("set-type")
+@click.argument("name")
+@click.argument("column")
+@click.argument("type_", metavar="TYPE", type=click.Choice([*CHOOSABLE_TYPES, "built"]))
+@click.pass_obj
+def set_type(obj: dict, name: str, column: str, type_: str) -> None:
+    """Give a column another type (``built``: the one its build gave it), as the page's About panel does.
+
+    A year read as a category becomes numeric: a colour bar, a range filter and a histogram. The values stay
+    as imported and must read as the type; the choice outlives rebuilds while they still do."""
+    from .store import set_column_type
+
+    d = set_column_type(obj["data_dir"], name, column, None if type_ == "built" else type_)
+    click.echo(f"{d.name}: column {column!r} is {d.schema[column]}")
 
 
 @cli.command("export-layout")

@@ -349,7 +349,7 @@ def get_selection_report(dataset: Dataset, space: str | int, members) -> dict:
     s = dataset.space(space)
     key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "selection-report",
                              {"members": hashlib.sha1(members.tobytes()).hexdigest()[:16],
-                              "meta": dataset.manifest.get("meta_fingerprint"), "v": 1})
+                              "meta": dataset.manifest.get("meta_fingerprint"), "types": dataset.revision, "v": 1})
 
     def compute() -> dict:
         numeric = {c: _as_numbers(dataset.meta[c], t) for c, t in dataset.schema.items() if t in ("numeric", "date")}
@@ -393,7 +393,7 @@ def get_cluster_labels(dataset: Dataset, space: str | int, xy: np.ndarray) -> li
     mcs = max(15, (dataset.n if sample is None else len(sample)) // 300)
     key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "cluster-labels",
                              {"layout": _layout_digest(xy), "min_cluster_size": mcs, "max": MAX_CLUSTER_LABELS,
-                              "build": dataset.build_id, "sample": None if sample is None else len(sample),
+                              "build": dataset.revision, "sample": None if sample is None else len(sample),
                               "names": 2})  # how clusters are named (clusters.name_hotspots): 2 = pairs, names
 
     def compute() -> list[list]:

@@ -141,7 +141,7 @@ def analysis_label(column: str) -> str:
 
 def color_legend(ds: Dataset, state: ViewState) -> tuple[np.ndarray, dict]:
     """RGBA per item for the view's colour-by column and what the legend shows for it."""
-    key = (str(ds.path), ds.build_id, json.dumps(state.column_query("color", state.color), sort_keys=True))
+    key = (str(ds.path), ds.revision, json.dumps(state.column_query("color", state.color), sort_keys=True))
     return _COLORINGS.get(key, lambda: _color_legend(ds, state))
 
 
@@ -226,7 +226,7 @@ def column_codes(ds: Dataset, column: str, *, legend: bool = False) -> tuple[dic
     entries (what hiding an entry hides), for a categorical colour column."""
     if column not in ds.schema:
         raise DashboardError(f"no column {column!r} in {ds.name}")
-    return _CODES.get((str(ds.path), ds.build_id, column, legend), lambda: _column_codes(ds, column, legend))
+    return _CODES.get((str(ds.path), ds.revision, column, legend), lambda: _column_codes(ds, column, legend))
 
 
 def _column_codes(ds: Dataset, column: str, legend: bool) -> tuple[dict, np.ndarray]:
@@ -262,7 +262,7 @@ def filter_categories(ds: Dataset) -> dict[str, pd.Series]:
         counts = {col: ds.meta[col].dropna().astype(str).value_counts()
                   for col, kind in ds.schema.items() if kind == "categorical"}
         return {col: c for col, c in counts.items() if len(c) <= MAX_FILTER_OPTIONS}
-    return _COUNTS.get((str(ds.path), ds.build_id), compute)
+    return _COUNTS.get((str(ds.path), ds.revision), compute)
 
 
 _COUNTS = cache_mod.Memo(4)

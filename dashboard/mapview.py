@@ -47,7 +47,7 @@ def resolve_for_page(ds: Dataset, state: ViewState) -> ResolvedView:
     script in the HTML, and Dash's page layout filled in for the same URL a moment later. The second
     reuses the first's answer for a few seconds (per server process), so the two agree and the work is
     done once. Changes after the page has loaded always use :func:`resolve`."""
-    key = (str(ds.path), ds.build_id, state.to_query())
+    key = (str(ds.path), ds.revision, state.to_query())
     now = time.monotonic()
     with _RECENT_LOCK:
         hit = _RECENT.get(key)
@@ -134,7 +134,7 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         "layoutOutline": urlencode({"dataset": ds.name, "proj": state.proj, "build": ds.build_id})
         if stored and stored.get("outline") else None,
         "layoutLabels": urlencode({"dataset": ds.name, "proj": state.proj}) if stored and stored.get("labels")
-        else urlencode({**layout_state.layout_query(), "build": ds.build_id}) if cluster_labels else None,
+        else urlencode({**layout_state.layout_query(), "build": ds.revision}) if cluster_labels else None,
         "clusterLabels": cluster_labels,
         # a VAE space can show what lies anywhere on its map (the probe: Alt-click, or the Probe tool)
         "probe": bool(ds.space(state.space).decoder) and state.proj in registry.PROJECTIONS,
@@ -199,10 +199,10 @@ def _browser_filter(ds: Dataset, state: ViewState) -> dict:
     if ds.n > BROWSER_FILTER_MAX:
         filtered = bool(state.filters or state.ranges or state.hide or state.search)
         return {"server": state.to_query(selection=False, camera=False) if filtered else None}
-    search = urlencode({"dataset": ds.name, "build": ds.build_id, "q": state.search, "field": state.search_field,
+    search = urlencode({"dataset": ds.name, "build": ds.revision, "q": state.search, "field": state.search_field,
                         **({"regex": "1"} if state.regex else {})}) if state.search else None
     hideable = state.color in ds.schema and ds.schema[state.color] == "categorical"
-    return {"codes": urlencode({"dataset": ds.name, "build": ds.build_id}), "search": search,
+    return {"codes": urlencode({"dataset": ds.name, "build": ds.revision}), "search": search,
             "hideColumn": state.color if hideable else None,
             # fetched once the map is drawn, so that a first click on a filter has its column at hand
             "warm": list(filter_categories(ds))}

@@ -51,7 +51,7 @@ def _etag(ds, state) -> str | None:
     reads saved vectors and groups, which change without a rebuild."""
     if state.vector is not None or state.proj == mapdata.VECTOR_VIEW:
         return None
-    parts = (_code_token(), str(ds.path), ds.build_id, request.path, request.query_string.decode("latin-1"),
+    parts = (_code_token(), str(ds.path), ds.revision, request.path, request.query_string.decode("latin-1"),
              "gzip" if _accepts_gzip() else "identity")  # the two encodings are two representations
     return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
 

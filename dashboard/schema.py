@@ -19,6 +19,7 @@ _LAT_NAMES = {"lat", "latitude"}
 _LNG_NAMES = {"lng", "lon", "long", "longitude"}
 _DATE_NAMES = {"date", "year", "datetime", "time", "timestamp", "created", "added"}
 _HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}\Z")
+_DATE_DIGITS = r"\d{4}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2}"
 
 #: An integer column with at most this many distinct values is a category
 #: (digit labels, star ratings), not a quantity.
@@ -136,3 +137,50 @@ def infer_schema(table: pd.DataFrame, overrides: dict[str, str] | None = None) -
         str(col): overrides.get(col) or infer_column_type(str(col), table[col])
         for col in table.columns
     }
+
+
+#: Share of a column's values that must read as its new type when a user changes the type: a few stray
+#: entries ("c. 1900", "?") become missing; a column of words is not numbers.
+FIT_SHARE = 0.9
+#: Types a user may give a column (``index`` is the ``i`` column's alone).
+CHOOSABLE_TYPES = tuple(t for t in COLUMN_TYPES if t != "index")
+
+
+def type_problem(name: str, values: pd.Series, typ: str) -> str | None:
+    """Why column ``name`` cannot be of type ``typ`` (one line), or None when its values fit it.
+
+    Used when a user changes a column's type after the build: the values stay as imported, so a type must
+    read them (numbers for ``numeric``, dates or years for ``date``, degrees for ``geographic``, colours
+    for ``color``); ``categorical`` and ``text`` read anything.
+    """
+    if name == "i" or typ == "index":
+        return "column 'i' numbers the items; its type cannot change" if name == "i" else \
+            f"only column 'i' is the index; column {name!r} can be {', '.join(CHOOSABLE_TYPES)}"
+    if typ not in CHOOSABLE_TYPES:
+        return f"unknown type {typ!r} (expected one of {', '.join(CHOOSABLE_TYPES)})"
+    present = values.dropna()
+    if typ in ("categorical", "text") or not len(present):
+        return None
+    if typ == "color":
+        bad = present[present.map(lambda v: css_color(v) is None).to_numpy(dtype=bool)]
+        return None if bad.empty else (f"column {name!r} holds {len(bad):,} value(s) that are not colours "
+                                       f"(#rgb, #rrggbb or a CSS colour name), e.g. {str(bad.iloc[0])[:40]!r}")
+    numbers = pd.to_numeric(present, errors="coerce")
+    share = float(numbers.notna().mean())
+    if typ == "date" and share < FIT_SHARE:
+        text = present.astype(str)
+        # the parser reads too much ("t1" is 1 January of year 1): a date also shows a year or a d/m/y
+        dated = pd.to_datetime(text, errors="coerce", format="mixed").notna() & text.str.contains(_DATE_DIGITS)
+        share = float(dated.mean())
+        noun = "dates or years"
+    else:
+        noun = "numbers"
+    if share < FIT_SHARE:
+        return (f"column {name!r} cannot be {typ}: only {share:.0%} of its values read as {noun} "
+                f"(at least {FIT_SHARE:.0%} must)")
+    if typ == "geographic":
+        degrees = numbers.dropna()
+        if not degrees.between(-180, 180).all():
+            return f"column {name!r} cannot be geographic: its values run from {degrees.min():g} to {degrees.max():g}, " \
+                   "not degrees (-180 to 180)"
+    return None

@@ -50,7 +50,7 @@ import pandas as pd
 
 from . import locks
 from .errors import DashboardError, DatasetNotFound, ValidationError
-from .schema import clean_colors, infer_schema
+from .schema import clean_colors, infer_schema, type_problem
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -282,7 +282,18 @@ class Dataset:
     state = property(lambda self: self.manifest.get("state", "complete"))
     provenance = property(lambda self: dict(self.manifest.get("provenance", {})))
     build_id = property(lambda self: self.manifest["build_id"])
+    #: column → type where a user changed the type the build gave (:func:`set_column_type`)
+    column_types = property(lambda self: dict(self.manifest.get("column_types") or {}))
     image_shape = property(lambda self: self.manifest.get("image_shape"))
+
+    @property
+    def revision(self) -> str:
+        """What the served data depends on: the build, and the column types a user changed since (a type
+        decides a column's colours, filter and counts). Caches and validators of such data are keyed on it."""
+        chosen = self.manifest.get("column_types")
+        if not chosen:
+            return self.build_id
+        return f"{self.build_id}.{hashlib.blake2b(json.dumps(chosen, sort_keys=True).encode(), digest_size=4).hexdigest()}"
 
     @property
     def label_column(self) -> str | None:
@@ -418,6 +429,42 @@ def open_dataset(data_dir: Path | str, name: str) -> Dataset:
         hint = f"available: {', '.join(known)}" if known else "the data directory has none yet"
         raise DatasetNotFound(f"no dataset {name!r} in {data_dir} ({hint})")
     return Dataset(path)
+
+
+def set_column_type(data_dir: Path | str, name: str, column: str, typ: str | None) -> Dataset:
+    """Give a column of a published dataset another type (None: the type its build gave it) and return the
+    dataset as it is now. The values stay as imported: a type they do not fit is refused with one line
+    (:func:`dashboard.schema.type_problem`). Only the manifest changes, in place and atomically, under the
+    build lock; a rebuild keeps the choice while the values still fit it (:meth:`DatasetWriter.write_meta`)."""
+    data_dir = Path(data_dir)
+    ds = open_dataset(data_dir, name)
+    try:
+        lock = _lock_build(data_dir, ds.name)
+    except OSError as e:
+        raise DashboardError(f"cannot change a type of {name!r}: {_disk_problem(e) or e.strerror}") from None
+    try:
+        ds = Dataset(ds.path)  # as published now, with the lock held
+        schema = ds.schema
+        if column not in schema:
+            raise DashboardError(f"dataset {name!r} has no column {column!r} (columns: {', '.join(schema)})")
+        built = dict(ds.manifest.get("schema_built") or schema)
+        wanted = built[column] if typ is None else typ
+        problem = None if wanted == built[column] else type_problem(column, ds.meta[column], wanted)
+        if problem:
+            raise DashboardError(problem)
+        schema[column] = wanted
+        chosen = {c: t for c, t in schema.items() if t != built.get(c)}
+        manifest = {k: v for k, v in ds.manifest.items() if k not in ("column_types", "schema_built")}
+        manifest["schema"] = schema
+        if chosen:
+            manifest.update(column_types=chosen, schema_built=built)
+        try:
+            write_json(ds.path / MANIFEST, manifest)
+        except OSError as e:
+            raise DashboardError(f"cannot change a type of {name!r}: {_disk_problem(e) or e.strerror}") from None
+        return Dataset(ds.path)
+    finally:
+        lock.close()
 
 
 def list_datasets(data_dir: Path | str) -> list[Dataset]:
@@ -657,7 +704,18 @@ class DatasetWriter:
             problems.append("column 'i' must number the rows 0..n-1 in order")
         if problems:
             raise ValidationError("The metadata table is malformed:", problems)
-        schema = infer_schema(table, schema_overrides)
+        built = infer_schema(table, schema_overrides)
+        # the types a user gave columns of the version served now (set_column_type) outlive a rebuild while
+        # the new values still fit them
+        chosen = self.manifest.get("column_types") or (self._served().get("column_types") or {})
+        kept = {}
+        for col, typ in chosen.items():
+            problem = type_problem(col, table[col], typ) if col in table.columns else f"column {col!r} is gone"
+            if problem:
+                self.report.notes.append(f"the type {typ!r} chosen for column {col!r} is dropped: {problem}")
+            elif typ != built[col]:
+                kept[col] = typ
+        schema = {**built, **kept}
         table, notes = clean_colors(table.reset_index(drop=True), schema)  # a colour reaches the page's CSS
         self.report.notes.extend(n for n in notes if n not in self.report.notes)
         if self.manifest.get("n") not in (None, len(table)):
@@ -670,9 +728,21 @@ class DatasetWriter:
             table.to_parquet(tmp, index=False)
         self.manifest["n"] = int(len(table))
         self.manifest["schema"] = schema
+        for k in ("column_types", "schema_built"):
+            self.manifest.pop(k, None)
+        if kept:
+            self.manifest.update(column_types=kept, schema_built=built)
         self.manifest["meta_fingerprint"] = fingerprint_table(table)
         self.flush()
         return schema
+
+    def _served(self) -> dict:
+        """The manifest of the version served under this name now ({} when none)."""
+        try:
+            manifest = json.loads((self.final / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return manifest if isinstance(manifest, dict) else {}
 
     def write_latent(
         self,

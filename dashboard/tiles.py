@@ -301,7 +301,7 @@ def mask(ds, state) -> np.ndarray:
     """The view's filter/search mask (see :func:`dashboard.mapdata.mask`), computed once per view, not per tile."""
     from . import mapdata
 
-    key = (str(ds.path), ds.build_id, state.to_query(selection=False, camera=False))
+    key = (str(ds.path), ds.revision, state.to_query(selection=False, camera=False))
     return _MASKS.get(key, lambda: mapdata.mask(ds, state))
 
 
