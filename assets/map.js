@@ -436,7 +436,7 @@
       layers: S.deck ? (S.deck.props.layers || []).map((l) => l.id) : [], selection: S.selection.length,
       labels: M.labels.count(),
       camera: S.camera && S.camera.target ? [S.camera.target[0], S.camera.target[1], S.camera.zoom] : null,
-      mode: S.view ? S.view.mode : null, layout: S.keys.layout, level: S.level,
+      mode: S.view ? S.view.mode : null, layout: S.keys.layout, colors: S.keys.colors, level: S.level,
       edges: S.edges ? S.edgeCount : 0, sized: !!S.sizes,
       vector: S.vector ? {name: S.vector.name, steps: S.vector.steps.length, images: !!(S.vector.steps[0] || {}).image} : null,
       timings: {...S.timings, firstFrame: S.firstFrameAt},

@@ -503,7 +503,7 @@ def info(obj: dict, name: str) -> None:
 @click.argument("type_", metavar="TYPE", type=click.Choice([*CHOOSABLE_TYPES, "built"]))
 @click.pass_obj
 def set_type(obj: dict, name: str, column: str, type_: str) -> None:
-    """Give a column another type (``built``: the one its build gave it), as the page's About panel does.
+    """Give a column another type ('built': the one its build gave it), as the page's About panel does.
 
     A year read as a category becomes numeric: a colour bar, a range filter and a histogram. The values stay
     as imported and must read as the type; the choice outlives rebuilds while they still do."""

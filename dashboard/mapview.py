@@ -122,9 +122,9 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         "state": state.to_json(),
         "layout": urlencode(layout_state.layout_query()),
         "wanted_layout": urlencode(state.layout_query()),
-        "colors": urlencode(state.column_query("color", state.color)),
-        "sizes": urlencode(state.column_query("sizeby", state.size_by)) if state.size_by else None,
-        "mask": query if filtered else None,  # the server's mask (the lightbox steps through what passes)
+        "colors": _typed(ds, urlencode(state.column_query("color", state.color))),
+        "sizes": _typed(ds, urlencode(state.column_query("sizeby", state.size_by))) if state.size_by else None,
+        "mask": _typed(ds, query) if filtered else None,  # the server's mask (the lightbox steps through what passes)
         "filter": _browser_filter(ds, state),
         "shown": shown,  # items passing the search and the filters (what "filtered" downloads)
         "searching": bool(state.search),
@@ -190,6 +190,12 @@ def prepare(ds: Dataset, progress: bool = False) -> None:
 #: Above this many items the mask comes whole from the server (one byte per item) instead of being computed
 #: in the browser from each filtered column's codes (two or eight bytes per item per column).
 BROWSER_FILTER_MAX = 2_000_000
+
+
+def _typed(ds: Dataset, query: str) -> str:
+    """A buffer's query, naming the column types too once a user changed one: the browser keeps buffers by
+    their query, and a column's colours, sizes and ranges follow its type (the server ignores the key)."""
+    return f"{query}&{urlencode({'types': ds.revision})}" if ds.column_types else query
 
 
 def _browser_filter(ds: Dataset, state: ViewState) -> dict:

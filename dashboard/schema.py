@@ -163,7 +163,7 @@ def type_problem(name: str, values: pd.Series, typ: str) -> str | None:
         return None
     if typ == "color":
         bad = present[present.map(lambda v: css_color(v) is None).to_numpy(dtype=bool)]
-        return None if bad.empty else (f"column {name!r} holds {len(bad):,} value(s) that are not colours "
+        return None if bad.empty else (f"column {name!r} holds values that are not colours "
                                        f"(#rgb, #rrggbb or a CSS colour name), e.g. {str(bad.iloc[0])[:40]!r}")
     numbers = pd.to_numeric(present, errors="coerce")
     share = float(numbers.notna().mean())

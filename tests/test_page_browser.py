@@ -114,6 +114,43 @@ def test_about_opens_over_the_map_and_closing_keeps_the_view(server, browser, wi
     assert errors == []
 
 
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_column_s_type_changes_in_about_and_the_map_follows(server, browser, viewer_data, width):
+    """digits' label (the digit) read as a number: the About panel's menu changes it, closing the panel
+    shows a colour bar, a range filter and the map's colours fetched again; the menu offers no type the
+    values cannot be."""
+    from dashboard.store import set_column_type
+
+    page, errors = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label", width)
+    stats = wait_drawn(page)
+    assert page.locator("#legend .legend-item").count() == 10 and "types=" not in stats["colors"]
+    menu = '[id=\'{"column":"label","type":"column-type"}\']'
+    try:
+        page.click("#summary-link")
+        frame = page.frame_locator("#about-frame")
+        frame.locator(menu).wait_for(timeout=30_000)
+        frame.locator(menu).click()
+        options = frame.locator("[role=option]")
+        colour = options.filter(has_text="color")
+        assert colour.locator("input").is_disabled() and "not colours" in colour.inner_html()  # offered, saying why not
+        options.filter(has_text="numeric").first.click()
+        frame.locator("#column-types-notice", has_text="'label' is numeric now").wait_for(timeout=20_000)
+        frame.locator("td", has_text="built as categorical").wait_for(timeout=5_000)
+        assert open_dataset(viewer_data, "digits").schema["label"] == "numeric"
+        page.screenshot(path=str(SCREENSHOTS / f"page_column_type_{width}.png"))
+        page.keyboard.press("Escape")  # keys go to the frame now: it asks the map page to close the panel
+        page.wait_for_function("document.getElementById('about').hidden", timeout=5_000)
+        page.wait_for_selector("#legend .colorbar", state="attached", timeout=30_000)  # in a closed drawer at 800 px
+        page.wait_for_selector('[id=\'{"column":"label","type":"range"}\']', state="attached", timeout=30_000)
+        page.wait_for_function("(dashMap.stats().colors || '').includes('types=')", timeout=30_000)
+        wait_drawn(page, stats["drawnVersion"])
+        assert "color=label" in page.url  # the same view, coloured by the digit as a number
+        page.screenshot(path=str(SCREENSHOTS / f"page_column_numeric_{width}.png"))
+    finally:
+        set_column_type(viewer_data, "digits", "label", None)  # the other tests' digits
+    assert errors == []
+
+
 def test_the_map_says_it_is_drawing_until_its_first_frame(server, browser):
     """From the first paint, before Dash has rendered the page: "Drawing the map…" where the map will be."""
     held, holding = [], [True]

@@ -5,15 +5,15 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, html, no_update
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, html, no_update
 from flask import current_app
 
 from ..compute import colors
 from ..computed import get_layout
 from ..errors import DashboardError
 from ..layouts import summary as ids
-from ..layouts.summary import summary
-from ..store import Dataset, open_dataset
+from ..layouts.summary import summary, type_note
+from ..store import Dataset, open_dataset, set_column_type
 
 
 def preview_figure(ds: Dataset) -> tuple[go.Figure, str]:
@@ -74,3 +74,46 @@ def show_summary(name: str | None):
         return summary(ds, *preview_figure(ds))
     except DashboardError as e:
         return html.P(str(e), className="notice error")
+
+
+@callback(
+    Output(ids.TYPES_NOTICE, "children"),
+    Output(ids.TYPES_CHANGED, "data"),
+    Output({"type": ids.COLUMN_TYPE, "column": ALL}, "value"),
+    Output({"type": ids.COLUMN_NOTE, "column": ALL}, "children"),
+    Input({"type": ids.COLUMN_TYPE, "column": ALL}, "value"),
+    State(ids.DATASET, "value"),
+    prevent_initial_call=True,
+)
+def change_type(chosen: list[str], name: str | None):
+    """A column's new type from its menu: checked against all its values, saved, and told to the map page.
+    A type the values do not fit leaves the menu at the type the column has, and says why."""
+    columns = [o["id"]["column"] for o in ctx.inputs_list[0]]
+    column = (ctx.triggered_id or {}).get("column")
+    typ = dict(zip(columns, chosen)).get(column)
+    data_dir = current_app.config["DATA_DIR"]
+    unchanged = [no_update] * len(columns)
+    try:
+        ds = open_dataset(data_dir, name)
+        if column is None or ds.schema.get(column) == typ:
+            return no_update, no_update, unchanged, unchanged
+        ds = set_column_type(data_dir, name, column, typ)
+    except DashboardError as e:
+        current = open_dataset(data_dir, name).schema if name else {}
+        return (html.Span(str(e), className="field-error", role="alert"), no_update,
+                [current.get(c, no_update) for c in columns], unchanged)
+    return (f"{column!r} is {typ} now: the map's colours, filters and histograms follow.", ds.revision,
+            unchanged, [type_note(ds, c) for c in columns])
+
+
+# The map page shows this page in its About panel: it redraws its controls for the new types (assets/page.js).
+clientside_callback(
+    """function(revision, dataset) {
+        if (revision && window.parent !== window) {
+            window.parent.postMessage({kind: 'column-types', dataset: dataset, revision: revision}, window.location.origin);
+        }
+        return window.dash_clientside.no_update;
+    }""",
+    Output(ids.TYPES_ACK, "data"), Input(ids.TYPES_CHANGED, "data"), State(ids.DATASET, "value"),
+    prevent_initial_call=True,
+)

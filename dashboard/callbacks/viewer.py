@@ -184,11 +184,15 @@ def initial_props(query: str) -> dict[tuple[str, str], object]:
 
 
 @callback(output=_LOAD_OUTPUTS, inputs=dict(search=Input(ids.URL, "search"), chosen=Input(ids.DATASET, "value"),
+                                             types=Input(ids.TYPES, "data"),
                                              view=State(ids.VIEW, "data"), selection=State(ids.SELECTION, "data")),
           prevent_initial_call=True)
-def load_view(search: str | None, chosen: str | None, view: dict | None, selection: list | None):
-    """Fill every control from a changed URL or from a newly chosen dataset (the first page comes filled)."""
+def load_view(search: str | None, chosen: str | None, types: dict | None, view: dict | None, selection: list | None):
+    """Fill every control from a changed URL, a newly chosen dataset, or the view as it is when a column's
+    type changed (the first page comes filled)."""
     query = f"dataset={quote(chosen)}" if ctx.triggered_id == ids.DATASET and chosen else (search or "")
+    if ctx.triggered_id == ids.TYPES and types:
+        query = types.get("search") or query
     state, notices = parse(_data_dir(), query, default_dataset=current_app.config["DEFAULT_DATASET"])
     if (ctx.triggered_id == ids.URL and state is not None and view and not notices
             and view.get("query") == state.to_query(selection=False, camera=False) and state.selection == (selection or [])):

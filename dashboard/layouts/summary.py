@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from ..schema import CHOOSABLE_TYPES, type_problem
 from ..store import Dataset
 
 # Component ids, imported by the callbacks (never retyped there).
@@ -12,7 +13,14 @@ URL = "summary-url"
 DATASET = "summary-dataset"
 SUMMARY = "dataset-summary"
 NOTICE = "summary-notice"
+COLUMN_TYPE = "column-type"       # pattern id: {"type": COLUMN_TYPE, "column": name}, one menu per column
+COLUMN_NOTE = "column-type-note"  # beside it: the type the build gave, once changed
+TYPES_NOTICE = "column-types-notice"
+TYPES_CHANGED = "column-types-changed"  # the dataset's revision after a change, told to the map page
+TYPES_ACK = "column-types-ack"
 PREVIEW_COUNT = 48
+#: Rows of a column whose values decide which types its menu offers (the change itself checks them all).
+TYPE_SAMPLE = 2_000
 
 
 def page(dataset_names: list[str], selected: str | None, embedded: bool = False) -> html.Div:
@@ -55,6 +63,42 @@ def _table(header: list[str], rows: list[list]) -> html.Table:
             html.Tbody([html.Tr([html.Td(str(c) if c is not None else "") for c in row]) for row in rows]),
         ],
     )
+
+
+def type_note(ds: Dataset, column: str) -> str:
+    """"built as …" beside a column whose type a user changed."""
+    return f"built as {ds.manifest['schema_built'][column]}" if column in ds.column_types else ""
+
+
+def columns_card(ds: Dataset) -> html.Section:
+    """Each column with its type; a menu changes it (the types a sample of its values cannot be are
+    offered disabled, saying why)."""
+    meta = ds.meta
+    sample = meta.sample(TYPE_SAMPLE, random_state=0) if len(meta) > TYPE_SAMPLE else meta
+    rows = []
+    for col, typ in ds.schema.items():
+        if col == "i":
+            rows.append(html.Tr([html.Td(col), html.Td(typ), html.Td("numbers the items", className="muted")]))
+            continue
+        options = []
+        for t in CHOOSABLE_TYPES:
+            why = None if t == typ else type_problem(col, sample[col], t)
+            options.append({"label": t, "value": t, "disabled": why is not None, "title": why or f"read {col!r} as {t}"})
+        rows.append(html.Tr([
+            html.Td(col),
+            html.Td(dcc.Dropdown(id={"type": COLUMN_TYPE, "column": col}, options=options, value=typ, clearable=False,
+                                 searchable=False, className="type-select", style={"minWidth": "9.5rem"})),
+            html.Td(type_note(ds, col), id={"type": COLUMN_NOTE, "column": col}, className="muted"),
+        ]))
+    return html.Section(className="card", children=[
+        html.H2("Columns"),
+        html.P("A column's type decides its colours, filter and histogram on the map: a year read as a category "
+               "can be numeric. The values stay as imported.", className="muted"),
+        html.Table(className="table", children=[html.Thead(html.Tr([html.Th("column"), html.Th("type"), html.Th("")])),
+                                                html.Tbody(rows)]),
+        html.P(id=TYPES_NOTICE, role="status", className="types-notice"),
+        dcc.Store(id=TYPES_CHANGED), dcc.Store(id=TYPES_ACK),
+    ])
 
 
 def summary(ds: Dataset, preview_figure=None, preview_title: str = "") -> list:
@@ -122,10 +166,7 @@ def summary(ds: Dataset, preview_figure=None, preview_title: str = "") -> list:
                 ),
             ],
         ),
-        html.Section(
-            className="card",
-            children=[html.H2("Columns"), _table(["column", "type"], [[c, t] for c, t in ds.schema.items()])],
-        ),
+        columns_card(ds),
         html.Section(
             className="card",
             children=[

@@ -63,6 +63,7 @@ RIGHT_TOGGLE = "right-toggle"
 ABOUT = "about"                # the About panel over the map
 ABOUT_FRAME = "about-frame"
 ABOUT_CLOSE = "about-close"
+TYPES = "column-types"         # {revision, search} when the About panel changed a column's type (assets/page.js)
 # stores
 VIEW = "view-store"        # the checked view the map draws (server → browser)
 JOB = "job-store"          # a projection to compute in the background
@@ -186,6 +187,7 @@ def _page(dataset_names: list[str]) -> html.Div:
             dcc.Interval(id=JOB_POLL, interval=1000, disabled=True),
             dcc.Interval(id=SPACES_POLL, interval=15_000, disabled=True),
             dcc.Store(id=SELECTION, data=[]), dcc.Store(id=CLICKED), dcc.Store(id=CAMERA), dcc.Store(id=HIST_BRUSH),
+            dcc.Store(id=TYPES),
             *[dcc.Store(id=ack) for ack in ("map-ack", "selection-ack", "focus-ack", "camera-ack", "controls-ack",
                                             "network-ack", "panels-ack", "about-ack", "filter-ack")],
             html.Header(
