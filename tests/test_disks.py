@@ -71,3 +71,27 @@ def test_a_full_disk_never_fails_a_read(small_disk, data_dir, tmp_path):
             status, body = _get(url + path)
             assert status == 200 and body, (path, status, body[:300])
     assert "Traceback" not in (tmp_path / "server.log").read_text()
+
+
+def test_a_type_change_on_a_disk_that_refuses_it_is_one_line_and_changes_nothing(small_disk, data_dir):
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+
+    shutil.copytree(data_dir / "digits", small_disk / "digits")
+    manifest = (small_disk / "digits" / "manifest.json").read_bytes()
+    fd = os.open(small_disk / "filler", os.O_WRONLY | os.O_CREAT)
+    for block in (1 << 20, 4096, 1):  # fill the disk to the last byte
+        try:
+            while True:
+                os.write(fd, b"\0" * block)
+        except OSError:
+            pass
+    os.close(fd)
+    for refusal in ("the disk is full", "read-only"):
+        if refusal == "read-only":
+            subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+        done = CliRunner().invoke(cli, ["--data-dir", str(small_disk), "set-type", "digits", "label", "numeric"])
+        assert done.exit_code == 1 and refusal in done.output.lower() and "Traceback" not in done.output, done.output
+        assert done.output.strip().count("\n") == 0
+        assert (small_disk / "digits" / "manifest.json").read_bytes() == manifest
