@@ -27,6 +27,11 @@
         const el = document.createElement("span");
         el.className = "map-label";
         el.textContent = l.text;
+        if (l.share !== undefined && l.share < 0.5) {
+          // a cluster the filters (mostly) emptied: its name recedes as its points do
+          el.classList.add("receded");
+          el.style.opacity = String(0.3 + 1.4 * l.share);
+        }
         return {el, x: l.x, y: l.y, level: l.level || 0};
       }).sort((a, b) => a.level - b.level);  // stable: the server's order within a level
       box.replaceChildren(...shown.map((s) => s.el));

@@ -213,7 +213,7 @@
       // Cluster labels are computed on the server the first time (HDBSCAN): the map never waits for
       // them; they join it when they come.
       const labels = T.optional("layoutLabels", "layout_labels.json",
-        (r, k) => T.json(r, k).then((got) => got.map(([text, x, y, level]) => ({text, x, y, level}))), "No cluster labels: ");
+        (r, k) => T.json(r, k).then((got) => got.map(([text, x, y, level, share]) => ({text, x, y, level, share}))), "No cluster labels: ");
       if (labels) labels.then(() => { if (S.layersVersion === version) M.layers.draw(); });  // else the draw below takes them
       // …and the deck's canvas has its size: layers given before that are drawn twice.
       jobs.push(S.deckReady);

@@ -384,6 +384,24 @@ def get_cluster_labels(dataset: Dataset, space: str | int, xy: np.ndarray) -> li
     """Names for the clusters of layout ``xy`` (HDBSCAN on the layout, cached): ``[[text, x, y, level], …]``,
     biggest clusters first; ``level`` is the first zoom level at which the label fits without overlapping
     the labels before it (:func:`dashboard.compute.declutter.label_levels`), so more appear as users zoom in."""
+    return _cluster_labels(dataset, space, xy)["labels"]
+
+
+def get_cluster_label_shares(dataset: Dataset, space: str | int, xy: np.ndarray, keep: np.ndarray) -> list[float]:
+    """For each of :func:`get_cluster_labels`' clusters, the share of its items that ``keep`` (one bool per
+    item: what the filters and the search leave) keeps: a name whose cluster the filters emptied recedes."""
+    found = _cluster_labels(dataset, space, xy)
+    of, sample = found["of"], found["sample"]
+    kept = keep if sample is None else keep[sample]
+    named = of >= 0
+    total = np.bincount(of[named], minlength=len(found["labels"]))
+    shown = np.bincount(of[named & kept], minlength=len(found["labels"]))
+    return [round(float(a) / b, 3) if b else 0.0 for a, b in zip(shown, total)]
+
+
+def _cluster_labels(dataset: Dataset, space: str | int, xy: np.ndarray) -> dict:
+    """The cached clusters of a layout: ``labels`` (as get_cluster_labels), ``of`` (each clustered item's label,
+    -1 for none, int16) and ``sample`` (the items clustered, None for all)."""
     from .compute.declutter import label_levels
 
     s = dataset.space(space)
@@ -394,18 +412,22 @@ def get_cluster_labels(dataset: Dataset, space: str | int, xy: np.ndarray) -> li
     key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "cluster-labels",
                              {"layout": _layout_digest(xy), "min_cluster_size": mcs, "max": MAX_CLUSTER_LABELS,
                               "build": dataset.revision, "sample": None if sample is None else len(sample),
-                              "names": 2})  # how clusters are named (clusters.name_hotspots): 2 = pairs, names
+                              "names": 2, "members": 1})  # how clusters are named (clusters.name_hotspots): 2 = pairs, names
 
-    def compute() -> list[list]:
+    def compute() -> dict:
         points = xy if sample is None else xy[sample]
         meta = dataset.meta if sample is None else dataset.meta.iloc[sample].reset_index(drop=True)
         found = clusters_mod.hotspots(points, min_cluster_size=mcs, max_clusters=MAX_CLUSTER_LABELS)
         named = clusters_mod.name_hotspots(found, meta, dataset.schema, text=dataset.type == "text", unique=False)
         named = [h for h in named if not h["label"].startswith("Cluster ")]  # nothing to say: no label
+        of = np.full(len(points), -1, np.int16)
+        for k, h in enumerate(named):
+            of[np.asarray(h["members"], np.int64)] = k
         if not named:
-            return []
+            return {"labels": [], "of": of, "sample": sample}
         where = np.array([np.median(points[np.asarray(h["members"])], axis=0) for h in named], np.float32)
         levels = label_levels(where, np.array([len(h["label"]) for h in named]), char_px=8.0, height_px=18.0)
-        return [[h["label"], float(x), float(y), int(level)] for h, (x, y), level in zip(named, where, levels)]
+        return {"labels": [[h["label"], float(x), float(y), int(level)] for h, (x, y), level in zip(named, where, levels)],
+                "of": of, "sample": sample}
 
     return cache_mod.cached(dataset.path.parent, key, compute)[0]

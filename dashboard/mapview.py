@@ -134,7 +134,8 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         "layoutOutline": urlencode({"dataset": ds.name, "proj": state.proj, "build": ds.build_id})
         if stored and stored.get("outline") else None,
         "layoutLabels": urlencode({"dataset": ds.name, "proj": state.proj}) if stored and stored.get("labels")
-        else urlencode({**layout_state.layout_query(), "build": ds.revision}) if cluster_labels else None,
+        else urlencode({**layout_state.layout_query(), "build": ds.revision})
+        + (f"&{state.filter_query()}" if filtered else "") if cluster_labels else None,  # names recede with filters
         "clusterLabels": cluster_labels,
         # a VAE space can show what lies anywhere on its map (the probe: Alt-click, or the Probe tool)
         "probe": bool(ds.space(state.space).decoder) and state.proj in registry.PROJECTIONS,

@@ -87,13 +87,15 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
     def view(dataset: str | None = None):
         if dataset is not None and dataset not in {d.name for d in list_datasets(data_dir)}:
             abort(404)
-        state, _notices = parse(data_dir, request.values.to_dict(flat=False), default_dataset=default_dataset,
-                                dataset=dataset)
+        state, notices = parse(data_dir, request.values.to_dict(flat=False), default_dataset=default_dataset,
+                               dataset=dataset)
         if state is None:
             abort(404)
         asked = request.values.get("dataset")
         if dataset is None and asked and asked != state.dataset:  # the page falls back to the default; data never
             abort(_error(f"no dataset {asked!r} in this data directory", 404))
+        if notices:  # a value the page would replace (proj=bogus): data for another view than asked, never
+            abort(_error(notices[0] + (f" (and {len(notices) - 1} more)" if len(notices) > 1 else "")))
         return open_dataset(data_dir, state.dataset), state
 
     def buffer_route(rule: str):
@@ -247,7 +249,8 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
     @server.route("/api/layout_labels.json")
     def layout_labels():
         """Text labels drawn on the layout: a stored PixPlot layout's (category boxes, years), [[text, x, y], …];
-        else the names of the projection's clusters, [[text, x, y, zoom level], …] (computed.get_cluster_labels)."""
+        else the names of the projection's clusters, [[text, x, y, zoom level], …] (computed.get_cluster_labels),
+        each with the share of its cluster that passes the filters and the search when the query has them."""
         ds, state = view()
         if state.proj in ds.arrangements:
             return Response(json.dumps(ds.arrangement(state.proj)[1]), mimetype="application/json")
@@ -256,6 +259,10 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
                           f"({', '.join([*registry.PROJECTIONS, *ds.arrangements])})")
         found = mapdata.layout(ds, state)
         labels = [] if found is None else computed.get_cluster_labels(ds, state.space, found.xy)
+        if labels and (state.filters or state.ranges or state.hide or state.search):
+            # each name with the share of its cluster the filters leave, by which it recedes
+            shares = computed.get_cluster_label_shares(ds, state.space, found.xy, mapdata.visible(ds, state))
+            labels = [[*label, share] for label, share in zip(labels, shares)]
         return _bytes(json.dumps(labels).encode(), "application/json", max_age=3600)
 
     @server.route("/api/probe.png")

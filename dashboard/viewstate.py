@@ -191,6 +191,12 @@ class ViewState:
             q["y"] = self.y
         return q
 
+    def filter_query(self) -> str:
+        """The parameters that decide which items pass: filters, ranges, the search, and the colour
+        legend's hidden entries (with the colour column they are entries of)."""
+        names = ["filters", "ranges", "search", "search_field", "regex"] + (["hide", "color"] if self.hide else [])
+        return urlencode(encode({name: getattr(self, name) for name in names}))
+
     def to_query(self, *, selection: bool = True, camera: bool = True) -> str:
         """The URL query of this view (through ``FIELDS``; defaults left out where they do not depend on the dataset)."""
         skip = {"selection"} if not selection else set()

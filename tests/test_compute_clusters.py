@@ -86,6 +86,24 @@ def test_cluster_labels_of_a_large_layout_come_from_a_sample_and_sit_on_their_cl
         assert names[int(np.argmin(np.hypot(centres[:, 0] - x, centres[:, 1] - y)))] == text
 
 
+def test_a_cluster_name_knows_the_share_of_its_cluster_the_filters_keep(tmp_path):
+    from dashboard import computed, fixtures, mapdata
+    from dashboard.store import open_dataset
+    from dashboard.viewstate import parse
+
+    fixtures.blobs(tmp_path, "b", n=1200, dim=4, categories=4)
+    ds = open_dataset(tmp_path, "b")
+    state, _ = parse(tmp_path, "dataset=b&proj=pca&f.category=c1")
+    xy = mapdata.positions(ds, state)
+    labels = computed.get_cluster_labels(ds, state.space, xy)
+    keep = mapdata.visible(ds, state)
+    shares = computed.get_cluster_label_shares(ds, state.space, xy, keep)
+    assert len(shares) == len(labels) == 4
+    for (text, *_), share in zip(labels, shares):
+        assert (share > 0.9) if text == "c1" else (share < 0.1), (text, share)
+    assert computed.get_cluster_label_shares(ds, state.space, xy, np.ones(ds.n, bool)) == [1.0] * 4
+
+
 def test_a_mixed_hotspot_is_named_by_two_values_or_by_a_descriptive_name():
     """No value holds half of a hotspot: two values of one column that together do name it; failing that,
     names that say what an item is (emoji's, not file names) name it by its representative."""

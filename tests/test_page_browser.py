@@ -412,7 +412,22 @@ def test_clusters_are_labelled_on_the_map_and_the_toggle_hides_them(server, brow
     page.wait_for_function(f"document.querySelector('#map .map-label').getBoundingClientRect().x < {first['x'] - 20}")
     off, _ = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label&labels=off", 1440)
     assert wait_drawn(off)["labels"] == 0
-    assert errors == []
+    # filtered to the threes: the other clusters' names recede with their points
+    threes, more = _sized(browser, server + "/?dataset=digits&mode=points&proj=pca&space=64&color=label&f.label=3", 1440)
+    wait_drawn(threes)
+    threes.wait_for_function("document.querySelectorAll('#map .map-label.receded').length > 0", timeout=30_000)
+    named = threes.evaluate("[...document.querySelectorAll('#map .map-label')].map((e) => [e.textContent, "
+                            "e.classList.contains('receded'), Number(getComputedStyle(e).opacity)])")
+    shares: dict[str, list[float]] = {}  # two clusters may share a name
+    for text, *_, share in threes.evaluate(
+            "fetch('/api/layout_labels.json?dataset=digits&space=64&proj=pca&f.label=3').then((r) => r.json())"):
+        shares.setdefault(text, []).append(share)
+    assert max(shares["3"]) > 0.8 and any(receded for _, receded, _ in named), (shares, named)
+    for text, receded, opacity in named:  # under half of its cluster kept: the name fades with it
+        assert any(receded is (share < 0.5) and opacity == pytest.approx(min(1.0, 0.3 + 1.4 * share), abs=0.01)
+                   for share in shares[text]), (text, receded, opacity, shares[text])
+    threes.screenshot(path=str(SCREENSHOTS / "page_labels_filtered_1440.png"))
+    assert errors == [] and more == []
 
 
 @pytest.mark.parametrize("width", WIDTHS)

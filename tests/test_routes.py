@@ -146,6 +146,12 @@ def test_bad_requests_get_one_line(client):
     for url in ("/api/positions.bin?dataset=nope&proj=pca", "/api/tiles.json?dataset=nope&proj=pca"):
         resp = client.get(url)
         assert resp.status_code == 404 and resp.data.decode() == "no dataset 'nope' in this data directory\n", url
+    # nor another view's data for a value the page would replace (a bogus projection, a column not there)
+    for url in ("/api/positions.bin?dataset=digits&proj=bogus", "/api/tile/0/0/0.bin?dataset=digits&proj=bogus",
+                "/api/colors.bin?dataset=digits&proj=pca&color=nope"):
+        resp = client.get(url)
+        text = resp.data.decode()
+        assert resp.status_code == 400 and text.count("\n") == 1 and ("bogus" in text or "nope" in text), (url, text)
 
 
 def test_files_serves_only_images_and_a_nul_byte_is_404(client, routes_data):
