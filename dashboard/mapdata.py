@@ -196,7 +196,7 @@ def passes_filters(ds: Dataset, state: ViewState) -> np.ndarray:
         if values:
             ok &= _code_in(*column_codes(ds, col), set(values))
     for col, (lo, hi) in state.ranges.items():
-        v = numeric_values(ds.meta[col], ds.schema[col])
+        v = column_codes(ds, col)[1]  # the column as numbers, converted once per process
         ok &= (v >= lo) & (v <= hi)
     if state.hide and state.color and ds.schema.get(state.color) == "categorical":
         head, codes = column_codes(ds, state.color, legend=True)

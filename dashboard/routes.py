@@ -372,8 +372,9 @@ def _add_tile_routes(server, view) -> None:
     @server.route("/api/tiles.json")
     def tiles_json():
         """The pyramid: levels, the items' bounds, items per tile of each level."""
-        _, _, p = pyramid()
-        return Response(json.dumps(tiles.metadata(p)), mimetype="application/json")
+        ds, state = view()
+        return Response(json.dumps(tiles.metadata_of(ds, state, images=request.args.get("images") == "1")),
+                        mimetype="application/json")
 
     @server.route(tile_path + ".bin")
     def tile_bin(z: int, x: int, y: int):
