@@ -116,8 +116,10 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
     view = {
         "dataset": ds.name, "n": ds.n, "type": ds.type, "mode": state.mode, "cell": state.cell,
         "size": state.size, "color": state.color,
-        # images mode: each thumbnail on a square of its colour, so colour by means something there too
-        "frames": bool(state.color) and state.mode == "images" and not state.plain,
+        # images mode: each thumbnail tinted by its colour, so colour by means something there too; not
+        # where every item has one value (one category: a tint over every image says nothing)
+        "frames": bool(state.color) and state.mode == "images" and not state.plain
+        and not (legend["kind"] == "categorical" and len(legend["entries"]) < 2),
         "query": query,
         "state": state.to_json(),
         "layout": urlencode(layout_state.layout_query()),

@@ -406,6 +406,12 @@ def test_build_options_become_the_datasets_defaults(folder, tmp_path):
                        metadata=str(tmp_path / "one.csv"))
     state, notices = parse(tmp_path / "data", "dataset=one")
     assert one.label_column is None and state.color == "" and notices == []
+    # …and coloured by that category by hand (or a recipe's label all items share), the images stay plain
+    from dashboard.mapview import resolve
+
+    one_colour = resolve(one, parse(tmp_path / "data", "dataset=one&color=category&mode=images")[0]).view
+    two_colours = resolve(ds, parse(tmp_path / "data", "dataset=opts&color=label&mode=images")[0]).view
+    assert one_colour["frames"] is False and two_colours["frames"] is True
 
 
 def test_a_folder_can_train_the_vae_and_decode_along_a_path(folder, tmp_path):
