@@ -17,7 +17,7 @@
     box.hidden = false;
     box.style.left = Math.min(px + 14, rect.width - 150) + "px";
     box.style.top = Math.min(py + 14, rect.height - 170) + "px";
-    pending = "/api/probe.png?" + S.view.layout + "&x=" + x.toFixed(5) + "&y=" + y.toFixed(5);
+    pending = "/api/probe.png?" + S.view.layout + "&at=" + x.toFixed(5) + "," + y.toFixed(5);
     fetchNext();
   }
 

@@ -68,7 +68,7 @@ def main() -> int:
                    port, Path(d) / "server.log", cwd=ROOT, what="the dashboard") as url:
             rng = np.random.default_rng(1)
             view = "dataset=shapes&space=8&proj=pca"
-            probes = [f"{url}/api/probe.png?{view}&x={x:.4f}&y={y:.4f}" for x, y in rng.uniform(-1, 1, (args.requests, 2))]
+            probes = [f"{url}/api/probe.png?{view}&at={x:.4f},{y:.4f}" for x, y in rng.uniform(-1, 1, (args.requests, 2))]
             thumbs = [f"{url}/files/shapes/thumbs/{int(i)}.webp" for i in rng.integers(0, args.n, args.requests)]
             _times(probes[:3] + thumbs[:3])  # warm: the decoder loads once per process
             probe_ms, thumb_ms = _times(probes), _times(thumbs)

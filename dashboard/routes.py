@@ -267,8 +267,9 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
 
     @server.route("/api/probe.png")
     def probe():
-        """What the latent space holds at map position (x, y): the point turned back into a latent
-        point (compute/probe.py) and decoded by the space's VAE decoder. 404 when it has none."""
+        """What the latent space holds at map position ``at=x,y``: the point turned back into a latent
+        point (compute/probe.py) and decoded by the space's VAE decoder. 404 when it has none. (Not ``x``
+        and ``y``: ``y`` is the view's Y axis column, part of the layout the point is on.)"""
         from .compute import probe as probe_mod
 
         ds, state = view()
@@ -277,9 +278,9 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
             return _error(f"latent space {space.id} of {ds.name} has no decoder (only VAE spaces can show "
                           "what lies between items)", 404)
         try:
-            x, y = float(request.args["x"]), float(request.args["y"])
+            x, y = map(float, request.args["at"].split(","))
         except (KeyError, ValueError):
-            return _error("x and y must be numbers (a position on the map)")
+            return _error("at must be x,y: two numbers (a position on the map)")
         found = mapdata.layout(ds, state)
         if found is None:
             return _error(f"{state.proj} of latent space {state.space} is not computed yet", 409)

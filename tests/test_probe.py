@@ -26,9 +26,9 @@ def test_a_space_without_a_decoder_answers_404_with_a_reason(digits_ds):
     from dashboard.app import create_app
 
     client = create_app(digits_ds.location.parent, dataset="digits").server.test_client()
-    r = client.get("/api/probe.png?dataset=digits&space=64&proj=pca&x=0&y=0")
+    r = client.get("/api/probe.png?dataset=digits&space=64&proj=pca&at=0,0")
     assert r.status_code == 404 and b"has no decoder" in r.data and r.data.count(b"\n") == 1
-    assert client.get("/api/probe.png?dataset=digits&space=64&proj=pca&x=a").status_code in (400, 404)
+    assert client.get("/api/probe.png?dataset=digits&space=64&proj=pca&at=a").status_code in (400, 404)
 
 
 def test_the_probe_shows_a_decoded_image_that_changes_when_moved(browser, npm_dir, tmp_path):
