@@ -535,4 +535,14 @@ def test_the_first_screen_of_an_image_collection(collections, browser, name, wid
         page.wait_for_function("document.getElementById('param-umap-min-dist').value === '0.01'", timeout=30_000)
         assert page.evaluate("document.getElementById('param-umap-min-dist').validity.valid")
     page.screenshot(path=str(SCREENSHOTS / f"first_screen_{name}_{width}.png"))
+    # a job's progress and the status notice never cover each other, even with t-SNE's long texts (both
+    # panels open at 1440 leave a map of 770 px); written in by hand, as a slow job would show them
+    a, b = page.evaluate("""(() => {
+        document.getElementById('progress').hidden = false;
+        document.getElementById('progress-label').textContent = 'Computing t-SNE of latent space 16… 3%, about 2 min left';
+        document.getElementById('map-status').textContent = 'Computing t-SNE of latent space 16; showing PCA meanwhile.';
+        return ['progress', 'map-status'].map((id) => {
+            const r = document.getElementById(id).getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; });
+    })()""")
+    assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
     assert errors == []
