@@ -10,6 +10,10 @@
 
   const DIM_ALPHA = 56;               // what filtered-out items fade to (of 255): visible, receding
   const UNSELECTED_ALPHA = 96;        // what is not selected dims to while there is a selection
+  const PALE = 236;                   // the grey receding items are mixed with (near the map's background)
+  // A selection of more items gets no rings (each an instanced circle: ~2 s a frame per 100,000 in software
+  // GL, and a black mass past a few thousand): the rest dims, which says as much.
+  const RING_MAX = 20000;
   const SIZE_BY_RANGE = [0.35, 3.0];  // radius factors of the smallest and largest "size by" value
   const EDGE_RGB = [70, 80, 95];
   const START_RGB = [47, 111, 176], END_RGB = [214, 96, 39];  // a vector's start and end groups
@@ -41,6 +45,13 @@
     return layer.clone({transitions, ...props});
   }
 
+  /** Item k of an RGBA array made to recede: paler as well as more transparent, since where thousands of
+   * points overlap, transparency alone adds back up to the full colour (a dense blob did not recede). */
+  function recede(rgba, k, alpha) {
+    for (let c = 0; c < 3; c++) rgba[4 * k + c] = Math.round(0.4 * rgba[4 * k + c] + 0.6 * PALE);
+    rgba[4 * k + 3] = Math.min(rgba[4 * k + 3], alpha);
+  }
+
   function shownColors() {
     // Full colour for what passes the filters (and matches the search), faded otherwise; while
     // there is a selection, what is not selected dims too.
@@ -49,16 +60,11 @@
     const key = S.keys.colors + "|" + S.keys.mask + "|" + S.view.searching + "|" + selectionKey();
     if (S.shown && S.shown.key === key) return S.shown.values;
     const out = new Uint8Array(c), n = S.view.n, searching = S.view.searching;
-    if (sel.length) {
-      const chosen = new Uint8Array(n);
-      for (const i of sel) if (i < n) chosen[i] = 1;
-      for (let i = 0; i < n; i++) if (!chosen[i]) out[4 * i + 3] = Math.min(out[4 * i + 3], UNSELECTED_ALPHA);
-    }
-    if (m) {
-      for (let i = 0; i < n; i++) {
-        const v = m[i];
-        if (!(v & 1) || (searching && !(v & 2))) out[4 * i + 3] = DIM_ALPHA;
-      }
+    const chosen = sel.length ? new Uint8Array(n) : null;
+    if (chosen) for (const i of sel) if (i < n) chosen[i] = 1;
+    for (let i = 0; i < n; i++) {
+      if (m && (!(m[i] & 1) || (searching && !(m[i] & 2)))) recede(out, i, DIM_ALPHA);
+      else if (chosen && !chosen[i]) recede(out, i, UNSELECTED_ALPHA);
     }
     S.shown = {key, values: out};
     return out;
@@ -249,7 +255,9 @@
     if (vector) layers.push(...vector.path);
     // cluster labels carry the zoom level from which they fit (a stored layout's all show): page text
     M.labels.draw();
-    if (S.selection.length && !view.tiled) layers.push(marker("selection", "selection", S.selection, S.selection.join(",")));
+    if (S.selection.length && S.selection.length <= RING_MAX && !view.tiled) {
+      layers.push(marker("selection", "selection", S.selection, S.selection.join(",")));
+    }
     if (S.focus !== null && S.focus < n && !view.tiled) layers.push(marker("focus", "focus", [S.focus], String(S.focus)));
     if (S.focus !== null && view.tiled && S.focusXY) {  // a tiled map has no positions array: the server said where
       layers.push(cached("focus", S.focus + "|" + S.keys.focusXY, () => template("focus", {id: "focus", data: [S.focusXY], getPosition: (p) => p})));
@@ -261,5 +269,5 @@
     S.deck.setProps({layers});
   }
 
-  M.layers = {draw, isShown, ANIMATE_MAX, cached, template, converter, softwareGL};
+  M.layers = {draw, isShown, recede, ANIMATE_MAX, RING_MAX, UNSELECTED_ALPHA, cached, template, converter, softwareGL};
 })(window.dashMapModules = window.dashMapModules || {});

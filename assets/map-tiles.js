@@ -33,7 +33,6 @@
   const DIM_ALPHA = 28;
   // GPU memory for the image tiles' atlases (RGBA, 4 bytes a pixel): a tile's texture is at most 2048² (16 MB).
   const TEXTURE_CAP = 256 * 2 ** 20;
-  const SELECTED_RGBA = [20, 20, 20, 230];
 
   const geometry = new Map();  // "layout|z/x/y" → {indices, positions, length}, oldest first
   let held = 0, fetched = 0, requests = 0, textures = 0, texturesPeak = 0;
@@ -169,18 +168,29 @@
     return Math.max(x1 - x0, y1 - y0) / Math.sqrt(count) * (M.S.view.size || 1);
   }
 
-  /** A tile's colours with the items the browser's mask leaves out faded (map-filter.js). */
+  /** A tile's colours with the items the browser's mask leaves out faded (map-filter.js) and, while there
+   * is a selection, what is not selected dimmed, as on a map drawn whole (map-layers.js shownColors). */
   function maskedColors(d) {
-    const S = M.S, mask = S.mask, searching = S.view.searching;
-    if (!mask) return d.rgba;
-    if (d.masked && d.masked.key === S.keys.mask) return d.masked.rgba;
-    const rgba = new Uint8Array(d.rgba);
+    const S = M.S, mask = S.mask, searching = S.view.searching, selection = S.selection;
+    if (!mask && !selection.length) return d.rgba;
+    const key = S.keys.mask + "|" + searching + "|" + selectionKey();
+    if (d.masked && d.masked.key === key) return d.masked.rgba;
+    const rgba = new Uint8Array(d.rgba), recede = M.layers.recede;
+    const set = selection.length ? selectedSet() : null;
     for (let k = 0; k < d.length; k++) {
-      const v = mask[d.indices[k]];
-      if (!(v & 1) || (searching && !(v & 2))) rgba[4 * k + 3] = DIM_ALPHA;
+      if (mask) {
+        const v = mask[d.indices[k]];
+        if (!(v & 1) || (searching && !(v & 2))) { recede(rgba, k, DIM_ALPHA); continue; }
+      }
+      if (set && !set.has(d.indices[k])) recede(rgba, k, M.layers.UNSELECTED_ALPHA);
     }
-    d.masked = {key: S.keys.mask, rgba};
+    d.masked = {key, rgba};
     return rgba;
+  }
+
+  function selectionKey() {
+    const sel = M.S.selection;
+    return sel.length + ":" + (sel[0] || 0) + ":" + sel[sel.length - 1];
   }
 
   function selectedSet() {
@@ -213,13 +223,13 @@
     const d = props.data;
     if (!d || !d.length) return null;
     const out = [itemsLayer(props, d)];
-    if (M.S.selection.length) {
+    if (M.S.selection.length && M.S.selection.length <= M.layers.RING_MAX) {  // thin rings, as below the threshold
       const set = selectedSet(), chosen = [];
       for (let k = 0; k < d.length; k++) if (set.has(d.indices[k])) chosen.push(k);
       if (chosen.length) {
         out.push(M.layers.template("selection", {
           id: props.id + "-selection", data: chosen,
-          getPosition: (k) => [d.positions[2 * k], d.positions[2 * k + 1]], getLineColor: SELECTED_RGBA,
+          getPosition: (k) => [d.positions[2 * k], d.positions[2 * k + 1]],
         }));
       }
     }
@@ -307,7 +317,7 @@
     const fetchKey = S.tiles.key;  // colours are refetched per tile, not the tiles (recolourShown)
     const extra = S.tiles.extra || 0;
     const key = [fetchKey, extra, S.tiles.colors, S.tiles.bump, S.keys.mask, view.searching,
-                 S.selection.length + ":" + (S.selection[0] || 0) + ":" + S.selection[S.selection.length - 1],
+                 selectionKey(),
                  JSON.stringify(S.spec.layers.points)].join("|");
     return M.layers.cached("tiles", key, () => {
       const [x0, y0, x1, y1] = meta.bounds;

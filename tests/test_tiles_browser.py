@@ -1,8 +1,8 @@
 """A tiled map in real headless Chromium: first frame from level 0, a zoom fetches finer tiles, a lasso is exact.
 
-The issue asks for 2M points; on CI's two shared cores this test uses the
-threshold setting instead (``DASHBOARD_TILE_THRESHOLD``): 200,000 items served as
-tiles above a threshold of 40,000 (level 0: 10,000 items), the same code path.
+Two million points, as the issue asks, served as tiles above the default threshold of 500,000
+(``DASHBOARD_TILE_THRESHOLD``, set here so that a changed default does not change the test;
+level 0: 125,000 items).
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from dashboard.store import open_dataset
 from dashboard.viewstate import parse
 
 from .conftest import SCREENSHOTS, open_page, running_server
+from .test_viewer_browser import map_pixels
 
 pytestmark = pytest.mark.browser
-N = 200_000
-THRESHOLD = 40_000
+N = 2_000_000
+THRESHOLD = 500_000
 
 
 @pytest.fixture(scope="module")
@@ -91,18 +92,24 @@ def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(
     page.evaluate(f"dashMap.setCamera({first['camera']})")
     wait_tiles(page, "dashMap.stats().tiles.zooms.length === 1 && dashMap.stats().tiles.zooms[0] === 0")
     before = len(page.evaluate("dashMap.stats().tiles.fetchedLevels"))
-    page.evaluate(f"dashMap.setCamera([{cx} + 0.05, {cy}, {first['camera'][2] + 2.5}])")
+    # the layer takes level ceil(d - 1) at d zoom steps past the first frame's (map-tiles.js): d = levels - 1.5
+    # is the middle of the steps where it takes the level short of the last
+    page.evaluate(f"dashMap.setCamera([{cx} + 0.05, {cy}, {first['camera'][2] + t['levels'] - 1.5}])")
     whole = wait_tiles(page, f"dashMap.stats().tiles.extra === 1 && dashMap.stats().tiles.zooms[0] === {t['levels'] - 1}")
     w = whole["tiles"]
     assert w["zooms"] == [w["levels"] - 1] and w["inView"] == int(in_box(xy, w["viewBounds"]).sum())  # every item there
     assert set(w["fetchedLevels"][before:]) <= {w["levels"] - 1}, w["fetchedLevels"][before:]
 
-    # a lasso on the zoomed map: the server tests all 200,000 items, the CSV holds exactly those inside
+    # a lasso on the zoomed map: the server tests all 2,000,000 items, the CSV holds exactly those inside
     page.evaluate(f"dashMap.setCamera({first['camera']})")
     wait_tiles(page, "dashMap.stats().tiles.zooms.length === 1 && dashMap.stats().tiles.zooms[0] === 0")
     box = page.locator("#map").bounding_box()
     mx, my = box["width"] / 2, box["height"] / 2
     poly = [(mx - 160, my - 120), (mx + 40, my - 170), (mx + 120, my + 10), (mx - 20, my + 140), (mx - 150, my + 40)]
+    w, h = int(box["width"]), int(box["height"])
+    pixels = np.stack(np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5), axis=-1).reshape(-1, 2)
+    inside = tiles.inside_polygon(pixels, np.array(poly)).reshape(h, w)  # the lasso's pixels
+    unselected = map_pixels(page, "tiles_before_lasso.png")[:inside.shape[0], :inside.shape[1]]
     page.click("#tool-lasso")
     page.mouse.move(box["x"] + poly[0][0], box["y"] + poly[0][1])
     page.mouse.down()
@@ -119,8 +126,15 @@ def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(
     rows = list(csv.DictReader(io.StringIO(open(dl.value.path(), encoding="utf-8").read())))
     assert [int(r["i"]) for r in rows] == expected.tolist()
     page.screenshot(path=str(SCREENSHOTS / "tiles_lasso.png"))
+    # drawn as below the threshold: what is outside the selection recedes, and the selection (too many for
+    # rings) keeps its colours rather than turning into a black mass
+    selected = map_pixels(page, "tiles_lasso_map.png")[:inside.shape[0], :inside.shape[1]]
+    vivid = lambda px, where: int(((px.max(axis=2) - px.min(axis=2)) > 60)[where].sum())  # noqa: E731
+    dark = lambda px, where: int((px.max(axis=2) < 60)[where].sum())  # noqa: E731
+    assert vivid(selected, ~inside) < 0.5 * vivid(unselected, ~inside), "the rest of the map did not recede"
+    assert dark(selected, inside) <= dark(unselected, inside) + 0.01 * inside.sum(), "the selection went black"
 
-    # a filter: the browser's mask over all 200,000 items, the server's; tiles are faded, not fetched again
+    # a filter: the browser's mask over all 2,000,000 items, the server's; tiles are faded, not fetched again
     fetched = page.evaluate("dashMap.stats().tiles.requests")
     page.evaluate("dash_clientside.set_props({type: 'category', column: 'category'}, {value: ['c1']})")
     page.wait_for_function("dashMap.mask() !== null", timeout=60_000)
