@@ -30,6 +30,18 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
+def _fill(disk: Path) -> None:
+    """Fill the disk to its last byte."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    for block in (1 << 20, 4096, 1):
+        try:
+            while True:
+                os.write(fd, b"\0" * block)
+        except OSError:
+            pass
+    os.close(fd)
+
+
 def _get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=60) as r:
@@ -58,14 +70,7 @@ def test_a_read_only_data_directory_is_served(small_disk, data_dir, tmp_path, mo
 def test_a_full_disk_never_fails_a_read(small_disk, data_dir, tmp_path):
     shutil.copytree(data_dir / "digits", small_disk / "digits")
     get_layout(open_dataset(small_disk, "digits"), "64", "pca")  # a cached map
-    fd = os.open(small_disk / "filler", os.O_WRONLY | os.O_CREAT)
-    for block in (1 << 20, 4096, 1):  # fill the disk to the last byte
-        try:
-            while True:
-                os.write(fd, b"\0" * block)
-        except OSError:
-            pass
-    os.close(fd)
+    _fill(small_disk)
     with running_server(small_disk, "digits", tmp_path / "server.log") as url:
         for path in READS + ["/api/positions.bin?dataset=digits&proj=pca&space=32"]:  # cached and not cached
             status, body = _get(url + path)
@@ -80,14 +85,7 @@ def test_a_type_change_on_a_disk_that_refuses_it_is_one_line_and_changes_nothing
 
     shutil.copytree(data_dir / "digits", small_disk / "digits")
     manifest = (small_disk / "digits" / "manifest.json").read_bytes()
-    fd = os.open(small_disk / "filler", os.O_WRONLY | os.O_CREAT)
-    for block in (1 << 20, 4096, 1):  # fill the disk to the last byte
-        try:
-            while True:
-                os.write(fd, b"\0" * block)
-        except OSError:
-            pass
-    os.close(fd)
+    _fill(small_disk)
     for refusal in ("the disk is full", "read-only"):
         if refusal == "read-only":
             subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
