@@ -294,3 +294,16 @@ def test_buffers_revalidate_without_computing(tmp_path):
         w.finish()
     rebuilt = client.get(url, headers={"If-None-Match": tag})
     assert rebuilt.status_code == 200 and len(rebuilt.data) == 4 * 50 and rebuilt.headers["ETag"] != tag
+
+
+def test_cluster_names_carry_the_share_their_filters_keep(client):
+    base = "/api/layout_labels.json?dataset=digits&space=64&proj=pca"
+    plain = client.get(base).get_json()
+    assert plain and all(len(label) == 4 for label in plain)
+    threes = client.get(base + "&f.label=3").get_json()
+    assert [label[:4] for label in threes] == plain and all(0 <= label[4] <= 1 for label in threes)
+    assert max(label[4] for label in threes if label[0] == "3") > 0.8
+    # a search (the page sends a bad regular expression as text: parse says so under the search box)
+    searched = client.get(base + "&q=%28").get_json()
+    assert [label[:4] for label in searched] == plain and all(label[4] == 0 for label in searched)
+    assert client.get(base + "&q=%28&regex=1").status_code == 400  # never another search than asked

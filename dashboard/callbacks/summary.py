@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from urllib.parse import parse_qs
 
 import plotly.graph_objects as go
@@ -99,7 +100,9 @@ def change_type(chosen: list[str], name: str | None):
             return no_update, no_update, unchanged, unchanged
         ds = set_column_type(data_dir, name, column, typ)
     except DashboardError as e:
-        current = open_dataset(data_dir, name).schema if name else {}
+        current = {}  # the menus go back to the types the columns have
+        with contextlib.suppress(DashboardError):
+            current = open_dataset(data_dir, name).schema
         return (html.Span(str(e), className="field-error", role="alert"), no_update,
                 [current.get(c, no_update) for c in columns], unchanged)
     return (f"{column!r} is {typ} now: the map's colours, filters and histograms follow.", ds.revision,
