@@ -269,5 +269,5 @@
     S.deck.setProps({layers});
   }
 
-  M.layers = {draw, isShown, recede, ANIMATE_MAX, RING_MAX, UNSELECTED_ALPHA, cached, template, converter, softwareGL};
+  M.layers = {draw, isShown, recede, selectionKey, ANIMATE_MAX, RING_MAX, UNSELECTED_ALPHA, cached, template, converter, softwareGL};
 })(window.dashMapModules = window.dashMapModules || {});

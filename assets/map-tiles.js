@@ -173,7 +173,7 @@
   function maskedColors(d) {
     const S = M.S, mask = S.mask, searching = S.view.searching, selection = S.selection;
     if (!mask && !selection.length) return d.rgba;
-    const key = S.keys.mask + "|" + searching + "|" + selectionKey();
+    const key = S.keys.mask + "|" + searching + "|" + M.layers.selectionKey();
     if (d.masked && d.masked.key === key) return d.masked.rgba;
     const rgba = new Uint8Array(d.rgba), recede = M.layers.recede;
     const set = selection.length ? selectedSet() : null;
@@ -186,11 +186,6 @@
     }
     d.masked = {key, rgba};
     return rgba;
-  }
-
-  function selectionKey() {
-    const sel = M.S.selection;
-    return sel.length + ":" + (sel[0] || 0) + ":" + sel[sel.length - 1];
   }
 
   function selectedSet() {
@@ -317,7 +312,7 @@
     const fetchKey = S.tiles.key;  // colours are refetched per tile, not the tiles (recolourShown)
     const extra = S.tiles.extra || 0;
     const key = [fetchKey, extra, S.tiles.colors, S.tiles.bump, S.keys.mask, view.searching,
-                 selectionKey(),
+                 M.layers.selectionKey(),
                  JSON.stringify(S.spec.layers.points)].join("|");
     return M.layers.cached("tiles", key, () => {
       const [x0, y0, x1, y1] = meta.bounds;

@@ -93,7 +93,7 @@ def resolve(ds: Dataset, state: ViewState) -> ResolvedView:
         job = {"dataset": ds.name, "space": state.space, "proj": state.proj, "params": state.params}
         pending = f"Computing {registry.get(state.proj).label} of latent space {state.space}; showing PCA meanwhile."
 
-    filtered = bool(state.filters or state.ranges or state.hide or state.search)
+    filtered = state.filtered
     shown, count = ds.n, None
     try:
         if filtered:
@@ -206,8 +206,7 @@ def _browser_filter(ds: Dataset, state: ViewState) -> dict:
     codes come from, which column the legend's hidden entries are of, and the search's matches (the one
     part matched on the server) — or, for a very large dataset, the server's whole mask."""
     if ds.n > BROWSER_FILTER_MAX:
-        filtered = bool(state.filters or state.ranges or state.hide or state.search)
-        return {"server": state.to_query(selection=False, camera=False) if filtered else None}
+        return {"server": state.to_query(selection=False, camera=False) if state.filtered else None}
     search = urlencode({"dataset": ds.name, "build": ds.revision, "q": state.search, "field": state.search_field,
                         **({"regex": "1"} if state.regex else {})}) if state.search else None
     hideable = state.color in ds.schema and ds.schema[state.color] == "categorical"

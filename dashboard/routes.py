@@ -259,7 +259,7 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
                           f"({', '.join([*registry.PROJECTIONS, *ds.arrangements])})")
         found = mapdata.layout(ds, state)
         labels = [] if found is None else computed.get_cluster_labels(ds, state.space, found.xy)
-        if labels and (state.filters or state.ranges or state.hide or state.search):
+        if labels and state.filtered:
             # each name with the share of its cluster the filters leave, by which it recedes
             shares = computed.get_cluster_label_shares(ds, state.space, found.xy, mapdata.visible(ds, state))
             labels = [[*label, share] for label, share in zip(labels, shares)]

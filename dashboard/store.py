@@ -438,33 +438,30 @@ def set_column_type(data_dir: Path | str, name: str, column: str, typ: str | Non
     build lock; a rebuild keeps the choice while the values still fit it (:meth:`DatasetWriter.write_meta`)."""
     data_dir = Path(data_dir)
     ds = open_dataset(data_dir, name)
-    try:
+    try:  # a disk that refuses the lock file or the manifest
         lock = _lock_build(data_dir, ds.name)
+        try:
+            ds = Dataset(ds.path)  # as published now, with the lock held
+            schema = ds.schema
+            if column not in schema:
+                raise DashboardError(f"dataset {name!r} has no column {column!r} (columns: {', '.join(schema)})")
+            built = dict(ds.manifest.get("schema_built") or schema)
+            wanted = built[column] if typ is None else typ
+            problem = None if wanted == built[column] else type_problem(column, ds.meta[column], wanted)
+            if problem:
+                raise DashboardError(problem)
+            schema[column] = wanted
+            chosen = {c: t for c, t in schema.items() if t != built.get(c)}
+            manifest = {k: v for k, v in ds.manifest.items() if k not in ("column_types", "schema_built")}
+            manifest["schema"] = schema
+            if chosen:
+                manifest.update(column_types=chosen, schema_built=built)
+            write_json(ds.path / MANIFEST, manifest)
+            return Dataset(ds.path)
+        finally:
+            lock.close()
     except OSError as e:
         raise DashboardError(f"cannot change a type of {name!r}: {_disk_problem(e) or e.strerror}") from None
-    try:
-        ds = Dataset(ds.path)  # as published now, with the lock held
-        schema = ds.schema
-        if column not in schema:
-            raise DashboardError(f"dataset {name!r} has no column {column!r} (columns: {', '.join(schema)})")
-        built = dict(ds.manifest.get("schema_built") or schema)
-        wanted = built[column] if typ is None else typ
-        problem = None if wanted == built[column] else type_problem(column, ds.meta[column], wanted)
-        if problem:
-            raise DashboardError(problem)
-        schema[column] = wanted
-        chosen = {c: t for c, t in schema.items() if t != built.get(c)}
-        manifest = {k: v for k, v in ds.manifest.items() if k not in ("column_types", "schema_built")}
-        manifest["schema"] = schema
-        if chosen:
-            manifest.update(column_types=chosen, schema_built=built)
-        try:
-            write_json(ds.path / MANIFEST, manifest)
-        except OSError as e:
-            raise DashboardError(f"cannot change a type of {name!r}: {_disk_problem(e) or e.strerror}") from None
-        return Dataset(ds.path)
-    finally:
-        lock.close()
 
 
 def list_datasets(data_dir: Path | str) -> list[Dataset]:
@@ -558,13 +555,19 @@ def _tidy(data_dir: Path, name: str, keep: set[Path]) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def _built_from(folder: Path, items_from: dict) -> bool:
-    """Whether ``folder`` holds a build in this format whose provenance records every value of ``items_from``."""
+def _manifest_of(folder: Path) -> dict:
+    """The manifest in ``folder`` ({} when there is none, or none that reads as one)."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _built_from(folder: Path, items_from: dict) -> bool:
+    """Whether ``folder`` holds a build in this format whose provenance records every value of ``items_from``."""
+    manifest = _manifest_of(folder)
+    if manifest.get("format_version") != FORMAT_VERSION:
         return False
     provenance = manifest.get("provenance") or {}
     # Through JSON, as the manifest stores them: a tuple of platforms equals the list written.
@@ -707,17 +710,17 @@ class DatasetWriter:
         built = infer_schema(table, schema_overrides)
         # the types a user gave columns of the version served now (set_column_type) outlive a rebuild while
         # the new values still fit them
-        chosen = self.manifest.get("column_types") or (self._served().get("column_types") or {})
-        kept = {}
+        chosen = self.manifest.get("column_types") or _manifest_of(self.final).get("column_types") or {}
+        kept, dropped = {}, []
         for col, typ in chosen.items():
             problem = type_problem(col, table[col], typ) if col in table.columns else f"column {col!r} is gone"
             if problem:
-                self.report.notes.append(f"the type {typ!r} chosen for column {col!r} is dropped: {problem}")
+                dropped.append(f"the type {typ!r} chosen for column {col!r} is dropped: {problem}")
             elif typ != built[col]:
                 kept[col] = typ
         schema = {**built, **kept}
         table, notes = clean_colors(table.reset_index(drop=True), schema)  # a colour reaches the page's CSS
-        self.report.notes.extend(n for n in notes if n not in self.report.notes)
+        self.report.notes.extend(n for n in dropped + notes if n not in self.report.notes)
         if self.manifest.get("n") not in (None, len(table)):
             # Different items: the old latent spaces and layouts no longer fit.
             for entry in [*self.manifest["latent"].values(), *self.manifest["layouts"].values()]:
@@ -735,14 +738,6 @@ class DatasetWriter:
         self.manifest["meta_fingerprint"] = fingerprint_table(table)
         self.flush()
         return schema
-
-    def _served(self) -> dict:
-        """The manifest of the version served under this name now ({} when none)."""
-        try:
-            manifest = json.loads((self.final / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return manifest if isinstance(manifest, dict) else {}
 
     def write_latent(
         self,

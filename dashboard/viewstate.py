@@ -191,6 +191,11 @@ class ViewState:
             q["y"] = self.y
         return q
 
+    @property
+    def filtered(self) -> bool:
+        """Whether filters, ranges, hidden legend entries or a search leave items out (fade them)."""
+        return bool(self.filters or self.ranges or self.hide or self.search)
+
     def filter_query(self) -> str:
         """The parameters that decide which items pass: filters, ranges, the search, and the colour
         legend's hidden entries (with the colour column they are entries of)."""
