@@ -391,6 +391,8 @@
     return {
       inView, viewBounds: b, lasso: S.lastPolygon || null,
       held, fetched, requests, tilesShown: shown.length, fetchedLevels: fetchedLevels.slice(),
+      // tiles the view needs that have not arrived: a picture at rest with some pending is not drawn yet
+      loading: tiles ? tiles.tiles.filter((t) => t.isSelected && !t.isLoaded).length : 0,
       stale: shown.filter((t) => t.content.colors !== S.view.colors).length,  // shown with an older view's colours
       drawn: shown.reduce((a, t) => a + t.content.length, 0),
       levels: S.tiles ? S.tiles.meta.levels : 0, extra: S.tiles ? S.tiles.extra || 0 : 0,

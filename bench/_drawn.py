@@ -34,6 +34,9 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--enable-unsafe-swiftshader", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
+# for wait_drawn's ready: no tile the tiled map's view needs is still on its way (true on an untiled map)
+TILES_READY = "!((window.dashMap && dashMap.stats().tiles) || {}).loading"
+
 # Runs before any page script, so the observer sees every long task from the
 # start; ``buffered`` also collects the ones queued before it was attached.
 LONGTASK_SCRIPT = """
@@ -95,7 +98,7 @@ def _pixels(png: bytes) -> tuple[tuple[int, int], bytes, bool]:
 
 
 def wait_drawn(page, clip_selector: str, start: float, *, settle_s: float = 3.0, timeout_s: float = 600,
-               changed_from: bytes | None = None) -> dict:
+               changed_from: bytes | None = None, ready: str | None = None) -> dict:
     """Seconds from ``start`` (a ``time.perf_counter()``) until the element is drawn.
 
     Screenshots of the element's box (re-queried every time, so a late or
@@ -107,7 +110,10 @@ def wait_drawn(page, clip_selector: str, start: float, *, settle_s: float = 3.0,
 
     The final picture is one that stays byte-identical over ``settle_s`` of
     consecutive screenshots, is not one flat colour, and differs from
-    ``changed_from`` (a PNG taken before an interaction) when that is given.
+    ``changed_from`` (a PNG taken before an interaction) when that is given,
+    and, when ``ready`` (a JavaScript expression) is given, for which it is true
+    at the end of the run: a tiled map holding its coarser tiles while a finer
+    one is still on its way looks at rest, but is not drawn.
     Returns ``{"drawn_s", "shots", "png", "first_s", "first_ms"}``: ``drawn_s``
     is the completion time of the first screenshot of that final run;
     ``first_s`` that of the first non-blank screenshot (the map's first frame)
@@ -146,5 +152,7 @@ def wait_drawn(page, clip_selector: str, start: float, *, settle_s: float = 3.0,
             run_key, run_t, run_png = key, t, png
             continue
         if t - run_t >= settle_s and not blank and key != before:
+            if ready is not None and not page.evaluate(ready):
+                continue
             return {"drawn_s": run_t, "shots": shots, "png": run_png, "first_s": first_s, "first_ms": first_ms}
     raise TimeoutError(f"{clip_selector!r} not drawn within {timeout_s:.0f} s ({shots} screenshots)")

@@ -102,7 +102,7 @@ def measure(browser, url: str, name: str, n: int, target: tuple[float, float], s
     page.goto(f"{url}/?dataset={name}&proj=pca&color=shape", wait_until="commit", timeout=900_000)
     page.wait_for_selector("#map", timeout=600_000)
     page.evaluate(HIDE_OVERLAYS)
-    load = _drawn.wait_drawn(page, "#map", t0, settle_s=settle)
+    load = _drawn.wait_drawn(page, "#map", t0, settle_s=settle, ready=_drawn.TILES_READY)
     stats = page.evaluate("dashMap.stats()")
     t = stats.get("tiles") or {}
     out = {"first_frame_s": load["first_s"], "first_s": load["drawn_s"], "tiled": stats.get("tiled"),
@@ -115,7 +115,8 @@ def measure(browser, url: str, name: str, n: int, target: tuple[float, float], s
         wire.reset()
         t0 = time.perf_counter()
         page.evaluate(f"dashMap.setCamera([{target[0]}, {target[1]}, {zoom + extra}])")
-        r = _drawn.wait_drawn(page, "#map", t0, settle_s=settle, changed_from=load["png"])
+        r = _drawn.wait_drawn(page, "#map", t0, settle_s=settle, changed_from=load["png"],
+                              ready=_drawn.TILES_READY)
         s = page.evaluate("dashMap.stats()")["tiles"] or {}
         steps.append({"zoom_steps": extra, "s": r["drawn_s"], "cells": s.get("cells"), "in_view": s.get("inView"),
                       "bytes": wire.total("/api/"), "texture_mb": s.get("textureBytes", 0) / 2**20})

@@ -125,7 +125,7 @@ def measure_ours(browser, url: str, name: str, n: int, xy: np.ndarray, settle: f
     page.goto(f"{url}/?dataset={name}&proj=pca&color=category", wait_until="commit", timeout=900_000)
     page.wait_for_selector("#map", timeout=600_000)
     page.evaluate(HIDE_OVERLAYS)
-    load = _drawn.wait_drawn(page, "#map", t0, settle_s=settle)
+    load = _drawn.wait_drawn(page, "#map", t0, settle_s=settle, ready=_drawn.TILES_READY)
     stats = page.evaluate("dashMap.stats()")
     t = stats.get("tiles") or {}
     out.update(first_frame_s=load["first_s"], first_s=load["drawn_s"], tiled=stats.get("tiled"),
@@ -145,7 +145,8 @@ def measure_ours(browser, url: str, name: str, n: int, xy: np.ndarray, settle: f
     wire.reset()
     t0 = time.perf_counter()
     page.evaluate(f"dashMap.setCamera([{cx}, {cy}, {zoom}])")
-    r = _drawn.wait_drawn(page, "#map", t0, settle_s=settle, changed_from=load["png"])
+    r = _drawn.wait_drawn(page, "#map", t0, settle_s=settle, changed_from=load["png"],
+                          ready=_drawn.TILES_READY)
     stats = page.evaluate("dashMap.stats()")
     t = stats.get("tiles") or {}
     b = t.get("viewBounds")

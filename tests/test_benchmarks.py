@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,26 @@ def test_bench_scale_runs_tiny(tmp_path):
     ours = json.loads((tmp_path / "scale.json").read_text())["20000"]["ours"]
     assert ours["tiled"] and ours["first_drawn"] == 1000 and ours["zoom_complete"] == 1.0
     assert ours["geometry_bytes_per_drawn"] <= 9 and ours["first_s"] > 0
+
+
+@pytest.mark.browser
+def test_a_picture_at_rest_is_not_drawn_while_ready_is_false(browser):
+    """A tiled map holds its coarser tiles while a finer one is on its way: the picture is at rest, but
+    wait_drawn's ``ready`` (bench/_drawn.TILES_READY on a map) keeps it from counting as drawn."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import _drawn
+
+    page = browser.new_page(viewport={"width": 400, "height": 300})
+    page.set_content('<div id="m" style="width:200px;height:100px;background:linear-gradient(red,blue)"></div>')
+    page.evaluate("window.done = false; setTimeout(() => { window.done = true; }, 1500)")
+    t0 = time.perf_counter()
+    r = _drawn.wait_drawn(page, "#m", t0, settle_s=0.3, ready="window.done")
+    assert time.perf_counter() - t0 >= 1.5 and r["drawn_s"] < 1.0  # drawn when it first looked so; counted when ready
+    page.evaluate("window.dashMap = {stats: () => ({tiles: {loading: 2}})}")
+    assert page.evaluate(_drawn.TILES_READY) is False
+    page.evaluate("window.dashMap = {stats: () => ({tiles: null})}")
+    assert page.evaluate(_drawn.TILES_READY) is True
+    page.close()
 
 
 @pytest.mark.browser
