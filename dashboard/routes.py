@@ -28,7 +28,7 @@ from .errors import DashboardError
 from .export import neutralize_formulas
 from .network import network_bytes
 from .store import list_datasets, open_dataset
-from .viewstate import CELLS, parse
+from .viewstate import CELLS, parse, refusal
 
 
 #: The folders of a dataset that ``/files/<dataset>/...`` serves: what the page shows (its images).
@@ -95,7 +95,7 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
         if dataset is None and asked and asked != state.dataset:  # the page falls back to the default; data never
             abort(_error(f"no dataset {asked!r} in this data directory", 404))
         if notices:  # a value the page would replace (proj=bogus): data for another view than asked, never
-            abort(_error(notices[0] + (f" (and {len(notices) - 1} more)" if len(notices) > 1 else "")))
+            abort(_error(refusal(notices[0]) + (f" (and {len(notices) - 1} more)" if len(notices) > 1 else "")))
         return open_dataset(data_dir, state.dataset), state
 
     def buffer_route(rule: str):

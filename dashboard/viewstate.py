@@ -311,6 +311,12 @@ def search_notices(notices: list[str]) -> tuple[list[str], list[str]]:
     return about, [n for n in notices if not n.startswith(SEARCH_NOTICE)]
 
 
+def refusal(notice: str) -> str:
+    """``notice`` without what the page shows instead ("…; showing umap."): a data route shows nothing in
+    its place, it refuses the request."""
+    return re.sub(r"; showing [^;]*\.$", ".", notice)
+
+
 def parse(
     data_dir: Path | str,
     query: str | Mapping[str, list[str]],
