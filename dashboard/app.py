@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import dash
 import flask
 
-from .errors import DashboardError
+from .errors import DashboardError, shown
 from .groupsdb import check_groups_database
 from .routes import add_routes
 from .store import default_data_dir, list_datasets
@@ -107,7 +107,7 @@ def create_app(data_dir: Path | str | None = None, dataset: str | None = None) -
         try:
             return vectors_layout.compare_page(name, vector_score_table(open_dataset(data_dir, name)))
         except DashboardError as e:
-            return vectors_layout.compare_page(name, None, str(e))
+            return vectors_layout.compare_page(name, None, shown(e, data_dir))
 
     dash.register_page("viewer", path="/", layout=viewer_page, title="Latent space dashboard")
     dash.register_page("summary", path="/summary", layout=summary_page, title="Dataset summary")

@@ -6,6 +6,8 @@ app shows them as a notice. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class DashboardError(Exception):
     """A problem the user can fix: bad input, a missing file, a missing extra."""
@@ -22,3 +24,12 @@ class ValidationError(DashboardError):
         self.summary = summary
         self.problems = list(problems)
         super().__init__(summary + "\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+def shown(e: Exception, data_dir: str | Path) -> str:
+    """The message of ``e`` for a page or an HTTP answer: a message may name the data directory (a
+    broken manifest, a refusing disk), and a server's paths are not shown to its users."""
+    message = str(e)
+    for folder in {str(Path(data_dir).resolve()), str(Path(data_dir).absolute())}:
+        message = message.replace(folder, "<data>")
+    return message

@@ -24,7 +24,7 @@ from PIL import Image
 
 from . import atlases, computed, deckjs, mapdata, registry, tiles, vectorview
 from .compute import atlas as atlas_mod
-from .errors import DashboardError
+from .errors import DashboardError, shown
 from .export import neutralize_formulas
 from .network import network_bytes
 from .store import list_datasets, open_dataset
@@ -122,11 +122,7 @@ def add_routes(server, data_dir: Path, default_dataset: str | None) -> None:
     @server.errorhandler(DashboardError)
     def dashboard_error(e: DashboardError):
         status = 409 if isinstance(e, mapdata.LayoutPending) else 400
-        # a message may name the data directory (a broken manifest): the server's paths are not served
-        message = str(e)
-        for folder in {str(Path(data_dir).resolve()), str(Path(data_dir).absolute())}:
-            message = message.replace(folder, "<data>")
-        return _error(message, status)
+        return _error(shown(e, data_dir), status)
 
     @server.route("/healthz")
     def healthz():

@@ -16,7 +16,7 @@ from ..layouts import viewer as viewer_ids
 from ..mapdata import positions
 from ..store import Dataset
 from ..viewstate import DEFAULT_GRAPH_K, KEPT_PREFIX, TRUST_COLUMN, ViewState, parse
-from .common import data_dir, dataset, notices
+from .common import data_dir, dataset, message, notices
 
 #: Items listed in the neighbour-change panel.
 CHANGED_SHOWN = 8
@@ -86,7 +86,7 @@ def show_quality(view):
     try:
         q = get_layout_quality(ds, state.space, positions(ds, state), DEFAULT_GRAPH_K)
     except DashboardError as e:
-        return "", str(e)
+        return "", message(e)
     if q is None:
         return ("Trustworthiness: not computed",
                 f"{ds.n:,} items (more than {QUALITY_INLINE_MAX:,}): run `python -m dashboard quality {ds.name} "
@@ -133,7 +133,7 @@ def show_change(other, space, graph, name):
         jac = get_neighbor_change(ds, state.space, other, k, cached_only=cached_only)
         lists = [get_neighbors(ds, s, k, cached_only=cached_only) for s in (state.space, other)]
     except DashboardError as e:
-        return notices([str(e)])
+        return notices([message(e)])
     if jac is None or any(x is None for x in lists):
         return html.P(f"Not computed yet for {ds.n:,} items: run `python -m dashboard compare {ds.name} "
                       f"--dims {state.space},{other} --k {k} -o kept.csv`.", className="muted")
@@ -233,7 +233,7 @@ def show_report(selection, subject, space, name):
             return html.P("The selection holds every item: there is no rest to compare with.", className="muted"), True
         report = get_selection_report(ds, space, members)
     except DashboardError as e:
-        return notices([str(e)]), True
+        return notices([message(e)]), True
     return report_children(ds, report), False
 
 
@@ -254,6 +254,6 @@ def save_report_vector(clicks, subject, selection, name, version):
         members = _members(ds, subject, selection)
         v = save_direction(ds, members, f"selection of {len(members):,}", group_id=group)
     except DashboardError as e:
-        return notices([str(e)]), no_update
+        return notices([message(e)]), no_update
     return notices([f"Saved vector {v.name!r} ({v.start_name} → {v.end_name}): choose it under Vector."], "ok"), \
         (version or 0) + 1

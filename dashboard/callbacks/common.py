@@ -6,6 +6,7 @@ from __future__ import annotations
 from dash import ctx, html, no_update
 from flask import current_app
 
+from ..errors import shown
 from ..layouts import viewer as ids
 from ..store import Dataset, open_dataset
 
@@ -49,12 +50,17 @@ def done(message: str, version: int | None):
     return notices([message], "ok"), (version or 0) + 1
 
 
+def message(e: Exception) -> str:
+    """The error's message for the page, the data directory not named (errors.shown)."""
+    return shown(e, data_dir())
+
+
 def failed(e: Exception):
     """The error as the panel's message; the lists stay as they are."""
-    return notices([str(e)]), no_update
+    return notices([message(e)]), no_update
 
 
 def refused(e: Exception, version: int | None):
     """An edit that was not made: the reason as the panel's message, and the panel's next version,
     so that its lists redraw what is stored now (another client's rename, a deleted row)."""
-    return notices([str(e)]), (version or 0) + 1
+    return notices([message(e)]), (version or 0) + 1

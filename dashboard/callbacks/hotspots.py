@@ -12,7 +12,7 @@ from ..errors import DashboardError
 from ..groups import HotspotStore
 from ..layouts import hotspots as ids
 from ..layouts import viewer as viewer_ids
-from .common import clicked, data_dir, dataset, done, failed, notices, refused
+from .common import clicked, data_dir, dataset, done, failed, message, notices, refused
 
 
 def _store() -> HotspotStore:
@@ -31,7 +31,7 @@ def show_hotspots(_version, name):
     try:
         hotspots = _store().dataset_hotspots(ds)
     except DashboardError as e:
-        return notices([str(e)])
+        return notices([message(e)])
     rows = []
     for h in hotspots:
         face = (html.Img(src=ds.image_url(h.representative, thumb=True), alt=h.label) if ds.type == "image"

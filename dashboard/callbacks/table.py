@@ -16,6 +16,7 @@ from ..mapdata import table_page
 from ..viewstate import parse
 from .common import data_dir as _data_dir
 from .common import dataset as _dataset
+from .common import message
 
 #: Characters a text cell shows (the lightbox shows all of it).
 CELL_CHARS = 200
@@ -53,7 +54,7 @@ def show_table(toggle, view, selection, page, sort_by):
                                        descending=bool(sort and sort["direction"] == "desc"),
                                        page=page, size=ids.PAGE_SIZE)
     except DashboardError as e:
-        return [], [], 0, 0, str(e), False
+        return [], [], 0, 0, message(e), False
     records = [{c: _cell(v) for c, v in zip(rows.columns, values)} | {"id": int(values[0])}
                for values in rows.itertuples(index=False, name=None)]
     columns = [{"name": c, "id": c} for c in rows.columns]

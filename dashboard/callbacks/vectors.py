@@ -17,7 +17,7 @@ from ..layouts import vectors as ids
 from ..layouts import viewer as viewer_ids
 from ..vectorview import analogy, vector_overlay, vector_scores
 from ..viewstate import parse
-from .common import clicked, data_dir, dataset, done, failed, item_button, notices, refused
+from .common import clicked, data_dir, dataset, done, failed, item_button, message, notices, refused
 
 MAX_UPLOAD_BYTES = 5_000_000
 
@@ -54,7 +54,7 @@ def show_lists(_version, name, dim):
         groups = store.group_list(ds, dim)
         vectors = store.vectors(ds.name)
     except DashboardError as e:
-        return notices([str(e)]), no_update, no_update, no_update, no_update
+        return notices([message(e)]), no_update, no_update, no_update, no_update
     rows = []
     for g in groups:
         rows.append(html.Div(className="group-row", children=[
@@ -276,7 +276,7 @@ def show_vector_panel(view):
         scores = vector_scores(ds, state)
         overlay = vector_overlay(ds, state)
     except DashboardError as e:
-        return [html.H2("Vector"), *notices([str(e)])]
+        return [html.H2("Vector"), *notices([message(e)])]
     d = scores["d"]
     children = [
         html.H2(f"Vector: {overlay['name']}"),
@@ -337,7 +337,7 @@ def apply_analogy(clicks, i, view):
     try:
         result = analogy(ds, state, int(i), reverse=bool(clicked()["reverse"]))
     except DashboardError as e:
-        return notices([str(e)])
+        return notices([message(e)])
     own = set(result["own_neighbours"])
     sign = "−" if result["reverse"] else "+"
     return [
