@@ -412,7 +412,7 @@ def _cluster_labels(dataset: Dataset, space: str | int, xy: np.ndarray) -> dict:
     key = cache_mod.make_key(dataset.name, s.fingerprint, s.id, "cluster-labels",
                              {"layout": _layout_digest(xy), "min_cluster_size": mcs, "max": MAX_CLUSTER_LABELS,
                               "build": dataset.revision, "sample": None if sample is None else len(sample),
-                              "names": 2, "members": 1})  # how clusters are named (clusters.name_hotspots): 2 = pairs, names
+                              "names": 2, "members": 1, "twins": 1})  # how clusters are named (clusters.name_hotspots): 2 = pairs, names
 
     def compute() -> dict:
         points = xy if sample is None else xy[sample]
@@ -426,7 +426,8 @@ def _cluster_labels(dataset: Dataset, space: str | int, xy: np.ndarray) -> dict:
         if not named:
             return {"labels": [], "of": of, "sample": sample}
         where = np.array([np.median(points[np.asarray(h["members"])], axis=0) for h in named], np.float32)
-        levels = label_levels(where, np.array([len(h["label"]) for h in named]), char_px=8.0, height_px=18.0)
+        levels = label_levels(where, np.array([len(h["label"]) for h in named]), char_px=8.0, height_px=18.0,
+                              texts=[h["label"] for h in named])
         return {"labels": [[h["label"], float(x), float(y), int(level)] for h, (x, y), level in zip(named, where, levels)],
                 "of": of, "sample": sample}
 

@@ -12,11 +12,14 @@ NEVER = 255
 
 def label_levels(
     xy: np.ndarray, lengths: np.ndarray, *, char_px: float = 7.0, height_px: float = 15.0,
-    levels: int = LEVELS, base_scale: float = BASE_SCALE,
+    levels: int = LEVELS, base_scale: float = BASE_SCALE, texts: list[str] | None = None, twin_px: float = 160.0,
 ) -> np.ndarray:
     """The first zoom level at which each label fits without overlapping, uint8.
 
     Labels earlier in the input win (callers order by priority: word frequency).
+    With ``texts``, a label also waits while a label of the same text is drawn
+    within ``twin_px`` of it: a cluster split in four is named once at overview,
+    and each part once zooming in has drawn them apart.
     A greedy pass per level over a grid hash, like map label placement; a label
     placed at one level stays at every higher level. deck.gl's collision
     extension would do this on the GPU but pydeck's bundle does not ship it.
@@ -28,7 +31,8 @@ def label_levels(
         scale = base_scale * 2.0**level
         w = w_px / scale
         h = height_px / scale
-        cell = max(float(w.max()), h)
+        twin = twin_px / scale if texts is not None else 0.0
+        cell = max(float(w.max()), h, twin)
         grid: dict[tuple[int, int], list[int]] = {}
         placed = np.flatnonzero(out <= level)
         order = np.concatenate([placed, np.flatnonzero(out > level)])
@@ -41,6 +45,9 @@ def label_levels(
                     for dy in (-1, 0, 1):
                         for j in grid.get((gx + dx, gy + dy), ()):
                             if abs(xy[j, 0] - x) * 2 < w[i] + w[j] and abs(xy[j, 1] - y) < h:
+                                clash = True
+                                break
+                            if twin and texts[i] == texts[j] and np.hypot(xy[j, 0] - x, xy[j, 1] - y) < twin:
                                 clash = True
                                 break
                         if clash:
