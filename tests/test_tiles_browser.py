@@ -63,6 +63,16 @@ def in_box(xy, b):
     return (xy[:, 0] >= b[0]) & (xy[:, 0] <= b[2]) & (xy[:, 1] >= b[1]) & (xy[:, 1] <= b[3])
 
 
+def counted(xy, b, mask) -> tuple[int, int]:
+    """Items of ``mask`` in the view box ``b``: (surely inside, possibly inside). Positions reach the browser as
+    16-bit steps of their tile (tiles.quantise), at most a step of a level-0 tile off, so an item that close to
+    the view's edge may be drawn either side of it (CI once saw 436,729 drawn of 436,730 there)."""
+    e = tiles.TILE_WORLD / 65535
+    inner = in_box(xy, (b[0] + e, b[1] + e, b[2] - e, b[3] - e)) & mask
+    outer = in_box(xy, (b[0] - e, b[1] - e, b[2] + e, b[3] + e)) & mask
+    return int(inner.sum()), int(outer.sum())
+
+
 def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(big, browser):
     url, d = big
     page, errors = open_page(browser, url + "/?dataset=big&mode=points&proj=pca&color=category")
@@ -71,7 +81,8 @@ def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(
     ds, state, xy, level = expected_levels(d)
     assert t["zooms"] == [0] and t["held"] <= THRESHOLD // 4
     # level 0 only: every item of level 0 in view is drawn, and nothing else
-    assert t["inView"] == int((in_box(xy, t["viewBounds"]) & (level == 0)).sum()) > 5000
+    lo, hi = counted(xy, t["viewBounds"], level == 0)
+    assert lo <= t["inView"] <= hi and lo > 5000 and hi - lo <= hi // 100
     urls = page.evaluate("performance.getEntriesByType('resource').map((e) => e.name)")
     assert not any("/api/positions.bin" in u or "/api/colors.bin" in u for u in urls), "whole buffers were fetched"
     page.screenshot(path=str(SCREENSHOTS / "tiles_first_frame.png"))
@@ -82,10 +93,10 @@ def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(
     zoomed = wait_tiles(page, "Math.max(...dashMap.stats().tiles.zooms) >= 2 && dashMap.stats().tiles.zooms.length === 1")
     t = zoomed["tiles"]
     z = t["zooms"][0]
-    box = in_box(xy, t["viewBounds"])
     assert t["fetched"] > first["tiles"]["fetched"]
-    assert t["inView"] == int((box & (level <= z)).sum())
-    assert t["inView"] > 4 * int((box & (level == 0)).sum()) > 0, "the zoom did not draw more items"
+    lo, hi = counted(xy, t["viewBounds"], level <= z)
+    assert lo <= t["inView"] <= hi and hi - lo <= hi // 100
+    assert t["inView"] > 4 * counted(xy, t["viewBounds"], level == 0)[1] > 0, "the zoom did not draw more items"
     page.screenshot(path=str(SCREENSHOTS / "tiles_zoomed.png"))
     # one level short of the last: the last level, as the items in view fit a frame; decided for the camera
     # before the tiles are picked, so no tile of the level short of it is fetched on the way
@@ -97,7 +108,8 @@ def test_a_tiled_map_draws_level_0_then_finer_tiles_and_a_lasso_exports_exactly(
     page.evaluate(f"dashMap.setCamera([{cx} + 0.05, {cy}, {first['camera'][2] + t['levels'] - 1.5}])")
     whole = wait_tiles(page, f"dashMap.stats().tiles.extra === 1 && dashMap.stats().tiles.zooms[0] === {t['levels'] - 1}")
     w = whole["tiles"]
-    assert w["zooms"] == [w["levels"] - 1] and w["inView"] == int(in_box(xy, w["viewBounds"]).sum())  # every item there
+    lo, hi = counted(xy, w["viewBounds"], np.ones(len(xy), bool))
+    assert w["zooms"] == [w["levels"] - 1] and lo <= w["inView"] <= hi and hi - lo <= hi // 100  # every item there
     assert set(w["fetchedLevels"][before:]) <= {w["levels"] - 1}, w["fetchedLevels"][before:]
 
     # a lasso on the zoomed map: the server tests all 2,000,000 items, the CSV holds exactly those inside
