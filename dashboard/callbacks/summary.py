@@ -11,10 +11,11 @@ from flask import current_app
 
 from ..compute import colors
 from ..computed import get_layout
-from ..errors import DashboardError, shown
+from ..errors import DashboardError
 from ..layouts import summary as ids
 from ..layouts.summary import summary, type_note
 from ..store import Dataset, open_dataset, set_column_type
+from .common import message
 
 
 def preview_figure(ds: Dataset) -> tuple[go.Figure, str]:
@@ -74,7 +75,7 @@ def show_summary(name: str | None):
         ds = open_dataset(current_app.config["DATA_DIR"], name)
         return summary(ds, *preview_figure(ds))
     except DashboardError as e:
-        return html.P(shown(e, current_app.config["DATA_DIR"]), className="notice error")
+        return html.P(message(e), className="notice error")
 
 
 @callback(
@@ -103,7 +104,7 @@ def change_type(chosen: list[str], name: str | None):
         current = {}  # the menus go back to the types the columns have
         with contextlib.suppress(DashboardError):
             current = open_dataset(data_dir, name).schema
-        return (html.Span(shown(e, data_dir), className="field-error", role="alert"), no_update,
+        return (html.Span(message(e), className="field-error", role="alert"), no_update,
                 [current.get(c, no_update) for c in columns], unchanged)
     return (f"{column!r} is {typ} now: the map's colours, filters and histograms follow.", ds.revision,
             unchanged, [type_note(ds, c) for c in columns])
