@@ -311,10 +311,13 @@ def search_notices(notices: list[str]) -> tuple[list[str], list[str]]:
     return about, [n for n in notices if not n.startswith(SEARCH_NOTICE)]
 
 
+#: How a notice's last clause says what the page does instead of the value ("…; showing umap.", "…; ignored.").
+_FALLBACK = re.compile(r"; (?:showing|ignored|using|no graph shown|searching for it as text)[^;]*\.$")
+
+
 def refusal(notice: str) -> str:
-    """``notice`` without what the page shows instead ("…; showing umap."): a data route shows nothing in
-    its place, it refuses the request."""
-    return re.sub(r"; showing [^;]*\.$", ".", notice)
+    """``notice`` without what the page does instead: a data route does none of it, it refuses the request."""
+    return _FALLBACK.sub(".", notice)
 
 
 def parse(
