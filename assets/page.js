@@ -1,4 +1,4 @@
-/* The page around the map: dismissible notices, the About panel's Esc and its column types, the loading
+/* The page around the map: dismissible notices, listed items that move the map, the About panel's Esc and its column types, the loading
  * state until the map's first frame. (The map itself: map*.js.) */
 (function () {
   'use strict';
@@ -6,6 +6,11 @@
   document.addEventListener('click', (e) => {
     const close = e.target.closest('.notice-close');
     if (close) { close.closest('.notice').remove(); }
+    // A listed item (callbacks/common.item_button: neighbours, the selection, the analyses' lists) moves
+    // the map to it, as a click on the map does.
+    const item = e.target.closest('[data-item]');
+    const M = window.dashMapModules;
+    if (item && M && M.setProps) { M.setProps(M.ids.clicked, {data: Number(item.dataset.item)}); }
   });
 
   document.addEventListener('keydown', (e) => {

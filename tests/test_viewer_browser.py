@@ -426,7 +426,7 @@ def test_groups_vector_view_analogy_and_compare_grid(server, browser, viewer_dat
     page.evaluate(f"dash_clientside.set_props('clicked-store', {{data: {ones[0]}}})")
     page.locator("#details button", has_text="Apply vector").click()
     page.wait_for_selector("#analogy .item-button", timeout=30_000)
-    found = page.locator("#analogy .item-name").all_inner_texts()
+    found = [b.get_attribute("title") for b in page.locator("#analogy .item-button").all()]
     assert sum("digit 7" in t for t in found) >= 10, found
     page.screenshot(path=str(SCREENSHOTS / "vector_analogy_digits.png"))
 

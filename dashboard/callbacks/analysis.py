@@ -3,7 +3,7 @@ neighbour-change panel and the selection report (see dashboard/layouts/analysis.
 
 from __future__ import annotations
 
-from dash import ALL, Input, Output, State, callback, ctx, html, no_update
+from dash import Input, Output, State, callback, html, no_update
 
 from ..compute import arrangements
 from ..compute.neighbors import EXACT_MAX
@@ -16,7 +16,7 @@ from ..layouts import viewer as viewer_ids
 from ..mapdata import positions
 from ..store import Dataset
 from ..viewstate import DEFAULT_GRAPH_K, KEPT_PREFIX, TRUST_COLUMN, ViewState, parse
-from .common import data_dir, dataset, message, notices
+from .common import data_dir, dataset, item_button, item_strip, message, notices
 
 #: Items listed in the neighbour-change panel.
 CHANGED_SHOWN = 8
@@ -32,32 +32,6 @@ def color_options(ds: Dataset) -> list[dict]:
 def _drawn_layout(view: dict | None) -> ViewState | None:
     """The layout the map draws now (the PCA stand-in while a projection is computed)."""
     return parse(data_dir(), view["layout"])[0] if view else None
-
-
-def _item(ds: Dataset, i: int, at: str, cls: str = "") -> html.Button:
-    """A thumbnail or word that moves the map to item ``i``; ``at`` keeps ids unique when an item is listed twice."""
-    name = str(ds.meta["name"].iloc[i])
-    children = [html.Img(src=ds.image_url(i, thumb=True), alt=name)] if ds.type == "image" else []
-    children.append(html.Span(name, className="item-name"))
-    return html.Button(id={"type": ids.ITEM, "index": int(i), "at": at}, className=f"item-button {cls}".strip(),
-                       title=name, children=children)
-
-
-def _items(ds: Dataset, indices, at: str, shared: set[int] = frozenset()) -> html.Div:
-    return html.Div(className="neighbors " + ("thumbs" if ds.type == "image" else "words"),
-                    children=[_item(ds, j, f"{at}-{n}", "shared" if j in shared else "") for n, j in enumerate(indices)])
-
-
-@callback(
-    Output(viewer_ids.CLICKED, "data", allow_duplicate=True),
-    Input({"type": ids.ITEM, "index": ALL, "at": ALL}, "n_clicks"),
-    prevent_initial_call=True,
-)
-def go_to_item(_clicks):
-    """Clicking a listed item moves the map to it."""
-    if not ctx.triggered_id or not ctx.triggered or not ctx.triggered[0]["value"]:
-        return no_update
-    return ctx.triggered_id["index"]
 
 
 # --------------------------------------------------------------------------
@@ -145,9 +119,9 @@ def show_change(other, space, graph, name):
         shared = set(a.tolist()) & set(b.tolist())
         rows.append(html.Div(className="change-row", children=[
             html.Div(className="change-head", children=[
-                _item(ds, i, f"c{i}"), html.Span(f"keeps {len(shared)} of {k} (Jaccard {jac[i]:.2f})", className="muted")]),
-            html.Span(f"in {ds.space(state.space).label}", className="muted"), _items(ds, a, f"a{i}", shared),
-            html.Span(f"in {ds.space(other).label}", className="muted"), _items(ds, b, f"b{i}", shared),
+                item_button(ds, i), html.Span(f"keeps {len(shared)} of {k} (Jaccard {jac[i]:.2f})", className="muted")]),
+            html.Span(f"in {ds.space(state.space).label}", className="muted"), item_strip(ds, a, shared),
+            html.Span(f"in {ds.space(other).label}", className="muted"), item_strip(ds, b, shared),
         ]))
     return rows
 
@@ -208,7 +182,7 @@ def report_children(ds: Dataset, r: dict) -> list:
                         for m in r["numbers"]]),
         ])]
     if r["nearest"]:
-        out += [html.H3("Nearest to its centre, not in it"), _items(ds, r["nearest"], "r")]
+        out += [html.H3("Nearest to its centre, not in it"), item_strip(ds, r["nearest"])]
     return out
 
 

@@ -7,7 +7,6 @@ from dash import ctx, html, no_update
 from flask import current_app
 
 from ..errors import shown
-from ..layouts import viewer as ids
 from ..store import Dataset, open_dataset
 
 
@@ -26,13 +25,27 @@ def notices(messages: list[str], cls: str = "error"):
         for m in messages] or None
 
 
-def item_button(ds: Dataset, i: int, extra: str = "", kind: str = ids.NEIGHBOR) -> html.Button:
-    """A thumbnail or word that moves the map to item ``i`` when clicked (``kind``: its id's type, one per
-    panel that lists items, so that two panels never hold the same id)."""
+def item_button(ds: Dataset, i: int, extra: str = "", cls: str = "", named: bool = True) -> html.Button:
+    """A thumbnail or word that moves the map to item ``i`` when clicked (``named``: a thumbnail's name
+    written beside it too, not only in its tooltip).
+
+    The click is handled in the page (assets/page.js reads ``data-item``), not by a pattern-matching
+    callback: a panel lists up to a few hundred items, and Dash's renderer rebuilt its callback graph for
+    each one while the page loaded."""
     name = str(ds.meta["name"].iloc[i])
     children = [html.Img(src=ds.image_url(i, thumb=True), alt=name)] if ds.type == "image" else []
-    children.append(html.Span(name + extra, className="item-name"))
-    return html.Button(id={"type": kind, "index": int(i)}, className="item-button", title=name, children=children)
+    if named or ds.type != "image":
+        children.append(html.Span(name + extra, className="item-name"))
+    return html.Button(className=f"item-button {cls}".strip(), title=name, children=children,
+                       **{"data-item": int(i)})
+
+
+def item_strip(ds: Dataset, indices, marked=frozenset(), mark: str = "shared") -> html.Div:
+    """A row of items: thumbnails (their names in tooltips: every element costs Dash's renderer time as the
+    page loads) or words; those in ``marked`` get the class ``mark``."""
+    return html.Div(className="neighbors " + ("thumbs" if ds.type == "image" else "words"),
+                    children=[item_button(ds, int(j), cls=mark if int(j) in marked else "", named=False)
+                              for j in indices])
 
 
 def duration(seconds: float) -> str:

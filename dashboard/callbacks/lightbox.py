@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import numpy as np
-from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, html, no_update
+from dash import Input, Output, State, callback, clientside_callback, ctx, html, no_update
 
 from ..compute.neighbors import query as nearest
 from ..layouts import lightbox as ids
@@ -15,7 +15,7 @@ from ..mapdata import visible
 from ..viewstate import parse
 from .common import data_dir as _data_dir
 from .common import dataset as _dataset
-from .common import clicked, item_button
+from .common import item_strip
 from .viewer import _space_of, _value
 
 NEIGHBORS = 12
@@ -60,22 +60,12 @@ def show_item(i, is_open, view, selection):
                   html.Tr([html.Th(c), html.Td(_value(c, row[c], ds.schema.get(c, "text")))]) for c in ds.meta.columns])])]
     idx, _ = nearest(ds.latent(space), i, k=NEIGHBORS, metric=ds.metric)
     fields += [html.H3(f"Nearest in latent space {space}"),
-               html.Div(className="neighbors " + ("thumbs" if ds.type == "image" else "words"),
-                        children=[item_button(ds, int(j), kind=ids.NEIGHBOR) for j in idx])]
+               item_strip(ds, idx)]
     body.append(html.Div(className="lightbox-fields", children=fields))
     order, where = sequence(view, selection)
     at = np.flatnonzero(order == i)
     position = f"{int(at[0]) + 1:,} of {len(order):,}{where}" if len(at) else f"not one of the {len(order):,}{where}"
     return body, position
-
-
-@callback(
-    Output(viewer_ids.CLICKED, "data", allow_duplicate=True),
-    Input({"type": ids.NEIGHBOR, "index": ALL}, "n_clicks"), prevent_initial_call=True,
-)
-def go_to_neighbour(_clicks):
-    """A neighbour in the lightbox: the lightbox shows it, the map flies there."""
-    return clicked()["index"] if clicked() else no_update
 
 
 @callback(

@@ -17,7 +17,7 @@ from ..layouts import vectors as ids
 from ..layouts import viewer as viewer_ids
 from ..vectorview import analogy, vector_overlay, vector_scores
 from ..viewstate import parse
-from .common import clicked, data_dir, dataset, done, failed, item_button, message, notices, refused
+from .common import clicked, data_dir, dataset, done, failed, item_button, item_strip, message, notices, refused
 
 MAX_UPLOAD_BYTES = 5_000_000
 
@@ -345,10 +345,7 @@ def apply_analogy(clicks, i, view):
         html.Div(className="analogy-images", children=[html.Img(src=s, className="path-image") for s in result["images"]])
         if result["images"] else None,
         html.P("Nearest to the result (greyed: already among the item's own neighbours):", className="muted"),
-        html.Div(className="neighbors " + ("thumbs" if ds.type == "image" else "words"), children=[
-            html.Div(className="muted-item" if r["i"] in own else "", children=item_button(ds, r["i"]))
-            for r in result["results"]
-        ]),
+        item_strip(ds, [r["i"] for r in result["results"]], marked=own, mark="muted-item"),
     ]
 
 

@@ -21,13 +21,13 @@ from ..layouts import viewer as ids
 from ..mapdata import column_codes, filter_categories, numeric_values, visible
 from ..mapview import resolve, resolve_for_page
 from ..schema import css_color
-from ..store import Dataset, default_data_dir, open_dataset
+from ..store import Dataset
 from ..viewstate import FIELD, MODES, SEARCH_NOTICE, VECTOR_VIEW, ViewState, default_mode, encode, parse, search_notices
 from .common import clicked
 from .common import data_dir as _data_dir
 from .common import duration
 from .common import dataset as _dataset
-from .common import item_button as _item_button
+from .common import item_strip
 from .common import notices as _notices
 from .analysis import color_options as analysis_color_options
 from .vectors import analogy_buttons, vector_options
@@ -605,26 +605,13 @@ def show_details(i, view):
     idx, dist = nearest(ds.latent(space), i, k=NEIGHBORS, metric=ds.metric)
     children += [
         html.H3(f"{len(idx)} nearest in latent space {space}", className="details-sub"),
-        html.Div(className="neighbors " + ("thumbs" if ds.type == "image" else "words"),
-                 children=[_item_button(ds, j) for j in idx]),
+        item_strip(ds, idx),
     ]
     return children
 
 
 def _space_of(view: dict) -> str:
     return parse_qs(view["layout"])["space"][0]
-
-
-@callback(
-    Output(ids.CLICKED, "data", allow_duplicate=True),
-    Input({"type": ids.NEIGHBOR, "index": ALL}, "n_clicks"),
-    prevent_initial_call=True,
-)
-def go_to_item(clicks):
-    """Clicking a neighbour (or a selected item) moves to it."""
-    if not clicked():
-        return no_update
-    return clicked()["index"]
 
 
 # --------------------------------------------------------------------------
@@ -651,8 +638,7 @@ def show_selection(selection, view):
     more = len(selection) - len(shown)
     return [
         header, buttons,
-        html.Div(className="neighbors " + ("thumbs" if ds.type == "image" else "words"),
-                 children=[_item_button(ds, i) for i in shown]),
+        item_strip(ds, shown),
         html.P(f"and {more:,} more", className="muted") if more > 0 else None,
     ]
 

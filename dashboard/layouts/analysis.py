@@ -13,7 +13,6 @@ REPORT_SUBJECT = "report-subject"    # "selection" or a group id
 REPORT = "selection-report"
 REPORT_SAVE = "report-save-vector"
 REPORT_MESSAGE = "report-message"
-ITEM = "analysis-item"               # pattern-matching id type of the items these panels list
 
 
 def quality_note() -> html.Span:

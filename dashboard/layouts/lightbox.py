@@ -12,7 +12,6 @@ PREV = "lightbox-prev"
 NEXT = "lightbox-next"
 OPEN = "lightbox-open"      # store: whether it is open (the map's click and Enter open it)
 POSITION = "lightbox-position"
-NEIGHBOR = "lightbox-neighbor"   # pattern-matching id type of the neighbours it lists
 
 
 def overlay() -> html.Div:

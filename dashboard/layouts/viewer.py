@@ -81,7 +81,6 @@ LEGEND_ITEM = "legend-item"
 HIST = "histogram"         # … of each filter's histogram (what is in view of all)
 HIST_BAR = "histogram-bar"
 HIST_BRUSH = "hist-brush-store"  # a range brushed across a numeric histogram's bars (histogram-brush.js)
-NEIGHBOR = "neighbor"
 
 
 #: The view-state field each control edits, and the property that holds it (read and written
