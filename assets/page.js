@@ -1,5 +1,5 @@
-/* The page around the map: dismissible notices, listed items that move the map, the About panel's Esc and its column types, the loading
- * state until the map's first frame. (The map itself: map*.js.) */
+/* The page around the map: dismissible notices, listed items that move the map, the About panel's Esc and
+ * its column types, the loading state until the map's first frame. (The map itself: map*.js.) */
 (function () {
   'use strict';
 

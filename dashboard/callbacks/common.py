@@ -29,9 +29,8 @@ def item_button(ds: Dataset, i: int, extra: str = "", cls: str = "", named: bool
     """A thumbnail or word that moves the map to item ``i`` when clicked (``named``: a thumbnail's name
     written beside it too, not only in its tooltip).
 
-    The click is handled in the page (assets/page.js reads ``data-item``), not by a pattern-matching
-    callback: a panel lists up to a few hundred items, and Dash's renderer rebuilt its callback graph for
-    each one while the page loaded."""
+    The click is handled in the page (assets/page.js reads ``data-item``): one handler for every panel's
+    list, where each panel had its own pattern-matching callback and each item a Dash id."""
     name = str(ds.meta["name"].iloc[i])
     children = [html.Img(src=ds.image_url(i, thumb=True), alt=name)] if ds.type == "image" else []
     if named or ds.type != "image":
