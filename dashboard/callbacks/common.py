@@ -25,7 +25,7 @@ def notices(messages: list[str], cls: str = "error"):
         for m in messages] or None
 
 
-def item_button(ds: Dataset, i: int, extra: str = "", cls: str = "", named: bool = True) -> html.Button:
+def item_button(ds: Dataset, i: int, cls: str = "", named: bool = True) -> html.Button:
     """A thumbnail or word that moves the map to item ``i`` when clicked (``named``: a thumbnail's name
     written beside it too, not only in its tooltip).
 
@@ -34,7 +34,7 @@ def item_button(ds: Dataset, i: int, extra: str = "", cls: str = "", named: bool
     name = str(ds.meta["name"].iloc[i])
     children = [html.Img(src=ds.image_url(i, thumb=True), alt=name)] if ds.type == "image" else []
     if named or ds.type != "image":
-        children.append(html.Span(name + extra, className="item-name"))
+        children.append(html.Span(name, className="item-name"))
     return html.Button(className=f"item-button {cls}".strip(), title=name, children=children,
                        **{"data-item": int(i)})
 
@@ -43,8 +43,8 @@ def item_strip(ds: Dataset, indices, marked=frozenset(), mark: str = "shared") -
     """A row of items: thumbnails (their names in tooltips: every element costs Dash's renderer time as the
     page loads) or words; those in ``marked`` get the class ``mark``."""
     return html.Div(className="neighbors " + ("thumbs" if ds.type == "image" else "words"),
-                    children=[item_button(ds, int(j), cls=mark if int(j) in marked else "", named=False)
-                              for j in indices])
+                    children=[item_button(ds, j, cls=mark if j in marked else "", named=False)
+                              for j in map(int, indices)])
 
 
 def duration(seconds: float) -> str:
